@@ -1,0 +1,234 @@
+"""The messages that travel between the four services, each defined once.
+
+The photo's identity (bucket, key, ETag or version id) is the idempotency key all the way down:
+every message carries the `PhotoRef` it is about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = "1.0"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class VehicleClass(StrEnum):
+    BICYCLE = "bicycle"
+    MOTORCYCLE = "motorcycle"
+
+
+# The order of the endpoint's answer `[p_bicycle, p_motorcycle]` (SageMaker's built-in
+# image-classification algorithm, class index 0 = bicycle, 1 = motorcycle).
+CLASS_ORDER: tuple[VehicleClass, ...] = (VehicleClass.BICYCLE, VehicleClass.MOTORCYCLE)
+
+
+class Route(StrEnum):
+    SHORT_RADIUS = "short-radius"
+    LONG_RADIUS = "long-radius"
+    MANUAL_REVIEW = "manual-review"
+    REJECTED = "rejected"
+
+
+class RejectionReason(StrEnum):
+    """Why a photo was not routed. Each code is a metric dimension and a capture-record field."""
+
+    BAD_KEY = "bad-key"
+    INVALID_DRIVER_ID = "invalid-driver-id"
+    EMPTY_OBJECT = "empty-object"
+    TOO_LARGE = "too-large"
+    UNSUPPORTED_EXTENSION = "unsupported-extension"
+    NOT_AN_IMAGE = "not-an-image"
+    CORRUPT_IMAGE = "corrupt-image"
+    DECOMPRESSION_BOMB = "decompression-bomb"
+    EXTENSION_MISMATCH = "extension-mismatch"
+    OBJECT_MISSING = "object-missing"
+    ENDPOINT_REJECTED = "endpoint-rejected"
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PhotoRef(Contract):
+    """Where a photo lives, never its bytes."""
+
+    bucket: str
+    key: str
+    etag: str = Field(description="ETag from the S3 event, quotes stripped")
+    version_id: str | None = None
+    size: int = Field(ge=0)
+    uploaded_at: datetime
+
+    @property
+    def identity(self) -> str:
+        return f"s3://{self.bucket}/{self.key}#{self.version_id or self.etag}"
+
+    @property
+    def photo_id(self) -> str:
+        """A short, stable, key-safe digest of the identity: the capture table's partition key."""
+        return hashlib.sha256(self.identity.encode()).hexdigest()[:32]
+
+
+class PhotoJob(Contract):
+    """ingest → classifier: a validated photo waiting for a prediction."""
+
+    kind: Literal["photo-job"] = "photo-job"
+    schema_version: str = SCHEMA_VERSION
+    photo: PhotoRef
+    driver_id: str
+    content_type: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    received_at: datetime = Field(default_factory=utc_now)
+
+
+class Probabilities(Contract):
+    bicycle: float = Field(ge=0.0, le=1.0)
+    motorcycle: float = Field(ge=0.0, le=1.0)
+
+    @classmethod
+    def from_endpoint(cls, scores: list[float]) -> Probabilities:
+        """Read the built-in algorithm's `[p_bicycle, p_motorcycle]` answer."""
+        if len(scores) != len(CLASS_ORDER):
+            raise ValueError(f"expected {len(CLASS_ORDER)} probabilities, got {len(scores)}")
+        return cls(**{c.value: float(p) for c, p in zip(CLASS_ORDER, scores, strict=True)})
+
+    @property
+    def top(self) -> tuple[VehicleClass, float]:
+        if self.motorcycle > self.bicycle:
+            return VehicleClass.MOTORCYCLE, self.motorcycle
+        return VehicleClass.BICYCLE, self.bicycle
+
+
+class Prediction(Contract):
+    """classifier → router: what the model said about one photo."""
+
+    kind: Literal["prediction"] = "prediction"
+    schema_version: str = SCHEMA_VERSION
+    photo: PhotoRef
+    driver_id: str
+    probabilities: Probabilities
+    vehicle_class: VehicleClass
+    confidence: float = Field(ge=0.0, le=1.0)
+    endpoint_name: str
+    model_version: str | None = None
+    predicted_at: datetime = Field(default_factory=utc_now)
+
+
+class Rejection(Contract):
+    """ingest or classifier → router: a photo that cannot be routed, and why."""
+
+    kind: Literal["rejection"] = "rejection"
+    schema_version: str = SCHEMA_VERSION
+    photo: PhotoRef
+    driver_id: str
+    reason: RejectionReason
+    detail: str = ""
+    rejected_at: datetime = Field(default_factory=utc_now)
+
+
+# What the route queue carries: the router decides on either.
+Assessment = Annotated[Prediction | Rejection, Field(discriminator="kind")]
+
+
+class RoutingDecision(Contract):
+    """router → SNS routing topic: where the driver loads and which orders they get."""
+
+    schema_version: str = SCHEMA_VERSION
+    photo: PhotoRef
+    driver_id: str
+    route: Route
+    bay: str | None = None
+    radius_km: float | None = None
+    vehicle_class: VehicleClass | None = None
+    confidence: float | None = None
+    probabilities: Probabilities | None = None
+    reason: str | None = Field(default=None, description="why the route is manual-review or rejected")
+    endpoint_name: str | None = None
+    model_version: str | None = None
+    rules_version: str
+    decided_at: datetime = Field(default_factory=utc_now)
+
+    @model_validator(mode="after")
+    def _routed_decisions_have_a_bay(self) -> RoutingDecision:
+        routed = self.route in (Route.SHORT_RADIUS, Route.LONG_RADIUS)
+        if routed and (self.bay is None or self.radius_km is None or self.vehicle_class is None):
+            raise ValueError(f"route {self.route} needs a bay, a radius and a vehicle class")
+        if not routed and self.reason is None:
+            raise ValueError(f"route {self.route} needs a reason")
+        return self
+
+    def message_attributes(self) -> dict[str, str]:
+        """What SNS subscribers filter on."""
+        attributes = {
+            "route": self.route.value,
+            "schema_version": self.schema_version,
+            "driver_id": self.driver_id,
+        }
+        if self.vehicle_class is not None:
+            attributes["vehicle_class"] = self.vehicle_class.value
+        if self.bay is not None:
+            attributes["bay"] = self.bay
+        return attributes
+
+
+class CaptureRecord(Contract):
+    """capture → DynamoDB: one item per photo, keyed on the photo's identity."""
+
+    schema_version: str = SCHEMA_VERSION
+    photo_id: str
+    photo_identity: str
+    bucket: str
+    photo_key: str
+    driver_id: str
+    route: Route
+    bay: str | None = None
+    radius_km: float | None = None
+    vehicle_class: VehicleClass | None = None
+    confidence: float | None = None
+    p_bicycle: float | None = None
+    p_motorcycle: float | None = None
+    reason: str | None = None
+    endpoint_name: str | None = None
+    model_version: str | None = None
+    rules_version: str
+    uploaded_at: datetime
+    decided_at: datetime
+    captured_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def decision_day(self) -> str:
+        """The time-window index's partition: one per UTC day of decision."""
+        return self.decided_at.astimezone(UTC).strftime("%Y-%m-%d")
+
+    @classmethod
+    def from_decision(cls, decision: RoutingDecision) -> CaptureRecord:
+        probabilities = decision.probabilities
+        return cls(
+            photo_id=decision.photo.photo_id,
+            photo_identity=decision.photo.identity,
+            bucket=decision.photo.bucket,
+            photo_key=decision.photo.key,
+            driver_id=decision.driver_id,
+            route=decision.route,
+            bay=decision.bay,
+            radius_km=decision.radius_km,
+            vehicle_class=decision.vehicle_class,
+            confidence=decision.confidence,
+            p_bicycle=probabilities.bicycle if probabilities else None,
+            p_motorcycle=probabilities.motorcycle if probabilities else None,
+            reason=decision.reason,
+            endpoint_name=decision.endpoint_name,
+            model_version=decision.model_version,
+            rules_version=decision.rules_version,
+            uploaded_at=decision.photo.uploaded_at,
+            decided_at=decision.decided_at,
+        )

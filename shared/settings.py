@@ -1,0 +1,45 @@
+"""One settings object, read from the environment, for every service and the local stack."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """The same names are set by the template on AWS Lambda and by `driver-routing up` locally."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    photo_bucket: str = Field(default="", validation_alias="PHOTO_BUCKET")
+    classify_queue_url: str = Field(default="", validation_alias="CLASSIFY_QUEUE_URL")
+    route_queue_url: str = Field(default="", validation_alias="ROUTE_QUEUE_URL")
+    routing_topic_arn: str = Field(default="", validation_alias="ROUTING_TOPIC_ARN")
+    capture_table: str = Field(default="", validation_alias="CAPTURE_TABLE")
+    idempotency_table: str = Field(default="", validation_alias="IDEMPOTENCY_TABLE")
+    endpoint_name: str = Field(default="vehicle-classifier", validation_alias="SAGEMAKER_ENDPOINT_NAME")
+
+    # Photo limits. A 12-megapixel phone JPEG is 3-8 MB: it is resized by the classifier, never rejected.
+    max_photo_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_PHOTO_BYTES")
+    max_photo_pixels: int = Field(default=50_000_000, validation_alias="MAX_PHOTO_PIXELS")
+    # The classifier sends the endpoint a JPEG whose longer side is at most this (the model sees 224 px).
+    endpoint_image_side: int = Field(default=320, validation_alias="ENDPOINT_IMAGE_SIDE")
+
+    # Endpoint retries inside one invocation, before the record goes back to SQS.
+    endpoint_attempts: int = Field(default=4, validation_alias="ENDPOINT_ATTEMPTS")
+    endpoint_backoff_s: float = Field(default=0.2, validation_alias="ENDPOINT_BACKOFF_S")
+    endpoint_timeout_s: float = Field(default=5.0, validation_alias="ENDPOINT_TIMEOUT_S")
+
+    # Sized to the function timeout: an INPROGRESS idempotency record must expire before SQS redelivers.
+    function_timeout_s: int = Field(default=30, validation_alias="FUNCTION_TIMEOUT_S")
+    idempotency_ttl_s: int = Field(default=7 * 24 * 3600, validation_alias="IDEMPOTENCY_TTL_S")
+
+    rules_path: str = Field(default="", validation_alias="ROUTING_RULES_PATH")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
