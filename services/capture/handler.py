@@ -1,0 +1,43 @@
+"""Lambda entry point: decisions on the capture queue (raw SNS delivery) → the capture table."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from services.capture.service import Capture
+from shared.aws.capture_table import CaptureTable
+from shared.aws.clients import client
+from shared.contracts import RoutingDecision
+from shared.observability import powertools
+from shared.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+logger, metrics, tracer = powertools("capture")
+
+
+@lru_cache(maxsize=1)
+def app() -> Capture:
+    settings = get_settings()
+    table = CaptureTable(client("dynamodb", settings.aws_region), settings.capture_table)
+    return Capture(table=table, logger=logger, metrics=metrics)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    # The table's conditional put is the idempotency here: one item per photo, whatever arrives twice.
+    app().capture(RoutingDecision.model_validate_json(record.body))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

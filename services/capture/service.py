@@ -1,0 +1,28 @@
+"""capture: every decision on the topic becomes exactly one record in the capture table."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from shared.aws.capture_table import CaptureTable
+from shared.contracts import CaptureRecord, RoutingDecision
+from shared.observability import log_photo
+
+
+class Capture:
+    def __init__(self, *, table: CaptureTable, logger: Logger, metrics: Metrics) -> None:
+        self._table = table
+        self._logger = logger
+        self._metrics = metrics
+
+    def capture(self, decision: RoutingDecision) -> bool:
+        """True when the record was written; False when this photo already had one."""
+        written = self._table.put_once(CaptureRecord.from_decision(decision))
+        if written:
+            log_photo(self._logger, "decision captured", decision.photo, route=decision.route.value)
+            self._metrics.add_metric(name="DecisionCaptured", unit=MetricUnit.Count, value=1)
+        else:
+            log_photo(self._logger, "duplicate decision ignored", decision.photo)
+            self._metrics.add_metric(name="DuplicateDecision", unit=MetricUnit.Count, value=1)
+        return written

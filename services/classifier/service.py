@@ -1,0 +1,59 @@
+"""classifier: a job becomes a prediction from the SageMaker endpoint, or a rejection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from services.classifier.domain import to_prediction
+from shared.aws.endpoint import VehicleEndpoint
+from shared.aws.messaging import MessageQueue
+from shared.aws.photo_store import PhotoStore
+from shared.contracts import PhotoJob, Rejection
+from shared.imaging import PhotoRejected, prepare_for_endpoint
+from shared.observability import log_photo, record_rejection
+from shared.settings import Settings
+
+
+class Classifier:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: PhotoStore,
+        endpoint: VehicleEndpoint,
+        route_queue: MessageQueue,
+        logger: Logger,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._endpoint = endpoint
+        self._route_queue = route_queue
+        self._logger = logger
+
+    def classify(self, job: PhotoJob) -> dict[str, Any]:
+        try:
+            data = self._store.read(job.photo, max_bytes=self._settings.max_photo_bytes)
+            payload = prepare_for_endpoint(
+                data, max_side=self._settings.endpoint_image_side, max_pixels=self._settings.max_photo_pixels
+            )
+            answer = self._endpoint.classify(payload)
+        except PhotoRejected as rejected:
+            rejection = Rejection(
+                photo=job.photo, driver_id=job.driver_id, reason=rejected.reason, detail=rejected.detail
+            )
+            self._route_queue.send(rejection)
+            record_rejection(self._logger, rejection)
+            return {"outcome": "rejected", "reason": rejected.reason.value}
+        prediction = to_prediction(job, answer, self._endpoint.name)
+        self._route_queue.send(prediction)
+        log_photo(
+            self._logger,
+            "photo classified",
+            job.photo,
+            vehicle_class=prediction.vehicle_class.value,
+            confidence=round(prediction.confidence, 4),
+            payload_bytes=len(payload),
+        )
+        return {"outcome": "predicted", "vehicle_class": prediction.vehicle_class.value}

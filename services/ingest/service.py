@@ -1,0 +1,62 @@
+"""ingest: a new upload becomes a classification job, or a rejection with its reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from services.ingest.domain import driver_of, parse_photo_key
+from shared.aws.messaging import MessageQueue
+from shared.aws.photo_store import PhotoStore
+from shared.contracts import PhotoJob, PhotoRef, Rejection
+from shared.imaging import PhotoRejected, inspect_photo
+from shared.observability import log_photo, record_rejection
+from shared.settings import Settings
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: PhotoStore,
+        classify_queue: MessageQueue,
+        route_queue: MessageQueue,
+        logger: Logger,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._classify_queue = classify_queue
+        self._route_queue = route_queue
+        self._logger = logger
+
+    def ingest(self, photo: PhotoRef) -> dict[str, Any]:
+        try:
+            key = parse_photo_key(photo.key)
+            data = self._store.read(photo, max_bytes=self._settings.max_photo_bytes)
+            facts = inspect_photo(
+                data,
+                extension=key.extension,
+                max_bytes=self._settings.max_photo_bytes,
+                max_pixels=self._settings.max_photo_pixels,
+            )
+        except PhotoRejected as rejected:
+            rejection = Rejection(
+                photo=photo, driver_id=driver_of(photo.key), reason=rejected.reason, detail=rejected.detail
+            )
+            self._route_queue.send(rejection)
+            record_rejection(self._logger, rejection)
+            return {"outcome": "rejected", "reason": rejected.reason.value}
+        job = PhotoJob(
+            photo=photo,
+            driver_id=key.driver_id,
+            content_type=facts.content_type,
+            width=facts.width,
+            height=facts.height,
+        )
+        self._classify_queue.send(job)
+        log_photo(
+            self._logger, "photo queued for classification", photo, width=facts.width, height=facts.height
+        )
+        return {"outcome": "queued"}

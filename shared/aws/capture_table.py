@@ -1,0 +1,116 @@
+"""The capture table: one item per photo, and the two reads users make of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from shared.contracts import CaptureRecord
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+BY_DRIVER = "by-driver"
+BY_DAY = "by-day"
+
+
+def to_item(record: CaptureRecord, *, retention_days: int | None = None) -> dict[str, Any]:
+    plain = json.loads(record.model_dump_json(exclude_none=True), parse_float=Decimal)
+    plain["decision_day"] = record.decision_day
+    if retention_days:
+        plain["expires_at"] = int((record.captured_at + timedelta(days=retention_days)).timestamp())
+    return {name: _serializer.serialize(value) for name, value in plain.items()}
+
+
+def from_item(item: dict[str, Any]) -> CaptureRecord:
+    plain = {name: _deserializer.deserialize(value) for name, value in item.items()}
+    plain.pop("decision_day", None)
+    plain.pop("expires_at", None)
+    for name, value in plain.items():
+        if isinstance(value, Decimal):
+            plain[name] = float(value)
+    return CaptureRecord.model_validate(plain)
+
+
+class CaptureTable:
+    def __init__(self, dynamodb: Any, name: str, *, retention_days: int | None = 365) -> None:
+        self._dynamodb = dynamodb
+        self.name = name
+        self._retention_days = retention_days
+
+    def put_once(self, record: CaptureRecord) -> bool:
+        """Write the record unless this photo already has one; False when it had."""
+        try:
+            self._dynamodb.put_item(
+                TableName=self.name,
+                Item=to_item(record, retention_days=self._retention_days),
+                ConditionExpression="attribute_not_exists(photo_id)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, photo_id: str) -> CaptureRecord | None:
+        item = self._dynamodb.get_item(TableName=self.name, Key={"photo_id": {"S": photo_id}}).get("Item")
+        return from_item(item) if item else None
+
+    def for_driver(self, driver_id: str, *, limit: int | None = None) -> list[CaptureRecord]:
+        """All decisions for one driver, newest first."""
+        return list(
+            self._query(
+                IndexName=BY_DRIVER,
+                KeyConditionExpression="driver_id = :d",
+                ExpressionAttributeValues={":d": {"S": driver_id}},
+                ScanIndexForward=False,
+                limit=limit,
+            )
+        )
+
+    def in_window(self, since: datetime, until: datetime) -> list[CaptureRecord]:
+        """All decisions with since <= decided_at < until, oldest first, one query per UTC day."""
+        since, until = since.astimezone(UTC), until.astimezone(UTC)
+        records: list[CaptureRecord] = []
+        day = since.date()
+        while day <= until.date():
+            records.extend(
+                self._query(
+                    IndexName=BY_DAY,
+                    KeyConditionExpression="decision_day = :day AND decided_at BETWEEN :a AND :b",
+                    ExpressionAttributeValues={
+                        ":day": {"S": day.isoformat()},
+                        ":a": {"S": since.isoformat().replace("+00:00", "Z")},
+                        ":b": {"S": until.isoformat().replace("+00:00", "Z")},
+                    },
+                    limit=None,
+                )
+            )
+            day += timedelta(days=1)
+        return [r for r in records if since <= r.decided_at < until]
+
+    def count(self) -> int:
+        total = 0
+        for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.name, Select="COUNT"):
+            total += int(page["Count"])
+        return total
+
+    def scan(self) -> Iterator[CaptureRecord]:
+        for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.name):
+            for item in page["Items"]:
+                yield from_item(item)
+
+    def _query(self, *, limit: int | None, **params: Any) -> Iterator[CaptureRecord]:
+        seen = 0
+        for page in self._dynamodb.get_paginator("query").paginate(TableName=self.name, **params):
+            for item in page["Items"]:
+                yield from_item(item)
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return

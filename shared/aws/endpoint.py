@@ -1,0 +1,55 @@
+"""The vehicle classifier behind a SageMaker real-time endpoint (or the local one that speaks its API)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.contracts import Probabilities, RejectionReason
+from shared.imaging import PhotoRejected
+
+
+@dataclass(frozen=True)
+class EndpointAnswer:
+    probabilities: Probabilities
+    model_version: str | None
+
+
+def _model_version(custom_attributes: str | None) -> str | None:
+    for part in (custom_attributes or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "model_version" and value:
+            return value
+    return None
+
+
+class VehicleEndpoint:
+    def __init__(self, runtime: Any, name: str) -> None:
+        self._runtime = runtime
+        self.name = name
+
+    def classify(self, jpeg: bytes) -> EndpointAnswer:
+        """Probabilities for one JPEG. The model's own 4xx (bad image) rejects the photo for good;
+        throttling, 5xx and timeouts raise, after botocore's retries, so SQS redelivers the record."""
+        try:
+            response = self._runtime.invoke_endpoint(
+                EndpointName=self.name, ContentType="image/jpeg", Accept="application/json", Body=jpeg
+            )
+        except ClientError as error:
+            original = error.response.get("OriginalStatusCode")
+            if (
+                error.response.get("Error", {}).get("Code") == "ModelError"
+                and original
+                and 400 <= int(original) < 500
+            ):
+                raise PhotoRejected(
+                    RejectionReason.ENDPOINT_REJECTED, str(error.response.get("OriginalMessage", ""))[:200]
+                ) from error
+            raise
+        scores = json.loads(response["Body"].read())
+        return EndpointAnswer(
+            Probabilities.from_endpoint(scores), _model_version(response.get("CustomAttributes"))
+        )

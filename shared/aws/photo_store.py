@@ -1,0 +1,38 @@
+"""Reading photos from S3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.contracts import PhotoRef, RejectionReason
+from shared.imaging import PhotoRejected
+
+_GONE = {"NoSuchKey", "404", "NotFound", "PreconditionFailed", "412"}
+
+
+class PhotoStore:
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def read(self, photo: PhotoRef, *, max_bytes: int) -> bytes:
+        """The exact object the event named (If-Match on its ETag), never a later overwrite."""
+        params: dict[str, Any] = {"Bucket": photo.bucket, "Key": photo.key}
+        if photo.version_id:
+            params["VersionId"] = photo.version_id
+        elif photo.etag:
+            params["IfMatch"] = f'"{photo.etag}"'
+        try:
+            response = self._s3.get_object(**params)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _GONE:
+                raise PhotoRejected(RejectionReason.OBJECT_MISSING, f"{code} for {photo.key}") from error
+            raise
+        length = int(response.get("ContentLength", 0))
+        if length > max_bytes:
+            response["Body"].close()
+            raise PhotoRejected(RejectionReason.TOO_LARGE, f"{length} bytes > {max_bytes}")
+        data: bytes = response["Body"].read()
+        return data

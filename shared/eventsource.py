@@ -1,0 +1,172 @@
+"""The local SQS event-source mapping: what AWS Lambda's pollers do, for a laptop.
+
+It long-polls a queue, hands batches of up to 10 records to the very same Lambda handler in the
+Lambda SQS event shape, and deletes only the records the handler did not report in
+`batchItemFailures`. A record that keeps failing stays on the queue until the redrive policy moves
+it to the DLQ: the poller never deletes what it could not process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LocalLambdaContext:
+    """The parts of the Lambda context object that Powertools and the handlers read."""
+
+    function_name: str
+    timeout_s: float
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """SQS API attributes (`StringValue`) in the Lambda event's spelling (`stringValue`)."""
+    converted = {}
+    for name, value in attributes.items():
+        converted[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType", "String"),
+        }
+    return converted
+
+
+def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": _message_attributes(message.get("MessageAttributes", {})),
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    received: int = 0
+    deleted: int = 0
+    failed: int = 0
+    handler_errors: int = 0
+
+
+class SqsEventSource:
+    """One event-source mapping: `concurrency` threads, each long-polling and invoking the handler."""
+
+    def __init__(
+        self,
+        *,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        handler: Handler,
+        function_name: str,
+        function_timeout_s: float,
+        region: str,
+        batch_size: int = 10,
+        wait_time_s: int = 2,
+        concurrency: int = 1,
+    ) -> None:
+        self._sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self._handler = handler
+        self.function_name = function_name
+        self._timeout_s = function_timeout_s
+        self._region = region
+        self._batch_size = batch_size
+        self._wait_time_s = wait_time_s
+        self._concurrency = concurrency
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.stats = PollerStats()
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke the handler, delete what succeeded. Returns the batch size."""
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=self._wait_time_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        if not messages:
+            return 0
+        event = lambda_sqs_event(messages, self.queue_arn, self._region)
+        context = LocalLambdaContext(self.function_name, self._timeout_s)
+        try:
+            result = self._handler(event, context) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:
+            # A crashed invocation: Lambda would retry the whole batch after the visibility timeout.
+            log.exception("handler %s failed on a batch of %d", self.function_name, len(messages))
+            failed = {m["MessageId"] for m in messages}
+            with self._lock:
+                self.stats.handler_errors += 1
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        with self._lock:
+            self.stats.batches += 1
+            self.stats.received += len(messages)
+            self.stats.deleted += len(done)
+            self.stats.failed += len(messages) - len(done)
+        return len(messages)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("poller %s could not reach its queue; retrying", self.function_name)
+                self._stop.wait(1.0)
+
+    def start(self) -> None:
+        for index in range(self._concurrency):
+            thread = threading.Thread(target=self._run, name=f"{self.function_name}-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout_s)
