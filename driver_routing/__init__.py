@@ -1,0 +1,1 @@
+"""The driver-routing command line and the local stack that runs the chain on one machine."""

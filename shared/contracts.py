@@ -53,6 +53,15 @@ class RejectionReason(StrEnum):
     ENDPOINT_REJECTED = "endpoint-rejected"
 
 
+def photo_identity(bucket: str, key: str, etag: str, version_id: str | None = None) -> str:
+    return f"s3://{bucket}/{key}#{version_id or etag}"
+
+
+def photo_id(identity: str) -> str:
+    """A short, stable, key-safe digest of a photo's identity: the capture table's partition key."""
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
 class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -69,12 +78,11 @@ class PhotoRef(Contract):
 
     @property
     def identity(self) -> str:
-        return f"s3://{self.bucket}/{self.key}#{self.version_id or self.etag}"
+        return photo_identity(self.bucket, self.key, self.etag, self.version_id)
 
     @property
     def photo_id(self) -> str:
-        """A short, stable, key-safe digest of the identity: the capture table's partition key."""
-        return hashlib.sha256(self.identity.encode()).hexdigest()[:32]
+        return photo_id(self.identity)
 
 
 class PhotoJob(Contract):

@@ -1,0 +1,134 @@
+"""`driver-routing demo`: the whole chain on sample photos, from upload to captured record."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+
+from driver_routing.stack import LocalStack, StackConfig, free_port
+from driver_routing.subscription import DecisionSubscription
+from driver_routing.uploads import Upload, collect_photos, upload_photos
+from shared.aws.capture_table import CaptureTable
+from shared.aws.clients import client
+from shared.contracts import CLASS_ORDER, Route, RoutingDecision, VehicleClass
+
+REPO = Path(__file__).resolve().parents[1]
+ROUTE_OF_CLASS = {VehicleClass.BICYCLE: Route.SHORT_RADIUS, VehicleClass.MOTORCYCLE: Route.LONG_RADIUS}
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("DRIVER_ROUTING_DATA", REPO.parent / "shared" / "data"))
+
+
+def default_samples() -> list[Path]:
+    root = data_root()
+    candidates = [root / "photos", root / "cifar100-vehicles" / "test"]
+    return [p for p in candidates if p.is_dir()]
+
+
+def await_decisions(
+    subscription: DecisionSubscription, keys: set[str], timeout_s: float, stack: LocalStack | None = None
+) -> dict[str, RoutingDecision]:
+    decisions: dict[str, RoutingDecision] = {}
+    deadline = time.monotonic() + timeout_s
+    while keys - decisions.keys() and time.monotonic() < deadline:
+        for decision in subscription.receive(wait_s=1):
+            if decision.photo.key in keys:
+                decisions[decision.photo.key] = decision
+        if stack is not None:
+            stack.supervise()
+    return decisions
+
+
+def summarise(
+    uploads: list[Upload], decisions: dict[str, RoutingDecision], captured: set[str]
+) -> dict[str, Any]:
+    routes = Counter(d.route.value for d in decisions.values())
+    known = [u for u in uploads if u.known_class is not None and u.key in decisions]
+    routed_known = [u for u in known if decisions[u.key].route in ROUTE_OF_CLASS.values()]
+    correct = [u for u in routed_known if decisions[u.key].route == ROUTE_OF_CLASS[u.known_class]]  # type: ignore[index]
+    return {
+        "uploaded": len(uploads),
+        "routed": len(decisions),
+        "captured": len(captured),
+        "routes": dict(sorted(routes.items())),
+        "labelled": len(known),
+        "routed_to_a_bay": len(routed_known),
+        "correct_bay": len(correct),
+        "missing": sorted({u.key for u in uploads} - decisions.keys()),
+    }
+
+
+@click.command()
+@click.argument("photos", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for every decision.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
+def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
+    """Start the local stack, route sample photos end to end, print every decision and a summary, stop.
+
+    PHOTOS default to the sample photos and the CIFAR-100 test split under ../shared/data
+    (or $DRIVER_ROUTING_DATA), when present."""
+    sources = list(photos) or default_samples()
+    if not sources:
+        raise click.UsageError(f"no photos given and no sample data under {data_root()}")
+    paths = collect_photos(sources)
+    config = StackConfig(
+        aws_port=free_port(), endpoint_port=free_port(), state_dir=Path(".driver-routing/demo")
+    )
+    click.echo(f"starting the local stack (moto :{config.aws_port}, endpoint :{config.endpoint_port}) ...")
+    started = time.monotonic()
+    with LocalStack(config) as stack:
+        resources = stack.resources
+        assert resources is not None
+        os.environ.update(stack.client_environment())
+        region = config.region
+        click.echo(f"stack ready in {time.monotonic() - started:.1f} s; uploading {len(paths)} photos")
+        with DecisionSubscription(client("sqs", region), client("sns", region), resources.topic_arn) as sub:
+            uploads: list[Upload] = []
+            t0 = time.monotonic()
+            # Photos from one folder belong to one driver, as if each driver sent a few.
+            for index, path in enumerate(paths):
+                uploads += upload_photos(
+                    client("s3", region), resources.bucket, [path], f"demo-{index % 20:03d}"
+                )
+            decisions = await_decisions(sub, {u.key for u in uploads}, timeout, stack)
+            elapsed = time.monotonic() - t0
+        table = CaptureTable(client("dynamodb", region), resources.capture_table)
+        keys = {u.key for u in uploads}
+        captured: set[str] = set()
+        deadline = time.monotonic() + 30
+        while len(captured) < len(decisions) and time.monotonic() < deadline:
+            captured = {r.photo_key for r in table.scan() if r.photo_key in keys}
+            time.sleep(0.5)
+    for upload in uploads:
+        decision = decisions.get(upload.key)
+        if decision is None:
+            click.echo(f"{upload.path.name:<28} NO DECISION")
+            continue
+        probabilities = decision.probabilities
+        scores = (
+            ", ".join(f"{c.value} {getattr(probabilities, c.value):.3f}" for c in CLASS_ORDER)
+            if probabilities
+            else ""
+        )
+        label = f"[{upload.known_class.value}]" if upload.known_class else ""
+        where = f"{decision.bay} {decision.radius_km:g} km" if decision.bay else decision.reason
+        click.echo(f"{upload.path.name[:28]:<28} {label:<12} {decision.route.value:<13} {where:<16} {scores}")
+    summary = summarise(uploads, decisions, captured)
+    summary["seconds"] = round(elapsed, 1)
+    click.echo(
+        f"\n{summary['uploaded']} uploaded, {summary['routed']} routed, {summary['captured']} captured "
+        f"in {elapsed:.1f} s; routes: {summary['routes']}; "
+        f"labelled photos routed to the right bay: {summary['correct_bay']}/{summary['routed_to_a_bay']} "
+        f"({summary['labelled'] - summary['routed_to_a_bay']} sent to manual review)"
+    )
+    if as_json:
+        click.echo(json.dumps(summary, sort_keys=True))
+    if summary["missing"] or summary["captured"] < summary["uploaded"]:
+        raise SystemExit(1)

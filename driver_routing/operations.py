@@ -1,0 +1,121 @@
+"""Operating the chain: queue depths and ages, and moving messages from a DLQ back to its source."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from infra.local import QueueRef, StackResources
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    name: str
+    visible: int
+    in_flight: int
+    oldest_age_s: float | None
+
+
+def _depth(sqs: Any, url: str) -> tuple[int, int]:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def _age_from_cloudwatch(cloudwatch: Any, queue_name: str) -> float | None:
+    """SQS's own ApproximateAgeOfOldestMessage metric (AWS publishes it; moto does not)."""
+    now = datetime.now(UTC)
+    try:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName="ApproximateAgeOfOldestMessage",
+            Dimensions=[{"Name": "QueueName", "Value": queue_name}],
+            StartTime=now - timedelta(minutes=10),
+            EndTime=now,
+            Period=60,
+            Statistics=["Maximum"],
+        )["Datapoints"]
+    except ClientError:
+        return None
+    if not points:
+        return None
+    return float(max(points, key=lambda p: p["Timestamp"])["Maximum"])
+
+
+def _age_by_peeking(sqs: Any, url: str) -> float | None:
+    """Look at up to 10 messages of a DLQ without consuming them. Only for DLQs: a receive counts
+    towards a source queue's maxReceiveCount, and a status command must not push work to a DLQ."""
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["SentTimestamp"]
+    ).get("Messages", [])
+    if not messages:
+        return None
+    oldest_ms = min(int(m["Attributes"]["SentTimestamp"]) for m in messages)
+    return max(0.0, time.time() - oldest_ms / 1000)
+
+
+def queue_status(sqs: Any, cloudwatch: Any, resources: StackResources) -> list[QueueStatus]:
+    rows = []
+    for queue in resources.queues.values():
+        for name, url, is_dlq in ((queue.name, queue.url, False), (f"{queue.name}-dlq", queue.dlq_url, True)):
+            visible, in_flight = _depth(sqs, url)
+            age = _age_from_cloudwatch(cloudwatch, url.rsplit("/", 1)[-1])
+            if age is None and is_dlq and visible:
+                age = _age_by_peeking(sqs, url)
+            rows.append(QueueStatus(name, visible, in_flight, age))
+    return rows
+
+
+def redrive(sqs: Any, queue: QueueRef, *, batch: int = 10, max_messages: int | None = None) -> int:
+    """Move messages from `queue`'s DLQ back to `queue`. Uses SQS's own move task where the service
+    has it; otherwise receives, sends and deletes in batches, deleting only what was sent."""
+    # One attempt only: where the service lacks the task (moto answers HTTP 500) retries only cost time.
+    once = boto3.session.Session().client(
+        "sqs",
+        region_name=sqs.meta.region_name,
+        endpoint_url=sqs.meta.endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+    try:
+        once.start_message_move_task(SourceArn=queue.dlq_arn, DestinationArn=queue.arn)
+        visible, _ = _depth(sqs, queue.dlq_url)
+        return visible  # the task moves asynchronously: what was there when it started
+    except (ClientError, NotImplementedError):
+        pass
+    moved = 0
+    while max_messages is None or moved < max_messages:
+        messages = sqs.receive_message(
+            QueueUrl=queue.dlq_url,
+            MaxNumberOfMessages=batch,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            break
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": m["Body"],
+                **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}),
+            }
+            for i, m in enumerate(messages)
+        ]
+        sent = sqs.send_message_batch(QueueUrl=queue.url, Entries=entries)
+        ok = {entry["Id"] for entry in sent.get("Successful", [])}
+        done = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(messages)
+            if str(i) in ok
+        ]
+        if done:
+            sqs.delete_message_batch(QueueUrl=queue.dlq_url, Entries=done)
+        moved += len(done)
+    return moved

@@ -1,0 +1,241 @@
+"""The local stack: moto in server mode, the model endpoint and the four pollers, on 127.0.0.1.
+
+Resources come from `infra/template.yaml` (deployed into moto's CloudFormation by `infra.local`), so the
+local stack and AWS cannot drift. Every child is a process of its own; a poller that dies is restarted,
+as Lambda would start a fresh execution environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from infra.local import StackResources, deploy_stack
+
+from driver_routing.functions import FUNCTIONS
+
+HOST = "127.0.0.1"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode} before it answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+@dataclass
+class StackConfig:
+    aws_port: int = 5000
+    endpoint_port: int = 8080
+    stack_name: str = "driver-routing"
+    region: str = "us-east-1"
+    state_dir: Path = Path(".driver-routing")
+    endpoint_name: str = "vehicle-classifier"
+    concurrency: Mapping[str, int] = field(
+        default_factory=lambda: {"ingest": 2, "classifier": 2, "router": 2, "capture": 2}
+    )
+    # Template parameters, e.g. short timeouts for tests: {"FunctionTimeout": "5", ...}.
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    # Extra settings for the functions (environment variables of shared.settings.Settings).
+    function_settings: Mapping[str, str] = field(default_factory=dict)
+    endpoint_args: tuple[str, ...] = ()
+    # An AWS endpoint already running (a moto server started elsewhere): do not start one.
+    external_aws_url: str | None = None
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.resources: StackResources | None = None
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._endpoint: subprocess.Popen[bytes] | None = None
+        self.pollers: dict[str, subprocess.Popen[bytes]] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
+        self._logs: list[IO[bytes]] = []
+
+    @property
+    def aws_url(self) -> str:
+        return self.config.external_aws_url or f"http://{HOST}:{self.config.aws_port}"
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.config.endpoint_port}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.config.state_dir / "logs"
+
+    def client_environment(self) -> dict[str, str]:
+        """What a boto3 program or the plain aws CLI needs to reach this stack."""
+        return {
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": self.endpoint_url,
+            "AWS_REGION": self.config.region,
+            "AWS_DEFAULT_REGION": self.config.region,
+            **LOCAL_CREDENTIALS,
+        }
+
+    def function_environment(self) -> dict[str, str]:
+        assert self.resources is not None
+        return {
+            **self.client_environment(),
+            **self.resources.environment(),
+            "SAGEMAKER_ENDPOINT_NAME": self.config.endpoint_name,
+            "FUNCTION_TIMEOUT_S": self.config.parameters.get("FunctionTimeout", "30"),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "DriverRouting",
+            **self.config.function_settings,
+        }
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> StackResources:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.update({k: v for k, v in LOCAL_CREDENTIALS.items() if k not in os.environ})
+        if self.config.external_aws_url is None:
+            self._moto = self._spawn(
+                "moto",
+                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.config.aws_port)],
+                {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+            )
+        self._endpoint = self._spawn(
+            "endpoint",
+            [
+                sys.executable,
+                "-m",
+                "driver_routing.cli",
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(self.config.endpoint_port),
+                *self.config.endpoint_args,
+            ],
+            {},
+        )
+        wait_for_http(f"{self.aws_url}/moto-api/", 60, self._moto)
+        self.resources = deploy_stack(
+            self.aws_url,
+            stack_name=self.config.stack_name,
+            region=self.config.region,
+            parameters={"EndpointName": self.config.endpoint_name, **self.config.parameters},
+        )
+        wait_for_http(f"{self.endpoint_url}/ping", 120, self._endpoint)
+        for name in FUNCTIONS:
+            self.start_poller(name)
+        self._write_state()
+        return self.resources
+
+    def start_poller(self, name: str) -> None:
+        assert self.resources is not None
+        function = FUNCTIONS[name]
+        queue = self.resources.queues[function.source_queue]
+        self.pollers[name] = self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "driver_routing.poller",
+                name,
+                "--queue-url",
+                queue.url,
+                "--queue-arn",
+                queue.arn,
+                "--concurrency",
+                str(self.config.concurrency.get(name, 2)),
+            ],
+            {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": name},
+        )
+
+    def supervise(self) -> list[str]:
+        """Restart pollers that died; return their names. Raise if moto or the endpoint died."""
+        for name, process in (("moto", self._moto), ("endpoint", self._endpoint)):
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}/{name}.log")
+        restarted = []
+        for name, process in list(self.pollers.items()):
+            if process.poll() is not None:
+                self.restarts[name] += 1
+                self.start_poller(name)
+                restarted.append(name)
+        return restarted
+
+    def stop(self) -> None:
+        children = [*self.pollers.values(), self._endpoint, self._moto]
+        for process in children:
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in children:
+            if process is None:
+                continue
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+        state = self.config.state_dir / "stack.json"
+        state.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def process_ids(self) -> dict[str, int]:
+        named = {"moto": self._moto, "endpoint": self._endpoint, **self.pollers}
+        return {name: p.pid for name, p in named.items() if p is not None and p.poll() is None}
+
+    def _spawn(self, name: str, command: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self._logs.append(log)
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+            start_new_session=True,  # Ctrl-C reaches the stack, which stops its children in order
+        )
+
+    def _write_state(self) -> None:
+        assert self.resources is not None
+        state = {"stack_name": self.config.stack_name, "environment": self.client_environment()}
+        (self.config.state_dir / "stack.json").write_text(json.dumps(state, indent=2))

@@ -1,0 +1,73 @@
+"""A temporary SQS subscription to the routing topic: how `watch`, the demo and the tests see decisions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from types import TracebackType
+from typing import Any
+
+from shared.contracts import Route, RoutingDecision
+
+
+class DecisionSubscription:
+    def __init__(self, sqs: Any, sns: Any, topic_arn: str, *, routes: list[Route] | None = None) -> None:
+        self._sqs = sqs
+        self._sns = sns
+        self._topic_arn = topic_arn
+        self._routes = routes
+        self.queue_url = ""
+        self._subscription_arn = ""
+
+    def __enter__(self) -> DecisionSubscription:
+        name = f"driver-routing-watch-{uuid.uuid4().hex[:12]}"
+        self.queue_url = self._sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"})[
+            "QueueUrl"
+        ]
+        queue_arn = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": self._topic_arn}},
+                }
+            ],
+        }
+        self._sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"Policy": json.dumps(policy)})
+        attributes = {"RawMessageDelivery": "true"}
+        if self._routes:
+            attributes["FilterPolicy"] = json.dumps({"route": [r.value for r in self._routes]})
+        self._subscription_arn = self._sns.subscribe(
+            TopicArn=self._topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return self
+
+    def receive(self, wait_s: int = 1) -> list[RoutingDecision]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s
+        )
+        messages = response.get("Messages", [])
+        if messages:
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return [RoutingDecision.model_validate_json(m["Body"]) for m in messages]
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._subscription_arn:
+            self._sns.unsubscribe(SubscriptionArn=self._subscription_arn)
+        if self.queue_url:
+            self._sqs.delete_queue(QueueUrl=self.queue_url)
