@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from shared.contracts import (
+    Assessment,
+    CaptureRecord,
+    PhotoRef,
+    Prediction,
+    Probabilities,
+    Rejection,
+    RejectionReason,
+    Route,
+    RoutingDecision,
+    VehicleClass,
+)
+
+PHOTO = PhotoRef(
+    bucket="b", key="photos/d-1/a.jpg", etag="abc", size=10, uploaded_at=datetime(2026, 11, 25, 9, tzinfo=UTC)
+)
+
+
+def test_identity_uses_version_when_present_else_etag() -> None:
+    assert PHOTO.identity == "s3://b/photos/d-1/a.jpg#abc"
+    versioned = PHOTO.model_copy(update={"version_id": "v7"})
+    assert versioned.identity.endswith("#v7")
+    assert versioned.photo_id != PHOTO.photo_id
+    assert len(PHOTO.photo_id) == 32
+
+
+def test_endpoint_answer_is_read_in_class_order() -> None:
+    probabilities = Probabilities.from_endpoint([0.1, 0.9])
+    assert probabilities.top == (VehicleClass.MOTORCYCLE, 0.9)
+    assert Probabilities.from_endpoint([0.7, 0.3]).top == (VehicleClass.BICYCLE, 0.7)
+    with pytest.raises(ValueError):
+        Probabilities.from_endpoint([0.2, 0.3, 0.5])
+
+
+def test_routed_decision_needs_a_bay_and_other_routes_a_reason() -> None:
+    with pytest.raises(ValidationError):
+        RoutingDecision(photo=PHOTO, driver_id="d-1", route=Route.SHORT_RADIUS, rules_version="1")
+    with pytest.raises(ValidationError):
+        RoutingDecision(photo=PHOTO, driver_id="d-1", route=Route.REJECTED, rules_version="1")
+
+
+def test_assessment_is_told_apart_by_kind() -> None:
+    adapter: TypeAdapter[Prediction | Rejection] = TypeAdapter(Assessment)
+    rejection = Rejection(photo=PHOTO, driver_id="d-1", reason=RejectionReason.EMPTY_OBJECT)
+    assert isinstance(adapter.validate_json(rejection.model_dump_json()), Rejection)
+    with pytest.raises(ValidationError):
+        adapter.validate_json('{"kind": "something-else"}')
+
+
+def test_contracts_refuse_unknown_fields() -> None:
+    with pytest.raises(ValidationError):
+        PhotoRef.model_validate({**PHOTO.model_dump(), "bytes": "..."})
+
+
+def test_capture_record_carries_the_decision() -> None:
+    decision = RoutingDecision(
+        photo=PHOTO,
+        driver_id="d-1",
+        route=Route.LONG_RADIUS,
+        bay="M-FAR-01",
+        radius_km=12.0,
+        vehicle_class=VehicleClass.MOTORCYCLE,
+        confidence=0.97,
+        probabilities=Probabilities(bicycle=0.03, motorcycle=0.97),
+        rules_version="1",
+        decided_at=datetime(2026, 11, 25, 23, 59, tzinfo=UTC),
+    )
+    record = CaptureRecord.from_decision(decision)
+    assert record.photo_id == PHOTO.photo_id
+    assert (record.p_bicycle, record.p_motorcycle) == (0.03, 0.97)
+    assert record.decision_day == "2026-11-25"
+    assert decision.message_attributes() == {
+        "route": "long-radius",
+        "schema_version": "1.0",
+        "driver_id": "d-1",
+        "vehicle_class": "motorcycle",
+        "bay": "M-FAR-01",
+    }

@@ -1,0 +1,100 @@
+"""The local event-source mapping: Lambda's event shape in, only successes deleted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from moto import mock_aws
+
+from shared.eventsource import LocalLambdaContext, SqsEventSource
+
+
+@pytest.fixture
+def sqs() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+def make_source(sqs: Any, handler: Any) -> SqsEventSource:
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    return SqsEventSource(
+        sqs=sqs,
+        queue_url=url,
+        queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
+        handler=handler,
+        function_name="fn",
+        function_timeout_s=5,
+        region="us-east-1",
+        wait_time_s=0,
+    )
+
+
+def depth(sqs: Any, url: str) -> tuple[int, int]:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def test_only_records_not_reported_as_failures_are_deleted(sqs: Any) -> None:
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def record_handler(record: SQSRecord) -> None:
+        if json.loads(record.body)["n"] % 3 == 0:
+            raise ValueError("poison")
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    source = make_source(sqs, handler)
+    for n in range(1, 10):
+        sqs.send_message(
+            QueueUrl=source.queue_url,
+            MessageBody=json.dumps({"n": n}),
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}},
+        )
+    while source.poll_once():
+        pass
+    assert (source.stats.received, source.stats.deleted, source.stats.failed) == (9, 6, 3)
+    assert depth(sqs, source.queue_url) == (0, 3)  # the 3 poison records wait for their visibility timeout
+
+
+def test_the_handler_gets_the_lambda_sqs_event_shape_and_a_context(sqs: Any) -> None:
+    seen: list[tuple[dict[str, Any], Any]] = []
+    source = make_source(
+        sqs, lambda event, context: seen.append((event, context)) or {"batchItemFailures": []}
+    )
+    sqs.send_message(
+        QueueUrl=source.queue_url,
+        MessageBody="hello",
+        MessageAttributes={"route": {"DataType": "String", "StringValue": "rejected"}},
+    )
+    source.poll_once()
+    event, context = seen[0]
+    record = event["Records"][0]
+    assert record["body"] == "hello"
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == source.queue_arn
+    assert record["messageAttributes"]["route"]["stringValue"] == "rejected"
+    assert int(record["attributes"]["ApproximateReceiveCount"]) == 1
+    assert isinstance(context, LocalLambdaContext)
+    assert 0 < context.get_remaining_time_in_millis() <= 5000
+
+
+def test_a_crashing_handler_deletes_nothing(sqs: Any) -> None:
+    def crash(event: dict[str, Any], context: Any) -> Any:
+        raise RuntimeError("out of memory, say")
+
+    source = make_source(sqs, crash)
+    sqs.send_message(QueueUrl=source.queue_url, MessageBody="x")
+    source.poll_once()
+    assert source.stats.handler_errors == 1
+    assert depth(sqs, source.queue_url) == (0, 1)
