@@ -1,0 +1,63 @@
+# Everything runs from the project's own virtual environment; nothing is installed by hand.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: install demo up test lint typecheck template-check unit integration chaos bench train evaluate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+## The whole chain on the sample photos: starts the local stack, routes every photo, stops.
+demo: install
+	$(BIN)/driver-routing demo
+
+## The local stack in the foreground (Ctrl-C stops it).
+up: install
+	$(BIN)/driver-routing up
+
+## Lint, types, template checks, then every test (unit, integration on the local stack, chaos).
+test: install lint typecheck template-check
+	$(BIN)/pytest -m "not chaos"
+	$(BIN)/pytest -m chaos -s
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy shared services driver_routing model infra
+
+template-check: install
+	$(BIN)/cfn-lint infra/template.yaml
+	$(BIN)/checkov --quiet --compact -f infra/template.yaml --framework cloudformation --config-file .checkov.yaml
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest -m integration
+
+chaos: install
+	$(BIN)/pytest -m chaos -s
+
+bench: install
+	$(BIN)/driver-routing bench
+
+## Training needs the `train` extra (torch on CPU); the committed model makes this optional.
+train: install
+	$(BIN)/pip install --quiet -e '.[dev,train]'
+	$(BIN)/driver-routing train
+
+evaluate: install
+	$(BIN)/driver-routing evaluate --split test
+	$(BIN)/driver-routing evaluate --data ../shared/data/photos
+
+clean:
+	rm -rf $(VENV) .driver-routing .pytest_cache .mypy_cache .ruff_cache
