@@ -1,0 +1,42 @@
+"""One local stack for the integration tests: moto server, model endpoint and the four pollers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from driver_routing.stack import LocalStack, StackConfig, free_port
+from shared.aws import clients
+
+# Short timeouts so that a failing record reaches its DLQ within seconds (maxReceiveCount 2).
+TEST_PARAMETERS = {"FunctionTimeout": "5", "QueueVisibilityTimeout": "5", "MaxReceiveCount": "2"}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    config = StackConfig(
+        aws_port=free_port(),
+        endpoint_port=free_port(),
+        stack_name="driver-routing-it",
+        state_dir=Path(tmp_path_factory.mktemp("stack")),
+        parameters=TEST_PARAMETERS,
+        function_settings={"ENDPOINT_ATTEMPTS": "3"},
+    )
+    saved = dict(os.environ)
+    with LocalStack(config) as running:
+        os.environ.update(running.client_environment())
+        clients.client.cache_clear()
+        yield running
+    os.environ.clear()
+    os.environ.update(saved)
+    clients.client.cache_clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents and not item.get_closest_marker("chaos"):
+            item.add_marker(pytest.mark.integration)

@@ -1,0 +1,204 @@
+"""The whole chain on the local stack: uploads in, decisions on the topic, records in the table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driver_routing.demo import ROUTE_OF_CLASS, await_decisions
+from driver_routing.stack import LocalStack
+from driver_routing.subscription import DecisionSubscription
+from driver_routing.uploads import collect_photos, upload_photo, upload_photos
+from shared.aws.capture_table import CaptureTable
+from shared.aws.clients import client
+from shared.contracts import CaptureRecord, Route
+from tests.conftest import DATA, image_bytes
+
+REGION = "us-east-1"
+
+
+def resources(stack: LocalStack) -> Any:
+    assert stack.resources is not None
+    return stack.resources
+
+
+def records_for(stack: LocalStack, keys: set[str], timeout_s: float = 30) -> dict[str, CaptureRecord]:
+    table = CaptureTable(client("dynamodb", REGION), resources(stack).capture_table)
+    found: dict[str, CaptureRecord] = {}
+    deadline = time.monotonic() + timeout_s
+    while keys - found.keys() and time.monotonic() < deadline:
+        found = {r.photo_key: r for r in table.scan() if r.photo_key in keys}
+        time.sleep(0.3)
+    return found
+
+
+def test_synthetic_photos_each_give_one_decision_and_one_record(stack: LocalStack, tmp_path: Path) -> None:
+    colours = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (240, 240, 240)]
+    paths = []
+    for index in range(12):
+        path = tmp_path / f"synthetic {index}.{'png' if index % 2 else 'jpg'}"
+        path.write_bytes(image_bytes("PNG" if index % 2 else "JPEG", (64 + index, 48), colours[index % 4]))
+        paths.append(path)
+    with DecisionSubscription(
+        client("sqs", REGION), client("sns", REGION), resources(stack).topic_arn
+    ) as sub:
+        uploads = upload_photos(client("s3", REGION), resources(stack).bucket, paths, "it-synthetic")
+        keys = {u.key for u in uploads}
+        decisions = await_decisions(sub, keys, 60, stack)
+        time.sleep(2)
+        extra = sub.receive(wait_s=1)
+    assert decisions.keys() == keys
+    assert not [d for d in extra if d.photo.key in keys], "a photo was decided twice"
+    assert all(d.route != Route.REJECTED for d in decisions.values())
+    assert all(
+        d.probabilities is not None and abs(d.probabilities.bicycle + d.probabilities.motorcycle - 1) < 1e-3
+        for d in decisions.values()
+    )
+    records = records_for(stack, keys)
+    assert records.keys() == keys
+    for key, record in records.items():
+        assert record.route == decisions[key].route
+        assert record.driver_id == "it-synthetic"
+        assert record.uploaded_at <= record.decided_at <= record.captured_at
+
+
+@pytest.mark.skipif(not (DATA / "photos").is_dir(), reason="the sample photos are not beside the project")
+def test_real_photos_of_known_class_get_their_class_route(stack: LocalStack) -> None:
+    paths = collect_photos([DATA / "photos"])
+    with DecisionSubscription(
+        client("sqs", REGION), client("sns", REGION), resources(stack).topic_arn
+    ) as sub:
+        uploads = upload_photos(client("s3", REGION), resources(stack).bucket, paths, "it-photos")
+        decisions = await_decisions(sub, {u.key for u in uploads}, 120, stack)
+    assert len(decisions) == len(uploads) == len(paths)
+    wrong = [
+        u.path.name
+        for u in uploads
+        if decisions[u.key].route not in (ROUTE_OF_CLASS[u.known_class], Route.MANUAL_REVIEW)
+    ]  # type: ignore[index]
+    to_review = [u for u in uploads if decisions[u.key].route == Route.MANUAL_REVIEW]
+    assert len(wrong) <= len(uploads) // 20, f"routed to the wrong bay: {wrong}"
+    assert len(to_review) <= len(uploads) // 5
+    assert records_for(stack, {u.key for u in uploads}).keys() == {u.key for u in uploads}
+
+
+def test_bad_uploads_are_rejected_with_a_reason_and_good_ones_still_route(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    s3, bucket = client("s3", REGION), resources(stack).bucket
+    run = uuid.uuid4().hex[:6]
+    whole = image_bytes("JPEG", (800, 600))
+    bad = {
+        f"photos/it-bad-{run}/empty.jpg": (b"", "empty-object"),
+        f"photos/it-bad-{run}/notes.jpg": (b"hello, not a photo" * 20, "not-an-image"),
+        f"photos/it-bad-{run}/cut.jpg": (whole[:700], "corrupt-image"),
+        f"photos/it-bad-{run}/lies.png": (whole, "extension-mismatch"),
+        f"photos/bad driver {run}/a.jpg": (whole, "invalid-driver-id"),
+        f"elsewhere/{run}/a.jpg": (whole, None),  # outside the notification prefix: never an event
+        f"photos/it-bad-{run}/deep/a.jpg": (whole, "bad-key"),
+    }
+    good_key = f"photos/it-bad-{run}/vélo à Zoë {run}.jpg"
+    with DecisionSubscription(
+        client("sqs", REGION), client("sns", REGION), resources(stack).topic_arn
+    ) as sub:
+        for key, (body, _) in bad.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        s3.put_object(Bucket=bucket, Key=good_key, Body=whole)
+        expected = {k for k, (_, reason) in bad.items() if reason} | {good_key}
+        decisions = await_decisions(sub, expected, 60, stack)
+    assert decisions.keys() == expected
+    assert decisions[good_key].route != Route.REJECTED
+    for key, (_, reason) in bad.items():
+        if reason:
+            assert (decisions[key].route, decisions[key].reason) == (Route.REJECTED, reason), key
+    records = records_for(stack, expected)
+    assert {k: r.reason for k, r in records.items() if r.route == Route.REJECTED} == {
+        k: reason for k, (_, reason) in bad.items() if reason
+    }
+
+
+def cli(stack: LocalStack, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **stack.client_environment(), "DRIVER_ROUTING_STACK": stack.config.stack_name}
+    return subprocess.run(
+        [sys.executable, "-m", "driver_routing.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+
+
+def test_cli_upload_watch_and_query_from_another_terminal(stack: LocalStack, tmp_path: Path) -> None:
+    photo = tmp_path / "my bike.jpg"
+    photo.write_bytes(image_bytes("JPEG", (300, 200), (20, 120, 220)))
+    driver = f"cli-{uuid.uuid4().hex[:6]}"
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "driver_routing.cli", "watch", "--count", "1", "--timeout", "60", "--json"],
+        env={**os.environ, **stack.client_environment(), "DRIVER_ROUTING_STACK": stack.config.stack_name},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # the watcher subscribes before the upload
+    uploaded = json.loads(
+        cli(stack, "upload", str(photo), "--driver-id", driver, "--json").stdout.splitlines()[-1]
+    )
+    assert uploaded["uploaded"] == 1
+    out, _ = watcher.communicate(timeout=90)
+    decision = json.loads(out.splitlines()[-1])
+    assert decision["photo"]["key"] == uploaded["keys"][0]
+    records_for(stack, set(uploaded["keys"]))
+    queried = json.loads(cli(stack, "query", "--driver-id", driver, "--json").stdout.splitlines()[-1])
+    assert queried["count"] == 1
+    assert queried["records"][0]["photo_key"] == uploaded["keys"][0]
+    window = json.loads(cli(stack, "query", "--since", "10m", "--json").stdout.splitlines()[-1])
+    assert uploaded["keys"][0] in {r["photo_key"] for r in window["records"]}
+
+
+def test_the_plain_aws_cli_reaches_the_local_stack(stack: LocalStack, tmp_path: Path) -> None:
+    photo = tmp_path / "seen-by-aws-cli.png"
+    photo.write_bytes(image_bytes("PNG"))
+    upload_photo(client("s3", REGION), resources(stack).bucket, photo, "photos/aws-cli/seen-by-aws-cli.png")
+    aws = Path(sys.executable).parent / "aws"
+    listing = subprocess.run(
+        [
+            str(aws),
+            "--endpoint-url",
+            stack.aws_url,
+            "s3",
+            "ls",
+            f"s3://{resources(stack).bucket}/photos/aws-cli/",
+        ],
+        env={**os.environ, **stack.client_environment()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "seen-by-aws-cli.png" in listing.stdout
+
+
+def test_a_malformed_message_reaches_the_dlq_and_redrive_moves_it_back(stack: LocalStack) -> None:
+    sqs = client("sqs", REGION)
+    route = resources(stack).queues["route"]
+    sqs.send_message(QueueUrl=route.url, MessageBody='{"kind": "prediction", "garbage": true}')
+    deadline = time.monotonic() + 60
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = json.loads(cli(stack, "status", "--json").stdout.splitlines()[-1])["queues"]
+        if status["route-dlq"]["visible"] >= 1:
+            break
+        time.sleep(2)
+    assert status["route-dlq"]["visible"] >= 1
+    assert status["route-dlq"]["oldest_age_s"] is not None
+    moved = json.loads(cli(stack, "redrive", "route", "--json").stdout.splitlines()[-1])
+    assert moved["moved"] >= 1
