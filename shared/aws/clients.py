@@ -32,4 +32,4 @@ def endpoint_client(region: str | None, attempts: int, timeout_s: float) -> Any:
         read_timeout=timeout_s,
         max_pool_connections=32,
     )
-    return boto3.session.Session().client("sagemaker-runtime", region_name=region, config=config)  # type: ignore[call-overload]
+    return boto3.session.Session().client("sagemaker-runtime", region_name=region, config=config)

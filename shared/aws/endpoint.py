@@ -39,12 +39,8 @@ class VehicleEndpoint:
                 EndpointName=self.name, ContentType="image/jpeg", Accept="application/json", Body=jpeg
             )
         except ClientError as error:
-            original = error.response.get("OriginalStatusCode")
-            if (
-                error.response.get("Error", {}).get("Code") == "ModelError"
-                and original
-                and 400 <= int(original) < 500
-            ):
+            original = int(str(error.response.get("OriginalStatusCode") or 0))
+            if error.response.get("Error", {}).get("Code") == "ModelError" and 400 <= original < 500:
                 raise PhotoRejected(
                     RejectionReason.ENDPOINT_REJECTED, str(error.response.get("OriginalMessage", ""))[:200]
                 ) from error
