@@ -128,6 +128,7 @@ class Prediction(Contract):
     confidence: float = Field(ge=0.0, le=1.0)
     endpoint_name: str
     model_version: str | None = None
+    ingested_at: datetime | None = Field(default=None, description="when ingest queued the job")
     predicted_at: datetime = Field(default_factory=utc_now)
 
 
@@ -163,6 +164,9 @@ class RoutingDecision(Contract):
     endpoint_name: str | None = None
     model_version: str | None = None
     rules_version: str
+    # When each stage finished, for latency per hop: ingest, classifier (or the rejecting stage), router.
+    ingested_at: datetime | None = None
+    assessed_at: datetime | None = None
     decided_at: datetime = Field(default_factory=utc_now)
 
     @model_validator(mode="after")
@@ -209,6 +213,8 @@ class CaptureRecord(Contract):
     model_version: str | None = None
     rules_version: str
     uploaded_at: datetime
+    ingested_at: datetime | None = None
+    assessed_at: datetime | None = None
     decided_at: datetime
     captured_at: datetime = Field(default_factory=utc_now)
 
@@ -238,5 +244,7 @@ class CaptureRecord(Contract):
             model_version=decision.model_version,
             rules_version=decision.rules_version,
             uploaded_at=decision.photo.uploaded_at,
+            ingested_at=decision.ingested_at,
+            assessed_at=decision.assessed_at,
             decided_at=decision.decided_at,
         )

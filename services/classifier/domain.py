@@ -16,4 +16,5 @@ def to_prediction(job: PhotoJob, answer: EndpointAnswer, endpoint_name: str) -> 
         confidence=confidence,
         endpoint_name=endpoint_name,
         model_version=answer.model_version,
+        ingested_at=job.received_at,
     )

@@ -14,6 +14,7 @@ def decide(assessment: Prediction | Rejection, rules: RoutingRules) -> RoutingDe
             route=Route.REJECTED,
             reason=assessment.reason.value,
             rules_version=rules.version,
+            assessed_at=assessment.rejected_at,
         )
     rule = rules.classes[assessment.vehicle_class]
     common = {
@@ -25,6 +26,8 @@ def decide(assessment: Prediction | Rejection, rules: RoutingRules) -> RoutingDe
         "endpoint_name": assessment.endpoint_name,
         "model_version": assessment.model_version,
         "rules_version": rules.version,
+        "ingested_at": assessment.ingested_at,
+        "assessed_at": assessment.predicted_at,
     }
     if assessment.confidence < rule.min_confidence:
         # Never a silently wrong bay: an unsure call goes to a person.
