@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
+
+from tests.samples import image_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DRIVER_ROUTING_DATA", REPO.parent / "shared" / "data"))
@@ -26,14 +26,6 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(name, os.environ.get(name, value) if name.startswith("AWS_ACCESS") else value)
     yield
-
-
-def image_bytes(
-    fmt: str = "JPEG", size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 30, 30)
-) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format=fmt)
-    return out.getvalue()
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from driver_routing.uploads import collect_photos, upload_photo, upload_photos
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.contracts import CaptureRecord, Route
-from tests.conftest import DATA, image_bytes
+from tests.conftest import DATA
+from tests.samples import image_bytes
 
 REGION = "us-east-1"
 

@@ -28,7 +28,7 @@ from shared.aws.clients import client, endpoint_client
 from shared.contracts import PhotoJob, PhotoRef, Prediction, Probabilities, Rejection, RoutingDecision
 from shared.eventsource import LocalLambdaContext, lambda_sqs_event
 from shared.settings import get_settings
-from tests.conftest import image_bytes
+from tests.samples import image_bytes
 
 REGION = "us-east-1"
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import pytest
 from PIL import Image
 
 from shared.contracts import RejectionReason
 from shared.imaging import PhotoRejected, inspect_photo, prepare_for_endpoint
-from tests.conftest import image_bytes
+from tests.samples import image_bytes, png_header_claiming
 
 LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_pixels": 50_000_000}
 
@@ -20,17 +18,6 @@ def rejection(data: bytes, extension: str = ".jpg", **limits: int) -> RejectionR
     with pytest.raises(PhotoRejected) as rejected:
         inspect_photo(data, extension=extension, **{**LIMITS, **limits})
     return rejected.value.reason
-
-
-def png_header_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims a huge image: a decompression bomb in a few hundred bytes."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 1000)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def test_a_good_jpeg_and_png_pass_with_their_facts() -> None:

@@ -1,0 +1,223 @@
+"""The chaos run: over a thousand uploads with bad inputs, duplicated notifications, killed pollers, a
+throttling endpoint and an outage, on the local stack. Nothing is lost, nothing is done twice.
+
+Run alone with `make chaos`; its last line is one JSON object with the counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driver_routing.stack import LocalStack, StackConfig, free_port
+from driver_routing.subscription import DecisionSubscription
+from shared.aws import clients
+from shared.aws.capture_table import CaptureTable
+from tests.samples import bad_uploads, noisy_image, s3_notification
+
+pytestmark = pytest.mark.chaos
+
+REGION = "us-east-1"
+GOOD = 900
+BAD_ROUNDS = 12  # x 11 kinds = 132 bad uploads (12.8% of 1,032)
+DUPLICATED = 120  # notifications sent twice (11.6% of uploads)
+MALFORMED_PER_QUEUE = 2
+TOO_LARGE_BYTES = 3_000_000
+UPLOADS_PER_S = 40
+DEADLINE_S = 600
+
+
+@dataclass
+class Ledger:
+    good: dict[str, str] = field(default_factory=dict)  # key -> etag
+    bad: dict[str, str] = field(default_factory=dict)  # key -> expected reason
+    malformed: set[str] = field(default_factory=set)  # bodies sent straight to a queue
+    events: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    config = StackConfig(
+        aws_port=free_port(),
+        endpoint_port=free_port(),
+        stack_name="driver-routing-chaos",
+        state_dir=Path(tmp_path_factory.mktemp("chaos")),
+        # Short timeouts keep the run inside CI's time: a dead poller's batch is visible again in 8 s.
+        parameters={"FunctionTimeout": "5", "QueueVisibilityTimeout": "8", "MaxReceiveCount": "6"},
+        function_settings={"ENDPOINT_ATTEMPTS": "3", "MAX_PHOTO_BYTES": str(TOO_LARGE_BYTES)},
+        endpoint_args=("--fault-throttle-rate", "0.05", "--enable-fault-injection", "--fault-seed", "7"),
+    )
+    saved = dict(os.environ)
+    with LocalStack(config) as running:
+        os.environ.update(running.client_environment())
+        clients.client.cache_clear()
+        yield running
+    os.environ.clear()
+    os.environ.update(saved)
+    clients.client.cache_clear()
+
+
+def put(s3: Any, bucket: str, key: str, body: bytes) -> str:
+    return str(s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]).strip('"')
+
+
+def start_outage(stack: LocalStack, seconds: float) -> None:
+    request = urllib.request.Request(f"{stack.endpoint_url}/faults/outage?seconds={seconds}", method="POST")
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+def kill_poller(stack: LocalStack, name: str) -> None:
+    os.kill(stack.pollers[name].pid, signal.SIGKILL)
+    stack.pollers[name].wait()
+
+
+def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
+    """Uploads at a steady rate, with the faults scheduled by progress through the run."""
+    assert stack.resources is not None
+    s3, sqs = clients.client("s3", REGION), clients.client("sqs", REGION)
+    bucket, ingest_url = stack.resources.bucket, stack.resources.queues["ingest"].url
+    plan: list[tuple[str, Any]] = [("good", i) for i in range(GOOD)]
+    for round_ in range(BAD_ROUNDS):
+        for bad in bad_uploads(f"chaos-{run}", round_, too_large_bytes=TOO_LARGE_BYTES):
+            plan.insert((round_ * 11 + len(ledger.bad)) * 7 % len(plan), ("bad", bad))
+            ledger.bad[bad.key] = bad.reason
+    faults = {len(plan) // 4: "kill", len(plan) // 2: "outage", (len(plan) * 3) // 4: "kill"}
+    duplicates: list[tuple[str, str, int]] = []
+    started = time.monotonic()
+    for index, (kind, item) in enumerate(plan):
+        if faults.get(index) == "kill":
+            kill_poller(stack, "classifier")
+            ledger.events.append(f"SIGKILL classifier poller at upload {index}")
+        elif faults.get(index) == "outage":
+            start_outage(stack, 4)
+            ledger.events.append(f"endpoint outage of 4 s at upload {index}")
+        if kind == "good":
+            name = (
+                f"{item:04d} vélo à {run}.{'png' if item % 5 == 0 else 'jpg'}"
+                if item % 9 == 0
+                else f"{item:04d}.jpg"
+            )
+            key = f"photos/chaos-{run}-{item % 40}/{name}"
+            body = noisy_image(item, "PNG" if name.endswith("png") else "JPEG")
+            etag = put(s3, bucket, key, body)
+            ledger.good[key] = etag
+            if len(duplicates) < DUPLICATED and item % 7 == 3:
+                duplicates.append((key, etag, len(body)))
+        elif item.body is None:  # a notification for an object deleted before ingest read it
+            sqs.send_message(
+                QueueUrl=ingest_url, MessageBody=s3_notification(bucket, item.key, "0" * 32, 100)
+            )
+        else:
+            put(s3, bucket, item.key, item.body)
+        if duplicates and index % 9 == 0:  # S3 delivers a notification again, a little later
+            key, etag, size = duplicates.pop(0)
+            sqs.send_message(QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, etag, size))
+            ledger.events.append("dup")
+        stack.supervise()
+        time.sleep(max(0.0, started + (index + 1) / UPLOADS_PER_S - time.monotonic()))
+    for key, etag, size in duplicates:
+        sqs.send_message(QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, etag, size))
+        ledger.events.append("dup")
+    for name, queue in stack.resources.queues.items():
+        for n in range(MALFORMED_PER_QUEUE):
+            body = f"malformed message {n} for the {name} queue {{"
+            sqs.send_message(QueueUrl=queue.url, MessageBody=body)
+            ledger.malformed.add(body)
+
+
+def dlq_bodies(stack: LocalStack) -> list[str]:
+    assert stack.resources is not None
+    sqs = clients.client("sqs", REGION)
+    bodies = []
+    for queue in stack.resources.queues.values():
+        seen: set[str] = set()
+        for _ in range(5):
+            for message in sqs.receive_message(
+                QueueUrl=queue.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+            ).get("Messages", []):
+                if message["MessageId"] not in seen:
+                    seen.add(message["MessageId"])
+                    bodies.append(message["Body"])
+    return bodies
+
+
+def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
+    assert stack.resources is not None
+    run = uuid.uuid4().hex[:6]
+    ledger = Ledger()
+    decisions: Counter[str] = Counter()
+    routes: dict[str, Any] = {}
+    with DecisionSubscription(
+        clients.client("sqs", REGION), clients.client("sns", REGION), stack.resources.topic_arn
+    ) as sub:
+        uploader = threading.Thread(target=upload_everything, args=(stack, ledger, run), daemon=True)
+        t0 = time.monotonic()
+        uploader.start()
+        table = CaptureTable(clients.client("dynamodb", REGION), stack.resources.capture_table)
+        expected = 0
+        while time.monotonic() - t0 < DEADLINE_S:
+            with ThreadPoolExecutor(4) as pool:
+                for batch in pool.map(lambda _: sub.receive(wait_s=1), range(4)):
+                    for decision in batch:
+                        decisions[decision.photo.key] += 1
+                        routes[decision.photo.key] = decision
+            stack.supervise()
+            expected = len(ledger.good) + len(ledger.bad)
+            if (
+                not uploader.is_alive()
+                and len([k for k in decisions if k in ledger.good or k in ledger.bad]) >= expected
+            ):
+                break
+        uploader.join(timeout=60)
+        time.sleep(10)  # late duplicates would arrive now
+        for decision in sub.receive(wait_s=2) + sub.receive(wait_s=1):
+            decisions[decision.photo.key] += 1
+        elapsed = time.monotonic() - t0
+    records = Counter(
+        r.photo_key for r in table.scan() if f"chaos-{run}" in r.photo_key or "driver!" in r.photo_key
+    )
+    rejected = {r.photo_key: r.reason for r in table.scan() if r.photo_key in ledger.bad}
+    good_routed = {k for k in ledger.good if k in decisions and routes[k].route != "rejected"}
+    dlq = dlq_bodies(stack)
+    counts = {
+        "uploaded_good": len(ledger.good),
+        "uploaded_bad": len(ledger.bad),
+        "duplicated_notifications": ledger.events.count("dup"),
+        "decisions": sum(decisions[k] for k in [*ledger.good, *ledger.bad]),
+        "records": sum(records[k] for k in [*ledger.good, *ledger.bad]),
+        "rejections": len(rejected),
+        "lost": len([k for k in [*ledger.good, *ledger.bad] if not decisions[k] or not records[k]]),
+        "duplicated": sum(
+            max(0, decisions[k] - 1) + max(0, records[k] - 1) for k in [*ledger.good, *ledger.bad]
+        ),
+        "dlq": len(dlq),
+        "dlq_unexplained": len([b for b in dlq if b not in ledger.malformed]),
+        "poller_restarts": sum(stack.restarts.values()),
+        "faults": [e for e in ledger.events if e != "dup"],
+        "seconds": round(elapsed, 1),
+    }
+    print("\nchaos run:", json.dumps({k: v for k, v in counts.items() if k != "faults"}))
+    print(json.dumps(counts))
+    assert counts["uploaded_good"] + counts["uploaded_bad"] >= 1000
+    assert counts["uploaded_bad"] >= 0.1 * (counts["uploaded_good"] + counts["uploaded_bad"])
+    assert counts["duplicated_notifications"] >= 0.1 * (counts["uploaded_good"] + counts["uploaded_bad"])
+    assert counts["lost"] == 0
+    assert counts["duplicated"] == 0
+    assert good_routed == set(ledger.good), "a good photo was rejected"
+    assert rejected == ledger.bad, "a bad input got the wrong reason, or none"
+    assert counts["dlq"] == len(ledger.malformed) and counts["dlq_unexplained"] == 0
+    assert stack.restarts["classifier"] == 2
