@@ -35,7 +35,10 @@ def free_port() -> int:
         return port
 
 
-def wait_for_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None, *, need_ok: bool = False
+) -> None:
+    """Wait until `url` answers (with 200 when `need_ok`: the model server pings 503 while it loads)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -44,7 +47,9 @@ def wait_for_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] |
             with urllib.request.urlopen(url, timeout=2):
                 return
         except urllib.error.HTTPError:
-            return  # it answered
+            if not need_ok:
+                return  # it answered
+            time.sleep(0.2)
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
@@ -147,7 +152,7 @@ class LocalStack:
             region=self.config.region,
             parameters={"EndpointName": self.config.endpoint_name, **self.config.parameters},
         )
-        wait_for_http(f"{self.endpoint_url}/ping", 120, self._endpoint)
+        wait_for_http(f"{self.endpoint_url}/ping", 120, self._endpoint, need_ok=True)
         for name in FUNCTIONS:
             self.start_poller(name)
         self._write_state()
