@@ -21,7 +21,7 @@ from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.contracts import CaptureRecord, Route
 from tests.conftest import DATA
-from tests.samples import image_bytes
+from tests.samples import bad_uploads, image_bytes, noisy_image, s3_notification
 
 REGION = "us-east-1"
 
@@ -91,39 +91,56 @@ def test_real_photos_of_known_class_get_their_class_route(stack: LocalStack) -> 
     assert records_for(stack, {u.key for u in uploads}).keys() == {u.key for u in uploads}
 
 
-def test_bad_uploads_are_rejected_with_a_reason_and_good_ones_still_route(
-    stack: LocalStack, tmp_path: Path
-) -> None:
-    s3, bucket = client("s3", REGION), resources(stack).bucket
+BAD_KINDS = [b.kind for b in bad_uploads("x", 0, too_large_bytes=1)]
+
+
+@pytest.fixture(scope="module")
+def bad_batch(stack: LocalStack) -> dict[str, Any]:
+    """Every kind of bad input uploaded together with good photos around them (unicode and spaces in
+    the keys), and the decisions and records they got."""
+    s3, sqs, bucket = client("s3", REGION), client("sqs", REGION), resources(stack).bucket
     run = uuid.uuid4().hex[:6]
-    whole = image_bytes("JPEG", (800, 600))
-    bad = {
-        f"photos/it-bad-{run}/empty.jpg": (b"", "empty-object"),
-        f"photos/it-bad-{run}/notes.jpg": (b"hello, not a photo" * 20, "not-an-image"),
-        f"photos/it-bad-{run}/cut.jpg": (whole[:700], "corrupt-image"),
-        f"photos/it-bad-{run}/lies.png": (whole, "extension-mismatch"),
-        f"photos/bad driver {run}/a.jpg": (whole, "invalid-driver-id"),
-        f"elsewhere/{run}/a.jpg": (whole, None),  # outside the notification prefix: never an event
-        f"photos/it-bad-{run}/deep/a.jpg": (whole, "bad-key"),
-    }
-    good_key = f"photos/it-bad-{run}/vélo à Zoë {run}.jpg"
+    # The test settings keep MAX_PHOTO_BYTES at its default (25 MiB): "too large" is just over it.
+    bad = bad_uploads(f"it-bad-{run}", 1, too_large_bytes=25 * 1024 * 1024)
+    good = [f"photos/it-bad-{run}/vélo à Zoë {n}.jpg" for n in range(3)]
     with DecisionSubscription(
         client("sqs", REGION), client("sns", REGION), resources(stack).topic_arn
     ) as sub:
-        for key, (body, _) in bad.items():
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
-        s3.put_object(Bucket=bucket, Key=good_key, Body=whole)
-        expected = {k for k, (_, reason) in bad.items() if reason} | {good_key}
-        decisions = await_decisions(sub, expected, 60, stack)
-    assert decisions.keys() == expected
-    assert decisions[good_key].route != Route.REJECTED
-    for key, (_, reason) in bad.items():
-        if reason:
-            assert (decisions[key].route, decisions[key].reason) == (Route.REJECTED, reason), key
-    records = records_for(stack, expected)
-    assert {k: r.reason for k, r in records.items() if r.route == Route.REJECTED} == {
-        k: reason for k, (_, reason) in bad.items() if reason
+        s3.put_object(Bucket=bucket, Key=good[0], Body=noisy_image(1))
+        for item in bad:
+            if item.body is None:
+                sqs.send_message(
+                    QueueUrl=resources(stack).queues["ingest"].url,
+                    MessageBody=s3_notification(bucket, item.key, "0" * 32, 100),
+                )
+            else:
+                s3.put_object(Bucket=bucket, Key=item.key, Body=item.body)
+        for n, key in enumerate(good[1:], start=2):
+            s3.put_object(Bucket=bucket, Key=key, Body=noisy_image(n))
+        keys = {b.key for b in bad} | set(good)
+        decisions = await_decisions(sub, keys, 90, stack)
+    return {
+        "bad": {b.kind: b for b in bad},
+        "good": good,
+        "decisions": decisions,
+        "records": records_for(stack, keys),
     }
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_each_bad_input_is_rejected_with_its_reason(bad_batch: dict[str, Any], kind: str) -> None:
+    item = bad_batch["bad"][kind]
+    decision = bad_batch["decisions"].get(item.key)
+    assert decision is not None, f"no decision for {kind}"
+    assert (decision.route, decision.reason) == (Route.REJECTED, item.reason)
+    record = bad_batch["records"].get(item.key)
+    assert record is not None and (record.route, record.reason) == (Route.REJECTED, item.reason)
+
+
+def test_good_photos_beside_bad_ones_are_routed(bad_batch: dict[str, Any]) -> None:
+    for key in bad_batch["good"]:
+        assert bad_batch["decisions"][key].route != Route.REJECTED
+        assert key in bad_batch["records"]
 
 
 def cli(stack: LocalStack, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

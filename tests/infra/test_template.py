@@ -1,0 +1,410 @@
+"""The template's facts that could silently go wrong, and the two scanners, run as the CI would.
+
+GIVEN infra/template.yaml (SAM) and its local translation to plain CloudFormation
+WHEN it is linted, scanned and read
+THEN it has no finding and every queue, function, role, table and output is as the design says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.cfn import load_template, references, resources_of_type, translate, without_functions
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "infra" / "template.yaml"
+CHECKOV_CONFIG = REPO / ".checkov.yaml"
+BIN = Path(sys.executable).parent
+
+FUNCTIONS = {  # logical id → (service package, the queue it consumes)
+    "IngestFunction": ("ingest", "IngestQueue"),
+    "ClassifierFunction": ("classifier", "ClassifyQueue"),
+    "RouterFunction": ("router", "RouteQueue"),
+    "CaptureFunction": ("capture", "CaptureQueue"),
+}
+WORK_QUEUES = ("IngestQueue", "ClassifyQueue", "RouteQueue", "CaptureQueue")
+POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+# Actions that have no resource-level permissions: the only ones allowed on Resource "*".
+ACTIONS_WITHOUT_RESOURCES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+OUTPUTS = {
+    "PhotoBucketName",
+    "IngestQueueUrl",
+    "IngestDlqUrl",
+    "ClassifyQueueUrl",
+    "ClassifyDlqUrl",
+    "RouteQueueUrl",
+    "RouteDlqUrl",
+    "CaptureQueueUrl",
+    "CaptureDlqUrl",
+    "RoutingTopicArn",
+    "CaptureTableName",
+    "IdempotencyTableName",
+}
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    return translate(sam, region="us-east-1")
+
+
+def resource(template: dict[str, Any], name: str) -> dict[str, Any]:
+    props: dict[str, Any] = template["Resources"][name]["Properties"]
+    return props
+
+
+def parameter_default(template: dict[str, Any], name: str) -> int:
+    return int(template["Parameters"][name]["Default"])
+
+
+def settings_aliases() -> set[str]:
+    return {str(f.validation_alias) for f in Settings.model_fields.values() if f.validation_alias}
+
+
+# ---------------------------------------------------------------- scanners
+
+
+def test_cfn_lint_has_no_finding() -> None:
+    result = subprocess.run(
+        [str(BIN / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def run_checkov(path: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        [
+            str(BIN / "checkov"),
+            "-f",
+            str(path),
+            "--framework",
+            "cloudformation",
+            "--config-file",
+            str(CHECKOV_CONFIG),
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    assert isinstance(report, dict), report
+    return report
+
+
+def failures(report: dict[str, Any]) -> list[str]:
+    return [f"{c['check_id']} {c['resource']}" for c in report["results"]["failed_checks"]]
+
+
+def test_checkov_passes_the_sam_template_beyond_justified_skips() -> None:
+    report = run_checkov(TEMPLATE)
+    assert failures(report) == []
+    assert report["summary"]["passed"] > 40  # the scan really ran over the resources
+
+
+def test_checkov_passes_the_translated_template(cfn: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "translated.json"
+    path.write_text(json.dumps(cfn))
+    report = run_checkov(path)
+    assert failures(report) == []
+    assert report["summary"]["passed"] > 40
+
+
+def test_every_checkov_skip_is_justified_in_writing() -> None:
+    lines = CHECKOV_CONFIG.read_text().splitlines()
+    skips = [i for i, line in enumerate(lines) if re.match(r"\s*-\s*CKV", line)]
+    assert skips, "no skip found: update this test if the config moved"
+    for index in skips:
+        assert lines[index - 1].strip().startswith("#"), (
+            f"{lines[index].strip()} has no justification above it"
+        )
+
+
+# ---------------------------------------------------------------- queues
+
+
+def test_every_work_queue_has_its_own_dlq_and_redrive_policy(sam: dict[str, Any]) -> None:
+    queues = resources_of_type(sam, "AWS::SQS::Queue")
+    targets = []
+    for name in WORK_QUEUES:
+        redrive = queues[name]["Properties"]["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+        dlq = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert "RedrivePolicy" not in queues[dlq]["Properties"], f"{dlq} is a DLQ with a DLQ"
+        assert queues[dlq]["Properties"]["MessageRetentionPeriod"] == 1209600  # the 14-day maximum
+        targets.append(dlq)
+    assert len(set(targets)) == len(WORK_QUEUES)
+    assert set(queues) == set(WORK_QUEUES) | set(targets)
+    assert parameter_default(sam, "MaxReceiveCount") == 5
+
+
+def test_visibility_timeout_is_at_least_six_function_timeouts(sam: dict[str, Any]) -> None:
+    assert parameter_default(sam, "QueueVisibilityTimeout") >= 6 * parameter_default(sam, "FunctionTimeout")
+    for name in WORK_QUEUES:
+        assert resource(sam, name)["VisibilityTimeout"] == {"Ref": "QueueVisibilityTimeout"}
+    assert sam["Globals"]["Function"]["Timeout"] == {"Ref": "FunctionTimeout"}
+
+
+def test_every_queue_is_encrypted(sam: dict[str, Any]) -> None:
+    # The compensating control for checkov's CKV_AWS_27 skip.
+    for name, queue in resources_of_type(sam, "AWS::SQS::Queue").items():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, name
+
+
+def test_only_the_bucket_may_send_to_the_ingest_queue(sam: dict[str, Any]) -> None:
+    policy = resource(sam, "IngestQueuePolicy")
+    assert policy["Queues"] == [{"Ref": "IngestQueue"}]
+    (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    source_arn = allow["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    bucket_name = resource(sam, "PhotoBucket")["BucketName"]["Fn::Sub"]
+    assert source_arn == "arn:${AWS::Partition}:s3:::" + bucket_name
+    assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    # S3 checks at creation that it may send: the policy must exist before the bucket.
+    assert sam["Resources"]["PhotoBucket"]["DependsOn"] == "IngestQueuePolicy"
+
+
+def test_only_the_topic_may_send_to_the_capture_queue(sam: dict[str, Any]) -> None:
+    policy = resource(sam, "CaptureQueuePolicy")
+    assert policy["Queues"] == [{"Ref": "CaptureQueue"}]
+    (allow,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Ref": "RoutingTopic"}
+
+
+# ---------------------------------------------------------------- bucket, topic, tables
+
+
+def test_bucket_is_private_encrypted_and_notifies_the_ingest_queue(sam: dict[str, Any]) -> None:
+    bucket = resource(sam, "PhotoBucket")
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert "${AWS::AccountId}" in bucket["BucketName"]["Fn::Sub"]
+    (notification,) = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Queue"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "photos/"}]
+    (deny,) = resource(sam, "PhotoBucketPolicy")["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_topic_is_encrypted_and_delivers_raw_to_the_capture_queue(sam: dict[str, Any]) -> None:
+    assert resource(sam, "RoutingTopic")["KmsMasterKeyId"]
+    subscription = resource(sam, "CaptureSubscription")
+    assert subscription["Protocol"] == "sqs"
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["CaptureQueue", "Arn"]}
+    assert subscription["TopicArn"] == {"Ref": "RoutingTopic"}
+    assert subscription["RawMessageDelivery"] is True
+
+
+def key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(k["AttributeName"], k["KeyType"]) for k in schema]
+
+
+def test_capture_table_keys_indexes_and_protection(sam: dict[str, Any]) -> None:
+    table = resource(sam, "CaptureTable")
+    assert key_schema(table["KeySchema"]) == [("photo_id", "HASH")]
+    indexes = {g["IndexName"]: g for g in table["GlobalSecondaryIndexes"]}
+    assert key_schema(indexes["by-driver"]["KeySchema"]) == [("driver_id", "HASH"), ("decided_at", "RANGE")]
+    assert key_schema(indexes["by-day"]["KeySchema"]) == [("decision_day", "HASH"), ("decided_at", "RANGE")]
+    assert {g["Projection"]["ProjectionType"] for g in indexes.values()} == {"ALL"}
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert types == {"photo_id": "S", "driver_id": "S", "decision_day": "S", "decided_at": "S"}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_idempotency_table_matches_powertools_defaults(sam: dict[str, Any]) -> None:
+    table = resource(sam, "IdempotencyTable")
+    assert key_schema(table["KeySchema"]) == [("id", "HASH")]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_every_table_is_encrypted_and_recoverable(sam: dict[str, Any]) -> None:
+    for name, table in resources_of_type(sam, "AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+
+
+# ---------------------------------------------------------------- functions
+
+
+def test_functions_run_the_services_handlers(sam: dict[str, Any]) -> None:
+    functions = resources_of_type(sam, "AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS)
+    assert sam["Globals"]["Function"]["CodeUri"] == "../"
+    assert sam["Globals"]["Function"]["Runtime"] in ("python3.12", "python3.13")
+    for name, (service, _) in FUNCTIONS.items():
+        assert functions[name]["Properties"]["Handler"] == f"services.{service}.handler.lambda_handler"
+
+
+def test_every_function_consumes_its_queue_reporting_batch_item_failures(cfn: dict[str, Any]) -> None:
+    mappings = resources_of_type(cfn, "AWS::Lambda::EventSourceMapping")
+    consumed = {}
+    for mapping in mappings.values():
+        props = mapping["Properties"]
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["BatchSize"] == 10
+        # The compensating control for checkov's CKV_AWS_115 skip.
+        assert props["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "MaxConcurrency"}
+        consumed[props["FunctionName"]["Ref"]] = props["EventSourceArn"]["Fn::GetAtt"][0]
+    assert consumed == {name: queue for name, (_, queue) in FUNCTIONS.items()}
+
+
+def test_environment_uses_exactly_the_settings_names(cfn: dict[str, Any]) -> None:
+    allowed = settings_aliases() | POWERTOOLS_VARIABLES
+    required = {
+        "PHOTO_BUCKET",
+        "CLASSIFY_QUEUE_URL",
+        "ROUTE_QUEUE_URL",
+        "ROUTING_TOPIC_ARN",
+        "CAPTURE_TABLE",
+        "IDEMPOTENCY_TABLE",
+        "SAGEMAKER_ENDPOINT_NAME",
+        "FUNCTION_TIMEOUT_S",
+    } | POWERTOOLS_VARIABLES
+    assert required - POWERTOOLS_VARIABLES <= settings_aliases()
+    for name, (service, _) in FUNCTIONS.items():
+        variables = resource(cfn, name)["Environment"]["Variables"]
+        assert set(variables) <= allowed, f"{name}: {set(variables) - allowed} are not Settings names"
+        assert required <= set(variables), f"{name} lacks {required - set(variables)}"
+        assert variables["POWERTOOLS_SERVICE_NAME"] == service
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "DriverRouting"
+        assert variables["FUNCTION_TIMEOUT_S"] == {"Ref": "FunctionTimeout"}
+        assert resource(cfn, name)["Timeout"] == {"Ref": "FunctionTimeout"}
+
+
+# ---------------------------------------------------------------- IAM
+
+
+def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [s for p in resource(template, role)["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def target(resource_node: Any) -> str:
+    """A readable name of what a statement's Resource points at."""
+    if resource_node == "*":
+        return "*"
+    if "Fn::GetAtt" in resource_node:
+        return ".".join(resource_node["Fn::GetAtt"])
+    if "Ref" in resource_node:
+        return str(resource_node["Ref"])
+    return str(resource_node["Fn::Sub"])
+
+
+def grants(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
+    role = resource(template, function)["Role"]["Fn::GetAtt"][0]
+    found = set()
+    for statement in statements(template, role):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            for node in as_list(statement["Resource"]):
+                found.add((action, target(node)))
+    return found
+
+
+CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")
+IDEMPOTENCY = {
+    (a, "IdempotencyTable.Arn")
+    for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+}
+READ_PHOTOS = {
+    ("s3:GetObject", "arn:${AWS::Partition}:s3:::${PhotoBucket}/photos/*"),
+    ("s3:GetObjectVersion", "arn:${AWS::Partition}:s3:::${PhotoBucket}/photos/*"),
+    ("s3:ListBucket", "PhotoBucket.Arn"),
+}
+
+
+def baseline(log_group: str, queue: str) -> set[tuple[str, str]]:
+    return (
+        {(a, f"{log_group}.Arn") for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
+        | {(a, "*") for a in ACTIONS_WITHOUT_RESOURCES}
+        | {(a, f"{queue}.Arn") for a in CONSUME}
+    )
+
+
+def test_each_role_grants_exactly_what_its_function_needs(sam: dict[str, Any]) -> None:
+    endpoint = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint/${EndpointName}"
+    expected = {
+        "IngestFunction": baseline("IngestLogGroup", "IngestQueue")
+        | READ_PHOTOS
+        | {("sqs:SendMessage", "ClassifyQueue.Arn"), ("sqs:SendMessage", "RouteQueue.Arn")}
+        | IDEMPOTENCY,
+        "ClassifierFunction": baseline("ClassifierLogGroup", "ClassifyQueue")
+        | READ_PHOTOS
+        | {("sagemaker:InvokeEndpoint", endpoint), ("sqs:SendMessage", "RouteQueue.Arn")}
+        | IDEMPOTENCY,
+        "RouterFunction": baseline("RouterLogGroup", "RouteQueue")
+        | {("sns:Publish", "RoutingTopic")}
+        | IDEMPOTENCY,
+        "CaptureFunction": baseline("CaptureLogGroup", "CaptureQueue")
+        | {("dynamodb:PutItem", "CaptureTable.Arn")},
+    }
+    for function, wanted in expected.items():
+        assert grants(sam, function) == wanted, function
+
+
+def test_no_wildcard_action_and_no_wildcard_resource_where_an_arn_is_known(cfn: dict[str, Any]) -> None:
+    roles = resources_of_type(cfn, "AWS::IAM::Role")
+    assert len(roles) == len(FUNCTIONS)
+    for role in roles:
+        for statement in statements(cfn, role):
+            actions = as_list(statement["Action"])
+            assert not [a for a in actions if a == "*" or a.endswith(":*")], (role, actions)
+            if "*" in as_list(statement["Resource"]):
+                assert set(actions) <= ACTIONS_WITHOUT_RESOURCES, (role, actions)
+        assert not resource(cfn, role).get("ManagedPolicyArns"), (
+            f"{role}: managed policies apply to any resource"
+        )
+
+
+def test_sagemaker_endpoint_is_a_parameter(sam: dict[str, Any]) -> None:
+    assert sam["Parameters"]["EndpointName"]["Default"] == "vehicle-classifier"
+    assert re.fullmatch(sam["Parameters"]["EndpointName"]["AllowedPattern"], "vehicle-classifier")
+
+
+# ---------------------------------------------------------------- outputs and the local variant
+
+
+def test_outputs_name_every_resource_the_local_stack_reads(sam: dict[str, Any]) -> None:
+    assert set(sam["Outputs"]) == OUTPUTS
+
+
+def test_local_template_has_no_function_and_keeps_everything_else(cfn: dict[str, Any]) -> None:
+    local = without_functions(cfn)
+    types = {r["Type"] for r in local["Resources"].values()}
+    assert not {t for t in types if t.startswith("AWS::Lambda::")}
+    dropped = set(cfn["Resources"]) - set(local["Resources"])
+    assert {cfn["Resources"][name]["Type"] for name in dropped} == {
+        "AWS::Lambda::Function",
+        "AWS::Lambda::EventSourceMapping",
+    }
+    assert set(local["Outputs"]) == OUTPUTS
+    for name, res in local["Resources"].items():
+        assert references(res) <= set(local["Resources"]) | set(local["Parameters"]), name
