@@ -250,9 +250,11 @@ def redrive(queue: str, stack_name: str, as_json: bool) -> None:
 
 def _register_optional_commands() -> None:
     """Commands that live beside the chain: the model (serve, train, evaluate...) and deployment."""
+    from driver_routing.bench import bench
     from driver_routing.demo import demo
 
     main.add_command(demo)
+    main.add_command(bench)
     try:
         from model.cli import commands
     except ImportError as error:  # pragma: no cover - a broken install, said plainly
