@@ -1,0 +1,64 @@
+"""Labelled image sets: a directory with manifest.csv (split, class, filename) or class-named folders."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CLASSES: tuple[str, str] = ("bicycle", "motorcycle")  # index 0, 1: the endpoint's answer order
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    label: int  # index into CLASSES
+
+
+def default_data_dir(env_var: str, relative: str) -> Path | None:
+    """`$env_var`, else `../shared/data/<relative>` next to the repository root when it exists."""
+    if value := os.environ.get(env_var):
+        return Path(value)
+    candidate = REPO_ROOT.parent / "shared" / "data" / relative
+    return candidate if candidate.exists() else None
+
+
+def load_samples(root: Path, split: str | None = None) -> list[Sample]:
+    """Samples under `root`, labels from manifest.csv when there is one, else from the folder names.
+
+    With a manifest, `split` picks rows (train/test); files sit at `<split>/<class>/<filename>` or
+    directly under `root`. Without one, every image below a folder named bicycle or motorcycle counts
+    (under `<root>/<split>/` when that folder exists).
+    """
+    manifest = root / "manifest.csv"
+    samples: list[Sample] = []
+    if manifest.exists():
+        with manifest.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                if split and row["split"] != split:
+                    continue
+                cls = row["class"]
+                if cls not in CLASSES:
+                    continue
+                path = root / row["split"] / cls / row["filename"]
+                if not path.exists():
+                    path = root / row["filename"]
+                samples.append(Sample(path, CLASSES.index(cls)))
+    else:
+        base = root / split if split and (root / split).is_dir() else root
+        for path in sorted(base.rglob("*")):
+            if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+                continue
+            labels = [p for p in path.relative_to(base).parts[:-1] if p in CLASSES]
+            if labels:
+                samples.append(Sample(path, CLASSES.index(labels[-1])))
+    samples.sort(key=lambda s: (s.label, str(s.path)))
+    if not samples:
+        raise FileNotFoundError(f"no labelled images under {root} (split={split!r})")
+    missing = [s.path for s in samples if not s.path.exists()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} files listed in {manifest} are missing, e.g. {missing[0]}")
+    return samples

