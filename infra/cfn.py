@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import yaml
+from samtranslator.metrics.metrics import Metrics
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
@@ -107,14 +108,17 @@ def translate(template: Template, *, region: str, parameters: Mapping[str, str] 
         if resource.get("Type") == "AWS::Serverless::Function" and _is_local_path(props.get("CodeUri")):
             props["CodeUri"] = PLACEHOLDER_CODE_URI
     values: dict[str, Any] = {"AWS::Region": region, **(parameters or {})}
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
-    loader = _NoManagedPolicies()
+    metrics = Metrics()  # its default publisher drops them; publishing stops a warning at garbage collection
+    session = boto3.session.Session(region_name=region)
+    translator = Translator(None, Parser(), boto_session=session, metrics=metrics)
     try:
         translated: Template = translator.translate(
-            sam, parameter_values=values, get_managed_policy_map=loader.load
+            sam, parameter_values=values, get_managed_policy_map=_NoManagedPolicies().load
         )
     except Exception as error:  # samtranslator raises its own exception types, listing every problem
         raise TemplateError(f"SAM translation failed: {error}") from error
+    finally:
+        metrics.publish()
     return translated
 
 
