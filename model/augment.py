@@ -26,7 +26,9 @@ def augment(img: Image.Image, side: int, rng: random.Random, strength: float = 1
         img = img.resize((small, max(1, round(small * h / w))), Image.Resampling.BOX).resize((w, h), RESAMPLE)
     if rng.random() < 0.3 * strength:
         # tilt: a phone held at an angle
-        img = img.rotate(rng.uniform(-12, 12), resample=Image.Resampling.BILINEAR, expand=False, fillcolor=None)
+        img = img.rotate(
+            rng.uniform(-12, 12), resample=Image.Resampling.BILINEAR, expand=False, fillcolor=None
+        )
     # random resized crop, in float coordinates of the source, resized once to the network's side
     scale = rng.uniform(0.65, 1.0) if rng.random() < 0.8 * strength else 1.0
     ratio = rng.uniform(0.8, 1.25)

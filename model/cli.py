@@ -25,17 +25,36 @@ def _default_port() -> int:
 
 
 @click.command("serve")
-@click.option("--host", default=lambda: os.environ.get("MODEL_SERVER_HOST", "127.0.0.1"), show_default="127.0.0.1",
-              help="Bind address (the Docker image sets MODEL_SERVER_HOST=0.0.0.0).")
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("MODEL_SERVER_HOST", "127.0.0.1"),
+    show_default="127.0.0.1",
+    help="Bind address (the Docker image sets MODEL_SERVER_HOST=0.0.0.0).",
+)
 @click.option("--port", type=int, default=_default_port, show_default="8080", help="0 picks a free port.")
-@click.option("--model-dir", default=None, help="Directory with model.onnx + metadata.json "
-              "(default: $MODEL_DIR, /opt/ml/model, then the package's artifacts).")
-@click.option("--endpoint-name", "endpoint_names", multiple=True, default=("vehicle-classifier",),
-              show_default=True, help="Names answered on /endpoints/{name}/invocations ('*' for any).")
+@click.option(
+    "--model-dir",
+    default=None,
+    help="Directory with model.onnx + metadata.json "
+    "(default: $MODEL_DIR, /opt/ml/model, then the package's artifacts).",
+)
+@click.option(
+    "--endpoint-name",
+    "endpoint_names",
+    multiple=True,
+    default=("vehicle-classifier",),
+    show_default=True,
+    help="Names answered on /endpoints/{name}/invocations ('*' for any).",
+)
 @click.option("--threads", type=int, default=4, show_default=True, help="HTTP worker threads.")
 @click.option("--model-threads", type=int, default=2, show_default=True, help="onnxruntime intra-op threads.")
-@click.option("--fault-throttle-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of /endpoints calls answered with ThrottlingException (chaos tests).")
+@click.option(
+    "--fault-throttle-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of /endpoints calls answered with ThrottlingException (chaos tests).",
+)
 @click.option("--enable-fault-injection", is_flag=True, help="Enable POST /faults/outage?seconds=N.")
 @click.option("--fault-seed", type=int, default=None, help="Seed for the injected faults.")
 def serve_command(
@@ -74,18 +93,32 @@ def _vehicles_default() -> str | None:
 
 
 @click.command("train")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=_vehicles_default,
-              required=True, help=f"Dataset dir with manifest.csv (default ${VEHICLES_ENV} or ../shared/data/...).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output dir for model.onnx + metadata.json (default model/artifacts).")
-@click.option("--backbone", type=click.Choice(["efficientnet-lite0", "efficientnet-lite2"]),
-              default="efficientnet-lite0", show_default=True)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=_vehicles_default,
+    required=True,
+    help=f"Dataset dir with manifest.csv (default ${VEHICLES_ENV} or ../shared/data/...).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output dir for model.onnx + metadata.json (default model/artifacts).",
+)
+@click.option(
+    "--backbone",
+    type=click.Choice(["efficientnet-lite0", "efficientnet-lite2"]),
+    default="efficientnet-lite0",
+    show_default=True,
+)
 @click.option("--side", type=int, default=0, help="Input side in pixels (0: the backbone's native).")
 @click.option("--views", type=int, default=6, show_default=True, help="Augmented views per image.")
 @click.option("--seed", type=int, default=20240611, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
-def train_command(data: Path, out: Path | None, backbone: str, side: int, views: int, seed: int,
-                  threads: int) -> None:
+def train_command(
+    data: Path, out: Path | None, backbone: str, side: int, views: int, seed: int, threads: int
+) -> None:
     """Train on the train split only and export the ONNX artifact (needs the `train` extra)."""
     from model.train import TrainConfig, train
 
@@ -93,13 +126,26 @@ def train_command(data: Path, out: Path | None, backbone: str, side: int, views:
     if out is not None:
         cfg.out = out
     meta = train(cfg)
-    click.echo(json.dumps({"model_version": meta["model_version"], "threshold": meta["threshold"],
-                           "cv_accuracy": meta["cv"]["cv_accuracy"], "sha256": meta["artifact"]["sha256"]}))
+    click.echo(
+        json.dumps(
+            {
+                "model_version": meta["model_version"],
+                "threshold": meta["threshold"],
+                "cv_accuracy": meta["cv"]["cv_accuracy"],
+                "sha256": meta["artifact"]["sha256"],
+            }
+        )
+    )
 
 
 @click.command("evaluate")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=_vehicles_default,
-              required=True, help="manifest.csv dir (use --split) or folders named bicycle/ and motorcycle/.")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=_vehicles_default,
+    required=True,
+    help="manifest.csv dir (use --split) or folders named bicycle/ and motorcycle/.",
+)
 @click.option("--split", default=None, help="Manifest split to use (e.g. test).")
 @click.option("--endpoint-url", default=None, help="A running endpoint (default: start a local server).")
 @click.option("--endpoint-name", default="vehicle-classifier", show_default=True)
@@ -107,14 +153,26 @@ def train_command(data: Path, out: Path | None, backbone: str, side: int, views:
 @click.option("--threshold", type=float, default=None, help="Confidence threshold (default: the model's).")
 @click.option("--region", default=lambda: os.environ.get("AWS_REGION", "us-east-1"), show_default="us-east-1")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
-@click.option("--confusion-png", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the confusion matrix as PNG (needs matplotlib, the `bench` extra).")
-def evaluate_command(data: Path, split: str | None, endpoint_url: str | None, endpoint_name: str,
-                     model_dir: str | None, threshold: float | None, region: str, as_json: bool,
-                     confusion_png: Path | None) -> None:
+@click.option(
+    "--confusion-png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the confusion matrix as PNG (needs matplotlib, the `bench` extra).",
+)
+def evaluate_command(
+    data: Path,
+    split: str | None,
+    endpoint_url: str | None,
+    endpoint_name: str,
+    model_dir: str | None,
+    threshold: float | None,
+    region: str,
+    as_json: bool,
+    confusion_png: Path | None,
+) -> None:
     """Send every image through the endpoint (boto3 invoke_endpoint) and report accuracy and latency."""
-    from model.evaluate import dumps, evaluate, format_report
     from model.evaluate import confusion_png as write_png
+    from model.evaluate import dumps, evaluate, format_report
 
     summary = evaluate(data, split, endpoint_url, endpoint_name, model_dir, region, threshold)
     click.echo(format_report(summary))
@@ -128,19 +186,35 @@ def evaluate_command(data: Path, split: str | None, endpoint_url: str | None, en
 
 
 @click.command("fetch-data")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path(".cache/cifar100-vehicles"),
-              show_default=True, help="Where to write {train,test}/{bicycle,motorcycle}/*.png + manifest.csv.")
-@click.option("--source", default=None, help="A cifar-100-python.tar.gz file, or a directory already in the "
-              "cifar100-vehicles layout (manifest.csv) to copy/verify instead of downloading.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cache"),
-              show_default=True, help="Where the downloaded tarball is kept.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".cache/cifar100-vehicles"),
+    show_default=True,
+    help="Where to write {train,test}/{bicycle,motorcycle}/*.png + manifest.csv.",
+)
+@click.option(
+    "--source",
+    default=None,
+    help="A cifar-100-python.tar.gz file, or a directory already in the "
+    "cifar100-vehicles layout (manifest.csv) to copy/verify instead of downloading.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".cache"),
+    show_default=True,
+    help="Where the downloaded tarball is kept.",
+)
 @click.option("--url", default=None, help="Override the official CIFAR-100 URL.")
 def fetch_data_command(out: Path, source: str | None, cache_dir: Path, url: str | None) -> None:
     """Fetch CIFAR-100 (python version) and extract bicycle (8) and motorcycle (48) as PNGs."""
     from model.data import CIFAR100_URL, DataUnavailableError, prepare
 
     try:
-        result = prepare(out, source=Path(source) if source else None, cache_dir=cache_dir, url=url or CIFAR100_URL)
+        result = prepare(
+            out, source=Path(source) if source else None, cache_dir=cache_dir, url=url or CIFAR100_URL
+        )
     except DataUnavailableError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

@@ -16,7 +16,7 @@ import tarfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
@@ -25,8 +25,16 @@ CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_MD5 = "eb9058c3a382ffc7106e4002c42a8d85"  # published alongside the dataset (and used by torchvision)
 FINE_LABELS = {8: "bicycle", 48: "motorcycle"}
 MANIFEST_FIELDS = [
-    "split", "class", "cifar100_fine_label", "filename", "cifar100_python_row_index",
-    "width", "height", "mode", "bytes", "sha256",
+    "split",
+    "class",
+    "cifar100_fine_label",
+    "filename",
+    "cifar100_python_row_index",
+    "width",
+    "height",
+    "mode",
+    "bytes",
+    "sha256",
 ]
 
 
@@ -37,15 +45,17 @@ class DataUnavailableError(RuntimeError):
 class _CifarUnpickler(pickle.Unpickler):
     """Only what the CIFAR pickles hold (dicts, lists, bytes, numpy arrays): never arbitrary code."""
 
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("_codecs", "encode"),
-    }
+    ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("_codecs", "encode"),
+        }
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self.ALLOWED:
@@ -96,7 +106,7 @@ def download(url: str, cache_dir: Path, timeout_s: float = 30.0) -> Path:
 def extract_vehicles(tarball: Path, out: Path) -> dict[str, Any]:
     """Write the two classes of both splits as PNGs and a manifest; returns counts per split/class."""
     try:
-        archive = tarfile.open(tarball, "r:gz")
+        archive = tarfile.open(tarball, "r:gz")  # noqa: SIM115 (closed by the `with` below)
     except (tarfile.TarError, OSError) as exc:
         raise DataUnavailableError(f"{tarball} is not a readable .tar.gz: {exc}") from exc
     rows: list[dict[str, Any]] = []
@@ -121,11 +131,20 @@ def extract_vehicles(tarball: Path, out: Path) -> dict[str, Any]:
                 path = out / split / cls / filename
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(png)
-                rows.append({
-                    "split": split, "class": cls, "cifar100_fine_label": int(label), "filename": filename,
-                    "cifar100_python_row_index": row, "width": 32, "height": 32, "mode": "RGB",
-                    "bytes": len(png), "sha256": hashlib.sha256(png).hexdigest(),
-                })
+                rows.append(
+                    {
+                        "split": split,
+                        "class": cls,
+                        "cifar100_fine_label": int(label),
+                        "filename": filename,
+                        "cifar100_python_row_index": row,
+                        "width": 32,
+                        "height": 32,
+                        "mode": "RGB",
+                        "bytes": len(png),
+                        "sha256": hashlib.sha256(png).hexdigest(),
+                    }
+                )
     write_manifest(out, rows)
     return _counts(rows)
 
@@ -165,8 +184,9 @@ def copy_layout(source: Path, out: Path) -> dict[str, Any]:
     return _counts(rows)
 
 
-def prepare(out: Path, source: Path | None = None, cache_dir: Path = Path(".cache"),
-            url: str = CIFAR100_URL) -> dict[str, Any]:
+def prepare(
+    out: Path, source: Path | None = None, cache_dir: Path = Path(".cache"), url: str = CIFAR100_URL
+) -> dict[str, Any]:
     """`source` may be a tarball or a directory in the target layout; otherwise download from `url`."""
     if source is not None:
         if source.is_dir():

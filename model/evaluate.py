@@ -107,7 +107,9 @@ def summarise(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
     probs = np.array([o.probs for o in outcomes], dtype=np.float64)
     pred = probs.argmax(1)
     confidence = probs.max(1)
-    confusion = [[int(((y == t) & (pred == p)).sum()) for p in range(len(CLASSES))] for t in range(len(CLASSES))]
+    confusion = [
+        [int(((y == t) & (pred == p)).sum()) for p in range(len(CLASSES))] for t in range(len(CLASSES))
+    ]
     per_class = {}
     for k, name in enumerate(CLASSES):
         tp = int(((y == k) & (pred == k)).sum())

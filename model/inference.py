@@ -46,7 +46,9 @@ class RequestError(Exception):
 
 def unsupported_content_type(content_type: str) -> RequestError:
     accepted = sorted(IMAGE_CONTENT_TYPES | {"application/jsonlines"})
-    return RequestError(415, "unsupported-content-type", f"content type {content_type!r}; accepted: {accepted}")
+    return RequestError(
+        415, "unsupported-content-type", f"content type {content_type!r}; accepted: {accepted}"
+    )
 
 
 def image_error(exc: Exception) -> RequestError:
@@ -56,7 +58,7 @@ def image_error(exc: Exception) -> RequestError:
 
 
 def resolve_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Explicit dir, else $MODEL_DIR, else SageMaker's /opt/ml/model when it has a model, else the package's."""
+    """Explicit dir, else $MODEL_DIR, else SageMaker's /opt/ml/model if it has a model, else the package's."""
     candidates: list[str | os.PathLike[str] | None] = [model_dir, os.environ.get("MODEL_DIR")]
     candidates.append("/opt/ml/model")
     for candidate in candidates:
@@ -121,7 +123,9 @@ class Predictor:
         if not lines:
             raise RequestError(400, "bad-request", "empty jsonlines body")
         if len(lines) > MAX_BATCH_ITEMS:
-            raise RequestError(400, "too-many-items", f"{len(lines)} lines; at most {MAX_BATCH_ITEMS} per call")
+            raise RequestError(
+                400, "too-many-items", f"{len(lines)} lines; at most {MAX_BATCH_ITEMS} per call"
+            )
         results: list[dict[str, str] | list[float]] = []
         arrays: list[NDArray[np.uint8]] = []
         slots: list[int] = []

@@ -67,7 +67,7 @@ def run_top(net: Any, x: torch.Tensor, start: int, drop_connect: float = 0.0) ->
 
 
 class FeatureNet(nn.Module):
-    """Exported for feature extraction: uint8 image -> (trunk activation, pooled features, ImageNet logits)."""
+    """For feature extraction: uint8 image -> (trunk activation, pooled features, ImageNet logits)."""
 
     def __init__(self, net: Any, split: int) -> None:
         super().__init__()
@@ -121,7 +121,8 @@ class Classifier(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         feats = self.features(image)
-        logit = self.head((feats - self.feature_mean) / self.feature_std)[:, 0]
+        mean, std = self.get_buffer("feature_mean"), self.get_buffer("feature_std")
+        logit = self.head((feats - mean) / std)[:, 0]
         if self.prior_weight:
             z = self.prior_fc(feats)
             prior = torch.logsumexp(z[:, self.n_bicycle :], -1) - torch.logsumexp(z[:, : self.n_bicycle], -1)

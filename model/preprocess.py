@@ -41,11 +41,11 @@ def decode_image(data: bytes, side: int) -> Image.Image:
         # DecompressionBombWarning (and any other decoder warning) becomes an error.
         warnings.simplefilter("error")
         try:
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > MAX_IMAGE_PIXELS:
                 raise ImageTooLargeError(f"image has {w * h} pixels, over the {MAX_IMAGE_PIXELS} limit")
-            if img.format == "JPEG":
+            if img.format == "JPEG" and hasattr(img, "draft"):
                 # draft() picks the largest DCT scale (1/2, 1/4, 1/8) still >= the requested size.
                 img.draft("RGB", (side, side))
             img.load()

@@ -133,9 +133,7 @@ class ModelApp:
 
     def ping(self, start_response: StartResponse) -> Iterable[bytes]:
         if self.predictor is not None:
-            return respond(
-                start_response, 200, {"status": "ready", "model_version": self.predictor.version}
-            )
+            return respond(start_response, 200, {"status": "ready", "model_version": self.predictor.version})
         status = "failed" if self.load_error else "loading"
         return respond(start_response, 503, {"status": status, "error": self.load_error})
 
@@ -174,13 +172,19 @@ class ModelApp:
         if name not in self.endpoint_names and "*" not in self.endpoint_names:
             arn = f"arn:aws:sagemaker:{self.region}:{ACCOUNT_ID}:endpoint/{name.lower()}"
             return runtime_error(
-                start_response, 400, "ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.",
+                start_response,
+                400,
+                "ValidationError",
+                f"Endpoint {name} of account {ACCOUNT_ID} not found.",
                 {"EndpointArn": arn},
             )
         if time.monotonic() < self.faults.outage_until:
             drain(environ)
             return runtime_error(
-                start_response, 503, "ServiceUnavailable", "Service is temporarily unavailable (injected outage)."
+                start_response,
+                503,
+                "ServiceUnavailable",
+                "Service is temporarily unavailable (injected outage).",
             )
         if self.faults.throttle_rate and self.faults.rng.random() < self.faults.throttle_rate:
             drain(environ)
@@ -192,10 +196,11 @@ class ModelApp:
             )
         original = json.dumps(body)
         kind = "client" if status < 500 else "server"
+        log_group = f"/aws/sagemaker/Endpoints/{name}"
         message = (
-            f"Received {kind} error ({status}) from primary with message \"{original}\". "
+            f'Received {kind} error ({status}) from primary with message "{original}". '
             f"See https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
-            f"#logEventViewer:group=/aws/sagemaker/Endpoints/{name} in account {ACCOUNT_ID} for more information."
+            f"#logEventViewer:group={log_group} in account {ACCOUNT_ID} for more information."
         )
         return runtime_error(
             start_response,
@@ -206,7 +211,7 @@ class ModelApp:
                 "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
                 "OriginalStatusCode": status,
                 "OriginalMessage": original,
-                "LogStreamArn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}",
+                "LogStreamArn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{log_group}",
             },
         )
 
@@ -215,7 +220,9 @@ class ModelApp:
         try:
             seconds = float(query.get("seconds", ["10"])[0])
         except ValueError:
-            return respond(start_response, 400, {"error": "bad-request", "message": "seconds must be a number"})
+            return respond(
+                start_response, 400, {"error": "bad-request", "message": "seconds must be a number"}
+            )
         self.faults.outage_until = time.monotonic() + max(0.0, seconds)
         return respond(start_response, 200, {"outage_seconds": seconds})
 
@@ -269,7 +276,11 @@ def runtime_error(
     start_response: StartResponse, status: int, code: str, message: str, extra: dict[str, Any] | None = None
 ) -> list[bytes]:
     """The SageMaker runtime's error shape: botocore reads the code from x-amzn-ErrorType."""
-    body = {"message": message, **(extra or {})} if code != "ModelError" else {"Message": message, **(extra or {})}
+    body = (
+        {"message": message, **(extra or {})}
+        if code != "ModelError"
+        else {"Message": message, **(extra or {})}
+    )
     headers = [
         ("x-amzn-ErrorType", f"{code}:http://internal.amazon.com/coral/com.amazon.sagemaker.runtime/"),
         ("x-amzn-RequestId", os.urandom(16).hex()),

@@ -109,7 +109,9 @@ def extract_views(
             if view == 0:
                 batch = [to_model_input(img, side) for img in images]
             elif view == 1:
-                batch = [to_model_input(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), side) for img in images]
+                batch = [
+                    to_model_input(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), side) for img in images
+                ]
             else:
                 batch = [np.asarray(augment(img, side, rng), dtype=np.uint8) for img in images]
             f, z = [], []
@@ -161,10 +163,10 @@ def fit_head(x: FloatArray, y: NDArray[np.int64], lam: float) -> Head:
     def closure() -> Any:
         opt.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt) + lam * (w * w).sum()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[no-untyped-call]
     return Head(w.detach().numpy(), float(b.item()), mean, std)
 
 
@@ -187,7 +189,7 @@ def cross_validate(
             else:
                 folds[k] = np.concatenate([folds[k], chunk])
     prior = prior_logit(logits[0])
-    results = []
+    results: list[dict[str, Any]] = []
     for lam in cfg.lambdas:
         head_oof = np.zeros(len(y))
         for fold in folds:
@@ -196,8 +198,12 @@ def cross_validate(
             head_oof[fold] = fit_head(x, yy, lam).logit(feats[0][fold])
         for pw in cfg.prior_weights:
             oof = head_oof + pw * prior
-            results.append({"lambda": lam, "prior_weight": pw, "accuracy": float(((oof > 0) == y).mean()), "oof": oof})
-            print(f"  cv lambda={lam:g} prior_weight={pw:g} accuracy={results[-1]['accuracy']:.4f}", flush=True)
+            results.append(
+                {"lambda": lam, "prior_weight": pw, "accuracy": float(((oof > 0) == y).mean()), "oof": oof}
+            )
+            print(
+                f"  cv lambda={lam:g} prior_weight={pw:g} accuracy={results[-1]['accuracy']:.4f}", flush=True
+            )
     # best accuracy; ties go to the stronger regularisation, then to the larger ImageNet prior
     best = max(results, key=lambda r: (round(r["accuracy"], 6), r["lambda"], r["prior_weight"]))
     return {"best": best, "grid": [{k: v for k, v in r.items() if k != "oof"} for r in results]}
@@ -298,10 +304,19 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "input_side": side,
         "backbone": cfg.backbone,
         "threshold": threshold["threshold"],
-        "threshold_rule": f"lowest confidence whose out-of-fold accuracy at or above it >= {cfg.target_accuracy}",
-        "cv": {**threshold, "lambda": best["lambda"], "prior_weight": best["prior_weight"], "grid": cv["grid"]},
+        "threshold_rule": f"lowest confidence whose out-of-fold accuracy above it >= {cfg.target_accuracy}",
+        "cv": {
+            **threshold,
+            "lambda": best["lambda"],
+            "prior_weight": best["prior_weight"],
+            "grid": cv["grid"],
+        },
         "training": {
-            **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k not in ("out", "cache")},
+            **{
+                k: (str(v) if isinstance(v, Path) else v)
+                for k, v in asdict(cfg).items()
+                if k not in ("out", "cache")
+            },
             "n_train": len(samples),
             "seconds": round(time.perf_counter() - started, 1),
             "torch": torch.__version__,
@@ -311,8 +326,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "artifact": {"file": MODEL_FILE, "bytes": onnx_path.stat().st_size, "sha256": digest},
     }
     (cfg.out / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
-    print(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, sha256 {digest}) in "
-          f"{metadata['training']['seconds']}s", flush=True)
+    print(
+        f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, sha256 {digest}) in "
+        f"{metadata['training']['seconds']}s",
+        flush=True,
+    )
     return metadata
 
 
