@@ -124,6 +124,13 @@ def per_second(times: Iterable[float], start: float, *, bin_s: float = 1.0) -> l
     return [counts.get(i, 0) for i in range(max(counts) + 1)]
 
 
+def cpu_cores(before: Mapping[str, float], after: Mapping[str, float], seconds: float) -> dict[str, float]:
+    """Average cores each process used between two CPU-seconds snapshots."""
+    if seconds <= 0:
+        return {}
+    return {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in sorted(after)}
+
+
 def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0
 
@@ -271,6 +278,7 @@ class RssSampler:
         self.peak_mb = 0.0
         self.peak_by_process_mb: dict[str, float] = {}
         self.samples: list[tuple[float, float]] = []
+        self.cpu_s: dict[str, float] = {}  # latest user+system CPU seconds per process (and children)
 
     def sample(self) -> float:
         import psutil
@@ -280,16 +288,25 @@ class RssSampler:
             try:
                 process = psutil.Process(pid)
                 rss = process.memory_info().rss
+                cpu = process.cpu_times()
+                cpu_s = cpu.user + cpu.system
                 for child in process.children(recursive=True):
                     rss += child.memory_info().rss
+                    child_cpu = child.cpu_times()
+                    cpu_s += child_cpu.user + child_cpu.system
             except psutil.Error:
                 continue
+            self.cpu_s[name] = cpu_s
             mb = rss / 2**20
             total += mb
             self.peak_by_process_mb[name] = max(self.peak_by_process_mb.get(name, 0.0), mb)
         self.samples.append((time.time(), total))
         self.peak_mb = max(self.peak_mb, total)
         return total
+
+    def cpu_snapshot(self) -> dict[str, float]:
+        self.sample()
+        return dict(self.cpu_s)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
@@ -519,6 +536,8 @@ def render_table(result: Mapping[str, Any]) -> list[str]:
         f"ratio            {result['ratio']:>8.3f}",
         f"lost/duplicated  {result['lost']:>4} / {result['duplicated']}",
         f"peak RSS         {result['peak_rss_mb']:>8.1f} MB   {result['peak_rss_by_process_mb']}",
+        f"CPU cores, latency run     {result['latency']['cpu_cores_by_process']}",
+        f"CPU cores, throughput run  {result['throughput']['cpu_cores_by_process']}",
         "",
         f"latency at {result['latency']['offered_rate']:g} photos/s offered "
         f"({result['latency']['achieved_rate']:g}/s achieved, {result['latency']['photos']} photos), ms:",
@@ -661,6 +680,7 @@ def bench(
             # Latency at a fixed offered rate (open loop).
             echo(f"latency: {latency_count} photos at {offered_rate:g}/s ...")
             baseline = table.count()
+            cpu_before, wall_before = rss.cpu_snapshot(), time.time()
             steady = Uploader(s3, resources.bucket, samples, "lat")
             lat_start = runner.run_phase(
                 steady, latency_count, rate_per_s=offered_rate, workers=max(8, int(offered_rate // 5))
@@ -669,18 +689,21 @@ def bench(
             lat_records = runner.wait_for(
                 steady.keys(), baseline_records=baseline, timeout_s=timeout, stall_s=60, echo=echo
             )
+            lat_cpu = cpu_cores(cpu_before, rss.cpu_snapshot(), time.time() - wall_before)
             lat_accounting = account(steady.keys(), collector.counts(), lat_records)
             lat_timelines = runner.timelines(steady.results, lat_records)
 
             # Sustained throughput: as fast as the upload pool goes.
             echo(f"throughput: {count} photos as fast as {workers} upload threads go ...")
             baseline = table.count()
+            cpu_before, wall_before = rss.cpu_snapshot(), time.time()
             burst = Uploader(s3, resources.bucket, samples, "tput")
             tput_start = runner.run_phase(burst, count, rate_per_s=None, workers=workers)
             uploads_end = max(u.done for u in burst.results)
             tput_records = runner.wait_for(
                 burst.keys(), baseline_records=baseline, timeout_s=timeout, stall_s=60, echo=echo
             )
+            tput_cpu = cpu_cores(cpu_before, rss.cpu_snapshot(), time.time() - wall_before)
             tput_accounting = account(burst.keys(), collector.counts(), tput_records)
             tput_timelines = runner.timelines(burst.results, tput_records)
         restarts = dict(stack.restarts)
@@ -715,6 +738,7 @@ def bench(
             "offered_rate": offered_rate,
             "photos": latency_count,
             "achieved_rate": rate(len(steady.results), lat_end - lat_start),
+            "cpu_cores_by_process": lat_cpu,
             **lat_accounting.as_dict(),
         },
         "throughput": {
@@ -722,6 +746,7 @@ def bench(
             "seconds": round(tput_seconds, 2),
             "upload_seconds": round(uploads_end - tput_start, 2),
             "upload_photos_per_s": rate(len(burst.results), uploads_end - tput_start),
+            "cpu_cores_by_process": tput_cpu,
             "stages_ms": summarise_stages(tput_timelines),
             "per_second": {
                 "uploaded": per_second((u.done for u in burst.results), tput_start),

@@ -64,8 +64,8 @@ def _age_by_peeking(sqs: Any, url: str) -> float | None:
 
 def queue_status(sqs: Any, cloudwatch: Any, resources: StackResources) -> list[QueueStatus]:
     rows = []
-    for queue in resources.queues.values():
-        for name, url, is_dlq in ((queue.name, queue.url, False), (f"{queue.name}-dlq", queue.dlq_url, True)):
+    for key, queue in resources.queues.items():
+        for name, url, is_dlq in ((key, queue.url, False), (f"{key}-dlq", queue.dlq_url, True)):
             visible, in_flight = _depth(sqs, url)
             age = _age_from_cloudwatch(cloudwatch, url.rsplit("/", 1)[-1])
             if age is None and is_dlq and visible:
