@@ -131,6 +131,17 @@ def cpu_cores(before: Mapping[str, float], after: Mapping[str, float], seconds: 
     return {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in sorted(after)}
 
 
+def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
+    """`ingest=4` pairs into {function: threads}."""
+    parsed = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not name or not value.isdigit() or int(value) < 1:
+            raise ValueError(f"--concurrency {spec!r}: expected FUNCTION=N with N >= 1")
+        parsed[name] = int(value)
+    return parsed
+
+
 def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0
 
@@ -534,6 +545,7 @@ def render_table(result: Mapping[str, Any]) -> list[str]:
         f"photos in {result['throughput']['seconds']:.1f} s; uploads at "
         f"{result['throughput']['upload_photos_per_s']:.0f}/s)",
         f"ratio            {result['ratio']:>8.3f}",
+        f"concurrency      {result['concurrency']}; load average {result['load_average']}",
         f"lost/duplicated  {result['lost']:>4} / {result['duplicated']}",
         f"peak RSS         {result['peak_rss_mb']:>8.1f} MB   {result['peak_rss_by_process_mb']}",
         f"CPU cores, latency run     {result['latency']['cpu_cores_by_process']}",
@@ -613,6 +625,13 @@ def plot(result: Mapping[str, Any], latencies: Mapping[str, list[float]], path: 
 @click.option("--model-images", default=400, show_default=True, help="Images in the model-alone run.")
 @click.option("--workers", default=8, show_default=True, help="Upload threads in the throughput run.")
 @click.option("--timeout", default=300.0, show_default=True, help="Most seconds to wait for a run to drain.")
+@click.option(
+    "--concurrency",
+    "concurrency_specs",
+    multiple=True,
+    metavar="FUNCTION=N",
+    help="Concurrent batches of one function's poller (default: the stack's). Repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG.")
 def bench(
@@ -623,6 +642,7 @@ def bench(
     model_images: int,
     workers: int,
     timeout: float,
+    concurrency_specs: tuple[str, ...],
     as_json: bool,
     plot_path: Path | None,
 ) -> None:
@@ -654,6 +674,11 @@ def bench(
     config = StackConfig(
         aws_port=free_port(), endpoint_port=free_port(), state_dir=Path(".driver-routing/bench")
     )
+    try:
+        config.concurrency = {**config.concurrency, **parse_concurrency(concurrency_specs)}
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    load_before = os.getloadavg()
     echo(f"starting the local stack (moto :{config.aws_port}, endpoint :{config.endpoint_port}) ...")
     started = time.monotonic()
     latency_count = max(1, int(offered_rate * duration))
@@ -759,6 +784,9 @@ def bench(
         "poller_restarts": restarts,
         "stack_processes": sorted(pids),
         "cpu_count": os.cpu_count(),
+        "concurrency": dict(config.concurrency),
+        # The machine's 1-minute load average at the start and the end: other work skews every figure.
+        "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
     }
     result["targets"] = targets(result)
     for line in render_table(result):

@@ -26,7 +26,7 @@ def quieten_moto() -> None:
     listing = getattr(backends, "list_of_moto_modules", None)
     if listing is not None and not hasattr(listing, "cache_info"):
         cached = functools.cache(lambda: tuple(listing()))
-        backends.list_of_moto_modules = cached  # type: ignore[assignment]
+        backends.list_of_moto_modules = cached
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,7 +127,16 @@ class LocalStack:
         if self.config.external_aws_url is None:
             self._moto = self._spawn(
                 "moto",
-                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.config.aws_port)],
+                # moto's server minus its per-request logging and module listing (see motoserver.py)
+                [
+                    sys.executable,
+                    "-m",
+                    "driver_routing.motoserver",
+                    "-H",
+                    HOST,
+                    "-p",
+                    str(self.config.aws_port),
+                ],
                 {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
             )
         self._endpoint = self._spawn(
