@@ -269,7 +269,7 @@ def _create_or_update(aws: _Aws, stack_name: str, template: Template, values: Ma
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     }
-    stack = _wait(aws, stack_name) if _describe(aws, stack_name) else None
+    stack = _wait(aws, stack_name)  # None when absent; waits out a deploy in progress elsewhere
     if stack is not None and stack["StackStatus"] in _BROKEN:
         log.warning("stack %s is %s: deleting it to create it again", stack_name, stack["StackStatus"])
         cfn.delete_stack(StackName=stack_name)
@@ -343,6 +343,12 @@ class _Deployed:
 
     def resolve(self, node: Any) -> Any:
         return self.resolver.resolve(node)
+
+    def physical_id(self, logical_id: str) -> str:
+        physical = self.physical.get(logical_id)
+        if not physical:
+            raise LocalStackError(f"moto created no physical resource for {logical_id} (whatever the status)")
+        return physical
 
     def queue_url(self, ref_value: str) -> str:
         """moto's CloudFormation reports https://sqs.<region>.amazonaws.com/... URLs: ask moto for its own."""
@@ -553,7 +559,7 @@ def _comparable_lifecycle(rule: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _apply_bucket(deployed: _Deployed, name: str, props: dict[str, Any]) -> None:
-    bucket = deployed.physical[name]
+    bucket = deployed.physical_id(name)
     s3 = deployed.aws.client("s3")
     wanted, actual = _bucket_wanted(deployed, props), _bucket_actual(deployed, bucket)
     p = deployed.resolve(props)
@@ -652,7 +658,7 @@ def _queue_differences(
     unknown = set(p) - set(_QUEUE_ATTRIBUTES) - {"QueueName", "Tags"}
     if unknown:
         raise TemplateError(f"{name}: queue properties {sorted(unknown)} are not handled by infra/local.py")
-    url = deployed.queue_url(deployed.physical[name])
+    url = deployed.queue_url(deployed.physical_id(name))
     actual = deployed.aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
         "Attributes"
     ]
@@ -740,7 +746,7 @@ def _apply_topic(deployed: _Deployed, name: str, props: dict[str, Any]) -> None:
     p = deployed.resolve(props)
     if "KmsMasterKeyId" in p:
         sns = deployed.aws.client("sns")
-        arn = deployed.physical[name]
+        arn = deployed.physical_id(name)
         if sns.get_topic_attributes(TopicArn=arn)["Attributes"].get("KmsMasterKeyId") != p["KmsMasterKeyId"]:
             sns.set_topic_attributes(
                 TopicArn=arn, AttributeName="KmsMasterKeyId", AttributeValue=p["KmsMasterKeyId"]
@@ -844,7 +850,7 @@ def _ttl_ok(wanted: Mapping[str, Any] | None, ttl: Mapping[str, Any]) -> bool:
 
 def _apply_table(deployed: _Deployed, name: str, props: dict[str, Any]) -> None:
     p = deployed.resolve(props)
-    table = deployed.physical[name]
+    table = deployed.physical_id(name)
     ddb = deployed.aws.client("dynamodb")
     _, ttl, backups = _table_state(deployed, table)
     wanted_ttl = p.get("TimeToLiveSpecification")
@@ -905,7 +911,7 @@ def _verify_table(deployed: _Deployed, name: str, props: dict[str, Any]) -> list
 
 def _apply_log_group(deployed: _Deployed, name: str, props: dict[str, Any]) -> None:
     p = deployed.resolve(props)
-    group = _log_group(deployed, deployed.physical[name])
+    group = _log_group(deployed, deployed.physical_id(name))
     if (
         group is not None
         and "RetentionInDays" in p
@@ -934,7 +940,7 @@ def _verify_log_group(deployed: _Deployed, name: str, props: dict[str, Any]) -> 
 def _apply_role(deployed: _Deployed, name: str, props: dict[str, Any]) -> None:
     p = deployed.resolve(props)
     iam = deployed.aws.client("iam")
-    role = deployed.physical[name]
+    role = deployed.physical_id(name)
     have = set(iam.list_role_policies(RoleName=role)["PolicyNames"])
     for policy in p.get("Policies", []):
         if policy["PolicyName"] not in have:

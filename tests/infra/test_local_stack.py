@@ -9,6 +9,7 @@ THEN every resource exists as the template says, messages flow S3 → ingest que
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
@@ -307,14 +308,17 @@ def test_no_function_or_event_source_mapping_exists_in_moto(endpoint: str, stack
 
 
 def test_redeploy_changes_nothing_and_queues_no_second_test_event(
-    endpoint: str, stack: StackResources
+    endpoint: str, stack: StackResources, caplog: pytest.LogCaptureFixture
 ) -> None:
     sqs, sns = client(endpoint, "sqs"), client(endpoint, "sns")
     before = depth(sqs, stack.queues["ingest"].url)
 
-    again = deploy_stack(endpoint, stack_name=STACK, region=REGION, parameters=PARAMETERS)
+    with caplog.at_level(logging.INFO, logger="infra.local"):
+        again = deploy_stack(endpoint, stack_name=STACK, region=REGION, parameters=PARAMETERS)
 
     assert again == stack
+    assert "updating" not in caplog.text  # same template and parameters: no update_stack
+    assert "deployed and verified" in caplog.text
     assert depth(sqs, stack.queues["ingest"].url) == before
     assert len(sns.list_subscriptions_by_topic(TopicArn=stack.topic_arn)["Subscriptions"]) == 1
 
