@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from shared.contracts import PhotoRef, Rejection
 
@@ -31,3 +37,36 @@ def record_rejection(logger: Logger, rejection: Rejection) -> None:
 
 def log_photo(logger: Logger, message: str, photo: PhotoRef, **fields: object) -> None:
     logger.info(message, extra={"photo_key": photo.key, "photo_id": photo.photo_id, **fields})
+
+
+R = TypeVar("R")
+
+
+def reports_failures(logger: Logger) -> Callable[[Callable[[SQSRecord], R]], Callable[[SQSRecord], R]]:
+    """Log why a record failed before the batch processor reports it back to SQS.
+
+    Powertools' batch processor keeps the exception to itself; an operator reading the logs of a
+    message that ended in a DLQ needs its reason and how often it was received.
+    """
+
+    def decorate(record_handler: Callable[[SQSRecord], R]) -> Callable[[SQSRecord], R]:
+        @functools.wraps(record_handler)
+        def handle(record: SQSRecord) -> R:
+            try:
+                return record_handler(record)
+            except Exception as error:
+                fields = {
+                    "message_id": record.message_id,
+                    "receive_count": record.attributes.approximate_receive_count,
+                    "error": type(error).__name__,
+                    "detail": str(error)[:300],
+                }
+                if isinstance(error, IdempotencyAlreadyInProgressError):
+                    logger.warning("photo in progress elsewhere; SQS will redeliver", extra=fields)
+                else:
+                    logger.exception("record failed; SQS will redeliver it", extra=fields)
+                raise
+
+        return handle
+
+    return decorate

@@ -14,7 +14,7 @@ from services.capture.service import Capture
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.contracts import RoutingDecision
-from shared.observability import powertools
+from shared.observability import powertools, reports_failures
 from shared.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -29,6 +29,7 @@ def app() -> Capture:
 
 
 @tracer.capture_method
+@reports_failures(logger)
 def record_handler(record: SQSRecord) -> None:
     # The table's conditional put is the idempotency here: one item per photo, whatever arrives twice.
     app().capture(RoutingDecision.model_validate_json(record.body))

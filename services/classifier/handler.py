@@ -17,7 +17,7 @@ from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
 from shared.contracts import PhotoJob
 from shared.idempotency import PhotoIdempotency
-from shared.observability import powertools
+from shared.observability import powertools, reports_failures
 from shared.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -49,6 +49,7 @@ def app() -> App:
 
 
 @tracer.capture_method
+@reports_failures(logger)
 def record_handler(record: SQSRecord) -> None:
     app().classify(job=PhotoJob.model_validate_json(record.body))
 

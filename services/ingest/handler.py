@@ -16,7 +16,7 @@ from shared.aws.clients import client
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
 from shared.idempotency import IN_PHOTO, PhotoIdempotency
-from shared.observability import powertools
+from shared.observability import powertools, reports_failures
 from shared.settings import get_settings
 
 # Report every failure item by item, even when the whole batch failed: SQS retries just those.
@@ -49,6 +49,7 @@ def app() -> App:
 
 
 @tracer.capture_method
+@reports_failures(logger)
 def record_handler(record: SQSRecord) -> None:
     for photo in photos_in_notification(record.body):
         app().ingest(photo=photo)

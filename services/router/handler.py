@@ -17,7 +17,7 @@ from shared.aws.clients import client
 from shared.aws.messaging import DecisionTopic
 from shared.contracts import Assessment
 from shared.idempotency import PhotoIdempotency
-from shared.observability import powertools
+from shared.observability import powertools, reports_failures
 from shared.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -45,6 +45,7 @@ def app() -> App:
 
 
 @tracer.capture_method
+@reports_failures(logger)
 def record_handler(record: SQSRecord) -> None:
     app().route(assessment=assessment_adapter.validate_json(record.body))
 

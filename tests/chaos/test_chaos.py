@@ -37,7 +37,7 @@ DUPLICATED = 120  # notifications sent twice (11.6% of uploads)
 MALFORMED_PER_QUEUE = 2
 TOO_LARGE_BYTES = 3_000_000
 UPLOADS_PER_S = 40
-DEADLINE_S = 600
+DEADLINE_S = 900
 
 
 @dataclass
@@ -55,8 +55,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         endpoint_port=free_port(),
         stack_name="driver-routing-chaos",
         state_dir=Path(tmp_path_factory.mktemp("chaos")),
-        # Short timeouts keep the run inside CI's time: a dead poller's batch is visible again in 8 s.
-        parameters={"FunctionTimeout": "5", "QueueVisibilityTimeout": "8", "MaxReceiveCount": "6"},
+        # Short timeouts keep the run inside CI's time: a dead poller's batch is visible again in 15 s,
+        # and a poison message reaches its DLQ after 8 receives (two minutes).
+        parameters={"FunctionTimeout": "10", "QueueVisibilityTimeout": "15", "MaxReceiveCount": "8"},
         function_settings={"ENDPOINT_ATTEMPTS": "3", "MAX_PHOTO_BYTES": str(TOO_LARGE_BYTES)},
         endpoint_args=("--fault-throttle-rate", "0.05", "--enable-fault-injection", "--fault-seed", "7"),
     )
@@ -95,6 +96,12 @@ def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
         for bad in bad_uploads(f"chaos-{run}", round_, too_large_bytes=TOO_LARGE_BYTES):
             plan.insert((round_ * 11 + len(ledger.bad)) * 7 % len(plan), ("bad", bad))
             ledger.bad[bad.key] = bad.reason
+    # Poison first: it needs maxReceiveCount receives to reach its DLQ, while the uploads go on.
+    for name, queue in stack.resources.queues.items():
+        for n in range(MALFORMED_PER_QUEUE):
+            body = f"malformed message {n} for the {name} queue {{"
+            sqs.send_message(QueueUrl=queue.url, MessageBody=body)
+            ledger.malformed.add(body)
     faults = {len(plan) // 4: "kill", len(plan) // 2: "outage", (len(plan) * 3) // 4: "kill"}
     duplicates: list[tuple[str, str, int]] = []
     started = time.monotonic()
@@ -132,11 +139,19 @@ def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
     for key, etag, size in duplicates:
         sqs.send_message(QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, etag, size))
         ledger.events.append("dup")
-    for name, queue in stack.resources.queues.items():
-        for n in range(MALFORMED_PER_QUEUE):
-            body = f"malformed message {n} for the {name} queue {{"
-            sqs.send_message(QueueUrl=queue.url, MessageBody=body)
-            ledger.malformed.add(body)
+
+
+def dlq_depth(stack: LocalStack) -> int:
+    assert stack.resources is not None
+    sqs = clients.client("sqs", REGION)
+    return sum(
+        int(
+            sqs.get_queue_attributes(QueueUrl=q.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
+        for q in stack.resources.queues.values()
+    )
 
 
 def dlq_bodies(stack: LocalStack) -> list[str]:
@@ -210,7 +225,11 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
         "faults": [e for e in ledger.events if e != "dup"],
         "seconds": round(elapsed, 1),
     }
-    print("\nchaos run:", json.dumps({k: v for k, v in counts.items() if k != "faults"}))
+    lost = [k for k in [*ledger.good, *ledger.bad] if not decisions[k] or not records[k]]
+    if lost or counts["dlq_unexplained"]:
+        print("lost (first 10):", lost[:10])
+        print("unexplained DLQ bodies (first 3):", [b[:300] for b in dlq if b not in ledger.malformed][:3])
+        print("logs:", stack.log_dir)
     print(json.dumps(counts))
     assert counts["uploaded_good"] + counts["uploaded_bad"] >= 1000
     assert counts["uploaded_bad"] >= 0.1 * (counts["uploaded_good"] + counts["uploaded_bad"])
