@@ -17,14 +17,13 @@ class PhotoStore:
         self._s3 = s3
 
     def read(self, photo: PhotoRef, *, max_bytes: int) -> bytes:
-        """The exact object the event named (If-Match on its ETag), never a later overwrite."""
-        params: dict[str, Any] = {"Bucket": photo.bucket, "Key": photo.key}
-        if photo.version_id:
-            params["VersionId"] = photo.version_id
-        elif photo.etag:
-            params["IfMatch"] = f'"{photo.etag}"'
+        """The object the event named, while it is still the current one (If-Match on its ETag).
+
+        A photo deleted or replaced before it was processed is rejected as missing, on a versioned bucket
+        too (reading by version id would still find a deleted photo's old version).
+        """
         try:
-            response = self._s3.get_object(**params)
+            response = self._s3.get_object(Bucket=photo.bucket, Key=photo.key, IfMatch=f'"{photo.etag}"')
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code in _GONE:
