@@ -46,8 +46,22 @@ def _default_port() -> int:
     show_default=True,
     help="Names answered on /endpoints/{name}/invocations ('*' for any).",
 )
-@click.option("--threads", type=int, default=4, show_default=True, help="HTTP worker threads.")
-@click.option("--model-threads", type=int, default=2, show_default=True, help="onnxruntime intra-op threads.")
+@click.option(
+    "--threads",
+    type=int,
+    envvar="MODEL_SERVER_THREADS",
+    default=4,
+    show_default=True,
+    help="HTTP worker threads ($MODEL_SERVER_THREADS).",
+)
+@click.option(
+    "--model-threads",
+    type=int,
+    envvar="MODEL_THREADS",
+    default=2,
+    show_default=True,
+    help="onnxruntime intra-op threads ($MODEL_THREADS; about the vCPUs of the instance).",
+)
 @click.option(
     "--fault-throttle-rate",
     type=click.FloatRange(0, 1),
