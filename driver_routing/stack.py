@@ -7,11 +7,14 @@ as Lambda would start a fresh execution environment.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,12 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from infra.local import StackResources, deploy_stack
-
 from driver_routing.functions import FUNCTIONS
+from infra.local import StackResources, deploy_stack
 
 HOST = "127.0.0.1"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the stack's process dies, so a killed
+    test run or a closed terminal leaves no poller consuming someone else's queue later."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:  # not Linux: `stop()` is the only cleanup
+        pass
 
 
 def free_port() -> int:
@@ -84,6 +97,7 @@ class LocalStack:
         self.pollers: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
         self._logs: list[IO[bytes]] = []
+        self._supervising = threading.Lock()
 
     @property
     def aws_url(self) -> str:
@@ -189,16 +203,20 @@ class LocalStack:
         )
 
     def supervise(self) -> list[str]:
-        """Restart pollers that died; return their names. Raise if moto or the endpoint died."""
+        """Restart pollers that died; return their names. Raise if moto or the endpoint died.
+
+        Call it from the thread that started the stack: children die with the thread that spawned them.
+        """
         for name, process in (("moto", self._moto), ("endpoint", self._endpoint)):
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}/{name}.log")
         restarted = []
-        for name, process in list(self.pollers.items()):
-            if process.poll() is not None:
-                self.restarts[name] += 1
-                self.start_poller(name)
-                restarted.append(name)
+        with self._supervising:  # one restart per death, whichever thread notices it
+            for name, process in list(self.pollers.items()):
+                if process.poll() is not None:
+                    self.restarts[name] += 1
+                    self.start_poller(name)
+                    restarted.append(name)
         return restarted
 
     def stop(self) -> None:
@@ -247,6 +265,7 @@ class LocalStack:
             stdin=subprocess.DEVNULL,
             env={**os.environ, **env},
             start_new_session=True,  # Ctrl-C reaches the stack, which stops its children in order
+            preexec_fn=_die_with_parent,
         )
 
     def _write_state(self) -> None:

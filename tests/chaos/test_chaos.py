@@ -82,8 +82,10 @@ def start_outage(stack: LocalStack, seconds: float) -> None:
 
 
 def kill_poller(stack: LocalStack, name: str) -> None:
-    os.kill(stack.pollers[name].pid, signal.SIGKILL)
-    stack.pollers[name].wait()
+    """SIGKILL the poller; the test's main thread restarts it through `stack.supervise()`."""
+    process = stack.pollers[name]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
@@ -134,7 +136,6 @@ def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
             key, etag, size = duplicates.pop(0)
             sqs.send_message(QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, etag, size))
             ledger.events.append("dup")
-        stack.supervise()
         time.sleep(max(0.0, started + (index + 1) / UPLOADS_PER_S - time.monotonic()))
     for key, etag, size in duplicates:
         sqs.send_message(QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, etag, size))
