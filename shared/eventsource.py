@@ -85,7 +85,14 @@ class PollerStats:
 
 
 class SqsEventSource:
-    """One event-source mapping: `concurrency` threads, each long-polling and invoking the handler."""
+    """One event-source mapping feeding one execution environment.
+
+    `concurrency` threads long-poll and delete concurrently, but the handler runs one invocation at a
+    time, as in a Lambda execution environment: handlers keep per-invocation state at module level
+    (Powertools' batch processor, logger keys, metrics), which concurrent invocations would mix up —
+    one invocation's failures reported in another's response, and deleted. More throughput means more
+    environments (processes), as Lambda scales.
+    """
 
     def __init__(
         self,
@@ -114,6 +121,7 @@ class SqsEventSource:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._invoking = threading.Lock()
         self.stats = PollerStats()
 
     def poll_once(self) -> int:
@@ -129,16 +137,17 @@ class SqsEventSource:
         if not messages:
             return 0
         event = lambda_sqs_event(messages, self.queue_arn, self._region)
-        context = LocalLambdaContext(self.function_name, self._timeout_s)
-        try:
-            result = self._handler(event, context) or {}
-            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-        except Exception:
-            # A crashed invocation: Lambda would retry the whole batch after the visibility timeout.
-            log.exception("handler %s failed on a batch of %d", self.function_name, len(messages))
-            failed = {m["MessageId"] for m in messages}
-            with self._lock:
-                self.stats.handler_errors += 1
+        with self._invoking:
+            context = LocalLambdaContext(self.function_name, self._timeout_s)
+            try:
+                result = self._handler(event, context) or {}
+                failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+            except Exception:
+                # A crashed invocation: Lambda would retry the whole batch after the visibility timeout.
+                log.exception("handler %s failed on a batch of %d", self.function_name, len(messages))
+                failed = {m["MessageId"] for m in messages}
+                with self._lock:
+                    self.stats.handler_errors += 1
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(

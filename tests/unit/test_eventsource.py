@@ -98,3 +98,33 @@ def test_a_crashing_handler_deletes_nothing(sqs: Any) -> None:
     source.poll_once()
     assert source.stats.handler_errors == 1
     assert depth(sqs, source.queue_url) == (0, 1)
+
+
+def test_concurrent_pollers_never_delete_a_failed_record_of_a_shared_processor(sqs: Any) -> None:
+    """Handlers keep one batch processor at module level, as on Lambda; the event source must not run
+    two invocations of it at once, or one invocation's failures end up in the other's response."""
+    import time
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+    def record_handler(record: SQSRecord) -> None:
+        time.sleep(0.005)  # long enough for another thread's invocation to interleave
+        if json.loads(record.body)["n"] % 3 == 0:
+            raise ValueError("poison")
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    source = make_source(sqs, handler)
+    source._concurrency = 4
+    for n in range(1, 61):
+        sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"n": n}))
+    source.start()
+    deadline = time.monotonic() + 20
+    while source.stats.received < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    source.stop()
+    assert (source.stats.deleted, source.stats.failed) == (40, 20)
+    assert depth(sqs, source.queue_url) == (0, 20)
