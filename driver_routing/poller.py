@@ -24,7 +24,12 @@ from shared.settings import get_settings
 @click.argument("function", type=click.Choice(sorted(FUNCTIONS)))
 @click.option("--queue-url", required=True)
 @click.option("--queue-arn", required=True)
-@click.option("--concurrency", default=2, show_default=True, help="Concurrent batches, as Lambda would run.")
+@click.option(
+    "--concurrency",
+    default=2,
+    show_default=True,
+    help="Threads that poll and delete; invocations run one at a time.",
+)
 @click.option("--wait-time", default=2, show_default=True, help="Long-poll seconds per receive.")
 def main(function: str, queue_url: str, queue_arn: str, concurrency: int, wait_time: int) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -76,8 +76,9 @@ class StackConfig:
     region: str = "us-east-1"
     state_dir: Path = Path(".driver-routing")
     endpoint_name: str = "vehicle-classifier"
+    # Execution environments (poller processes) per function; each runs one invocation at a time.
     concurrency: Mapping[str, int] = field(
-        default_factory=lambda: {"ingest": 2, "classifier": 2, "router": 2, "capture": 2}
+        default_factory=lambda: {"ingest": 1, "classifier": 2, "router": 1, "capture": 1}
     )
     # Template parameters, e.g. short timeouts for tests: {"FunctionTimeout": "5", ...}.
     parameters: Mapping[str, str] = field(default_factory=dict)
@@ -94,8 +95,14 @@ class LocalStack:
         self.resources: StackResources | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._endpoint: subprocess.Popen[bytes] | None = None
+        # One entry per execution environment: "classifier", "classifier-2", ...
+        self.environments: dict[str, str] = {
+            (name if index == 1 else f"{name}-{index}"): name
+            for name in FUNCTIONS
+            for index in range(1, max(1, self.config.concurrency.get(name, 1)) + 1)
+        }
         self.pollers: dict[str, subprocess.Popen[bytes]] = {}
-        self.restarts: dict[str, int] = dict.fromkeys(FUNCTIONS, 0)
+        self.restarts: dict[str, int] = dict.fromkeys(self.environments, 0)
         self._logs: list[IO[bytes]] = []
         self._supervising = threading.Lock()
 
@@ -176,30 +183,28 @@ class LocalStack:
             parameters={"EndpointName": self.config.endpoint_name, **self.config.parameters},
         )
         wait_for_http(f"{self.endpoint_url}/ping", 120, self._endpoint, need_ok=True)
-        for name in FUNCTIONS:
-            self.start_poller(name)
+        for environment in self.environments:
+            self.start_poller(environment)
         self._write_state()
         return self.resources
 
-    def start_poller(self, name: str) -> None:
+    def start_poller(self, environment: str) -> None:
         assert self.resources is not None
-        function = FUNCTIONS[name]
+        function = FUNCTIONS[self.environments[environment]]
         queue = self.resources.queues[function.source_queue]
-        self.pollers[name] = self._spawn(
-            name,
+        self.pollers[environment] = self._spawn(
+            environment,
             [
                 sys.executable,
                 "-m",
                 "driver_routing.poller",
-                name,
+                function.name,
                 "--queue-url",
                 queue.url,
                 "--queue-arn",
                 queue.arn,
-                "--concurrency",
-                str(self.config.concurrency.get(name, 2)),
             ],
-            {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": name},
+            {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": function.name},
         )
 
     def supervise(self) -> list[str]:
