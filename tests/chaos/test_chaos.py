@@ -193,10 +193,8 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
                         routes[decision.photo.key] = decision
             stack.supervise()
             expected = len(ledger.good) + len(ledger.bad)
-            if (
-                not uploader.is_alive()
-                and len([k for k in decisions if k in ledger.good or k in ledger.bad]) >= expected
-            ):
+            decided = len([k for k in decisions if k in ledger.good or k in ledger.bad])
+            if not uploader.is_alive() and decided >= expected and dlq_depth(stack) >= len(ledger.malformed):
                 break
         uploader.join(timeout=60)
         time.sleep(10)  # late duplicates would arrive now
