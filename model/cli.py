@@ -127,10 +127,10 @@ def _vehicles_default() -> str | None:
     show_default=True,
 )
 @click.option("--side", type=int, default=0, help="Input side in pixels (0: the backbone's native).")
-@click.option("--views", type=int, default=2, show_default=True, help="Augmented views per image (+ mirror).")
+@click.option("--views", type=int, default=0, show_default=True, help="Augmented views per image (+ mirror).")
 @click.option("--taps", type=int, default=4, show_default=True, help="Last blocks pooled into the features.")
 @click.option("--split", type=int, default=8, show_default=True, help="Blocks before this one stay frozen.")
-@click.option("--finetune-epochs", type=int, default=2, show_default=True, help="0: linear probe only.")
+@click.option("--finetune-epochs", type=int, default=0, show_default=True, help="0: linear probe only.")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds (train split).")
 @click.option("--seed", type=int, default=20240611, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
@@ -193,6 +193,11 @@ def train_command(
 @click.option("--region", default=lambda: os.environ.get("AWS_REGION", "us-east-1"), show_default="us-east-1")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 @click.option(
+    "--record-as",
+    default=None,
+    help="Store the headline figures under evaluation.NAME in the model's metadata.json.",
+)
+@click.option(
     "--confusion-png",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -207,6 +212,7 @@ def evaluate_command(
     threshold: float | None,
     region: str,
     as_json: bool,
+    record_as: str | None,
     confusion_png: Path | None,
 ) -> None:
     """Send every image through the endpoint (boto3 invoke_endpoint) and report accuracy and latency."""
@@ -220,6 +226,11 @@ def evaluate_command(
             click.echo(f"confusion matrix written to {confusion_png}")
         else:
             click.echo("matplotlib not installed: no confusion PNG (pip install -e .[bench])", err=True)
+    if record_as:
+        from model.evaluate import record
+
+        path = record(summary, model_dir, record_as, " ".join(["driver-routing evaluate", *sys.argv[2:]]))
+        click.echo(f"recorded as evaluation.{record_as} in {path}")
     if as_json:
         click.echo(dumps(summary))
 

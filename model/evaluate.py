@@ -208,5 +208,18 @@ def evaluate(
     return summary
 
 
+def record(summary: dict[str, Any], model_dir: str | None, name: str, command: str) -> Path:
+    """Keep the headline figures of an evaluation in the model's metadata.json (the model card's source)."""
+    path = resolve_model_dir(model_dir) / METADATA_FILE
+    meta = json.loads(path.read_text())
+    keys = ("n", "accuracy", "threshold", "below_threshold", "accuracy_above_threshold", "latency_ms")
+    entry = {k: summary[k] for k in keys}
+    entry["confusion"] = summary["confusion"]["rows_true_cols_pred"]
+    entry["command"] = command
+    meta.setdefault("evaluation", {})[name] = entry
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
 def dumps(summary: dict[str, Any]) -> str:
     return json.dumps(summary, separators=(",", ":"))
