@@ -15,7 +15,7 @@ from shared.aws import clients
 TEST_PARAMETERS = {"FunctionTimeout": "5", "QueueVisibilityTimeout": "5", "MaxReceiveCount": "2"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     config = StackConfig(
         aws_port=free_port(),
