@@ -132,6 +132,8 @@ def _vehicles_default() -> str | None:
 @click.option("--split", type=int, default=8, show_default=True, help="Blocks before this one stay frozen.")
 @click.option("--finetune-epochs", type=int, default=0, show_default=True, help="0: linear probe only.")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds (train split).")
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="Fine-tuning learning rate.")
+@click.option("--l2sp", type=float, default=1e-3, show_default=True, help="Pull towards pre-trained weights.")
 @click.option("--seed", type=int, default=20240611, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
 def train_command(
@@ -144,6 +146,8 @@ def train_command(
     split: int,
     finetune_epochs: int,
     folds: int,
+    lr: float,
+    l2sp: float,
     seed: int,
     threads: int,
 ) -> None:
@@ -159,6 +163,8 @@ def train_command(
         split=split,
         finetune_epochs=finetune_epochs,
         folds=folds,
+        lr=lr,
+        l2sp=l2sp,
         seed=seed,
         threads=threads,
     )

@@ -87,3 +87,22 @@ def test_outage_switch_rejects_a_bad_duration(tmp_path: Any, seconds: str) -> No
         start_response,
     )
     assert captured["status"] == 400
+
+
+def test_ping_is_503_until_the_model_is_loaded_then_200(tmp_path: Any) -> None:
+    from model.inference import ARTIFACTS_DIR
+
+    app = ModelApp(ARTIFACTS_DIR)
+    status, _, body = call(app, "/ping", b"", "", method="GET")
+    assert (status, json.loads(body)["status"]) == (503, "loading")
+    app.load()
+    status, _, body = call(app, "/ping", b"", "", method="GET")
+    assert (status, json.loads(body)["status"]) == (200, "ready")
+
+
+def test_ping_reports_a_failed_load(tmp_path: Any) -> None:
+    app = ModelApp(tmp_path)  # no model here
+    app.load()
+    status, _, body = call(app, "/ping", b"", "", method="GET")
+    assert status == 503
+    assert json.loads(body)["status"] == "failed"
