@@ -329,8 +329,10 @@ def serve(options: ServerOptions) -> None:
         host=options.host,
         port=options.port,
         threads=options.threads,
-        # SageMaker's 6 MB limit is enforced by the app with a 413; let waitress read a bit beyond it
-        max_request_body_size=MAX_PAYLOAD_BYTES * 2,
+        # SageMaker's 6 MB limit is enforced by the app with a JSON 413; waitress buffers bodies up to
+        # 64 MB (to a temp file past 512 kB) so a mistaken full-size photo still gets that JSON answer;
+        # beyond it waitress drops the connection.
+        max_request_body_size=64 * 1024 * 1024,
         channel_timeout=120,
         ident="model-server",
         clear_untrusted_proxy_headers=True,
