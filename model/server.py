@@ -89,7 +89,6 @@ class ModelApp:
         self.region = region
         self.predictor: Predictor | None = None
         self.load_error: str | None = None
-        self._lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def load(self) -> None:
