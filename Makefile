@@ -22,10 +22,10 @@ demo: install
 up: install
 	$(BIN)/driver-routing up
 
-## Lint, types, template checks, then every test (unit, integration on the local stack, chaos).
+## Lint, types, template checks, then every test: the chaos run, then unit, infra, model, integration.
 test: install lint typecheck template-check
-	$(BIN)/pytest -m "not chaos"
 	$(BIN)/pytest -m chaos -s
+	$(BIN)/pytest -m "not chaos"
 
 lint: install
 	$(BIN)/ruff check .
