@@ -46,6 +46,7 @@ integration: install
 
 chaos: install
 	$(BIN)/pytest -m chaos -s
+	@cat .driver-routing/chaos.json
 
 bench: install
 	$(BIN)/driver-routing bench

@@ -38,6 +38,8 @@ MALFORMED_PER_QUEUE = 2
 TOO_LARGE_BYTES = 3_000_000
 UPLOADS_PER_S = 40
 DEADLINE_S = 900
+# `make chaos` prints this file last: the run's counts as one JSON object on the last line.
+RESULT = Path(os.environ.get("CHAOS_RESULT", ".driver-routing/chaos.json"))
 
 
 @dataclass
@@ -229,7 +231,9 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
         print("lost (first 10):", lost[:10])
         print("unexplained DLQ bodies (first 3):", [b[:300] for b in dlq if b not in ledger.malformed][:3])
         print("logs:", stack.log_dir)
-    print(json.dumps(counts))
+    print("\n" + json.dumps(counts))
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(counts) + "\n")
     assert counts["uploaded_good"] + counts["uploaded_bad"] >= 1000
     assert counts["uploaded_bad"] >= 0.1 * (counts["uploaded_good"] + counts["uploaded_bad"])
     assert counts["duplicated_notifications"] >= 0.1 * (counts["uploaded_good"] + counts["uploaded_bad"])
