@@ -630,7 +630,7 @@ def plot(result: Mapping[str, Any], latencies: Mapping[str, list[float]], path: 
     "concurrency_specs",
     multiple=True,
     metavar="FUNCTION=N",
-    help="Concurrent batches of one function's poller (default: the stack's). Repeatable.",
+    help="Execution environments (poller processes) of one function (default: the stack's). Repeatable.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG.")
