@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from driver_routing.stack import LocalStack, StackConfig, free_port
+from driver_routing.stack import LocalStack
 from driver_routing.subscription import DecisionSubscription
 from shared.aws import clients
 from shared.aws.capture_table import CaptureTable
 from tests.samples import bad_uploads, noisy_image, s3_notification
+from tests.stacks import running_stack
 
 pytestmark = pytest.mark.chaos
 
@@ -52,25 +53,16 @@ class Ledger:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    config = StackConfig(
-        aws_port=free_port(),
-        endpoint_port=free_port(),
-        stack_name="driver-routing-chaos",
-        state_dir=Path(tmp_path_factory.mktemp("chaos")),
+    with running_stack(
+        "driver-routing-chaos",
+        Path(tmp_path_factory.mktemp("chaos")),
         # Short timeouts keep the run inside CI's time: a dead poller's batch is visible again in 15 s,
         # and a poison message reaches its DLQ after 8 receives (two minutes).
         parameters={"FunctionTimeout": "10", "QueueVisibilityTimeout": "15", "MaxReceiveCount": "8"},
         function_settings={"ENDPOINT_ATTEMPTS": "3", "MAX_PHOTO_BYTES": str(TOO_LARGE_BYTES)},
         endpoint_args=("--fault-throttle-rate", "0.05", "--enable-fault-injection", "--fault-seed", "7"),
-    )
-    saved = dict(os.environ)
-    with LocalStack(config) as running:
-        os.environ.update(running.client_environment())
-        clients.client.cache_clear()
+    ) as running:
         yield running
-    os.environ.clear()
-    os.environ.update(saved)
-    clients.client.cache_clear()
 
 
 def put(s3: Any, bucket: str, key: str, body: bytes) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from driver_routing.stack import LocalStack, StackConfig, free_port
-from shared.aws import clients
+from driver_routing.stack import LocalStack
+from tests.stacks import running_stack
 
 # Short timeouts so that a failing record reaches its DLQ within seconds (maxReceiveCount 2).
 TEST_PARAMETERS = {"FunctionTimeout": "5", "QueueVisibilityTimeout": "5", "MaxReceiveCount": "2"}
@@ -17,22 +16,13 @@ TEST_PARAMETERS = {"FunctionTimeout": "5", "QueueVisibilityTimeout": "5", "MaxRe
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    config = StackConfig(
-        aws_port=free_port(),
-        endpoint_port=free_port(),
-        stack_name="driver-routing-it",
-        state_dir=Path(tmp_path_factory.mktemp("stack")),
+    with running_stack(
+        "driver-routing-it",
+        Path(tmp_path_factory.mktemp("stack")),
         parameters=TEST_PARAMETERS,
         function_settings={"ENDPOINT_ATTEMPTS": "3"},
-    )
-    saved = dict(os.environ)
-    with LocalStack(config) as running:
-        os.environ.update(running.client_environment())
-        clients.client.cache_clear()
+    ) as running:
         yield running
-    os.environ.clear()
-    os.environ.update(saved)
-    clients.client.cache_clear()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
