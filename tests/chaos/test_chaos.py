@@ -34,7 +34,7 @@ pytestmark = pytest.mark.chaos
 REGION = "us-east-1"
 GOOD = 900
 BAD_ROUNDS = 12  # x 11 kinds = 132 bad uploads (12.8% of 1,032)
-DUPLICATED = 120  # notifications sent twice (11.6% of uploads)
+DUPLICATED = 120  # at least this many notifications sent twice (129 in practice: 12.5% of uploads)
 MALFORMED_PER_QUEUE = 2
 TOO_LARGE_BYTES = 3_000_000
 UPLOADS_PER_S = 40
