@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,10 +43,12 @@ def depth(sqs: Any, url: str) -> tuple[int, int]:
     )
 
 
-def test_only_records_not_reported_as_failures_are_deleted(sqs: Any) -> None:
+def poison_every_third(pause_s: float = 0.0) -> Any:
+    """A Lambda handler in Powertools' shape (one module-level processor) that fails every third record."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def record_handler(record: SQSRecord) -> None:
+        time.sleep(pause_s)  # > 0: long enough for another thread's invocation to interleave
         if json.loads(record.body)["n"] % 3 == 0:
             raise ValueError("poison")
 
@@ -54,7 +57,11 @@ def test_only_records_not_reported_as_failures_are_deleted(sqs: Any) -> None:
             event=event, record_handler=record_handler, processor=processor, context=context
         )
 
-    source = make_source(sqs, handler)
+    return handler
+
+
+def test_only_records_not_reported_as_failures_are_deleted(sqs: Any) -> None:
+    source = make_source(sqs, poison_every_third())
     for n in range(1, 10):
         sqs.send_message(
             QueueUrl=source.queue_url,
@@ -103,21 +110,7 @@ def test_a_crashing_handler_deletes_nothing(sqs: Any) -> None:
 def test_concurrent_pollers_never_delete_a_failed_record_of_a_shared_processor(sqs: Any) -> None:
     """Handlers keep one batch processor at module level, as on Lambda; the event source must not run
     two invocations of it at once, or one invocation's failures end up in the other's response."""
-    import time
-
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-    def record_handler(record: SQSRecord) -> None:
-        time.sleep(0.005)  # long enough for another thread's invocation to interleave
-        if json.loads(record.body)["n"] % 3 == 0:
-            raise ValueError("poison")
-
-    def handler(event: dict[str, Any], context: Any) -> Any:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-
-    source = make_source(sqs, handler)
+    source = make_source(sqs, poison_every_third(pause_s=0.005))
     source._concurrency = 4
     for n in range(1, 61):
         sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"n": n}))
