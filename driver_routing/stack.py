@@ -78,7 +78,7 @@ class StackConfig:
     endpoint_name: str = "vehicle-classifier"
     # Execution environments (poller processes) per function; each runs one invocation at a time.
     concurrency: Mapping[str, int] = field(
-        default_factory=lambda: {"ingest": 1, "classifier": 2, "router": 1, "capture": 1}
+        default_factory=lambda: {"ingest": 3, "classifier": 2, "router": 1, "capture": 1}
     )
     # Template parameters, e.g. short timeouts for tests: {"FunctionTimeout": "5", ...}.
     parameters: Mapping[str, str] = field(default_factory=dict)
