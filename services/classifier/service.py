@@ -10,9 +10,10 @@ from services.classifier.domain import to_prediction
 from shared.aws.endpoint import VehicleEndpoint
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
-from shared.contracts import PhotoJob, Rejection
+from shared.contracts import PhotoJob
 from shared.imaging import PhotoRejected, prepare_for_endpoint
-from shared.observability import log_photo, record_rejection
+from shared.observability import log_photo
+from shared.rejections import reject
 from shared.settings import Settings
 
 
@@ -40,12 +41,7 @@ class Classifier:
             )
             answer = self._endpoint.classify(payload)
         except PhotoRejected as rejected:
-            rejection = Rejection(
-                photo=job.photo, driver_id=job.driver_id, reason=rejected.reason, detail=rejected.detail
-            )
-            self._route_queue.send(rejection)
-            record_rejection(self._logger, rejection)
-            return {"outcome": "rejected", "reason": rejected.reason.value}
+            return reject(self._route_queue, self._logger, job.photo, job.driver_id, rejected)
         prediction = to_prediction(job, answer, self._endpoint.name)
         self._route_queue.send(prediction)
         log_photo(

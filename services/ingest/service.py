@@ -9,9 +9,10 @@ from aws_lambda_powertools import Logger
 from services.ingest.domain import driver_of, parse_photo_key
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
-from shared.contracts import PhotoJob, PhotoRef, Rejection
+from shared.contracts import PhotoJob, PhotoRef
 from shared.imaging import PhotoRejected, inspect_photo
-from shared.observability import log_photo, record_rejection
+from shared.observability import log_photo
+from shared.rejections import reject
 from shared.settings import Settings
 
 
@@ -42,12 +43,7 @@ class Ingest:
                 max_pixels=self._settings.max_photo_pixels,
             )
         except PhotoRejected as rejected:
-            rejection = Rejection(
-                photo=photo, driver_id=driver_of(photo.key), reason=rejected.reason, detail=rejected.detail
-            )
-            self._route_queue.send(rejection)
-            record_rejection(self._logger, rejection)
-            return {"outcome": "rejected", "reason": rejected.reason.value}
+            return reject(self._route_queue, self._logger, photo, driver_of(photo.key), rejected)
         job = PhotoJob(
             photo=photo,
             driver_id=key.driver_id,
