@@ -126,9 +126,11 @@ def _vehicles_default() -> str | None:
     default="efficientnet-lite0",
     show_default=True,
 )
-@click.option("--side", type=int, default=0, help="Input side in pixels (0: the backbone's native).")
+@click.option(
+    "--side", type=int, default=192, show_default=True, help="Input side in pixels (0: the backbone's native)."
+)
 @click.option("--views", type=int, default=0, show_default=True, help="Augmented views per image (+ mirror).")
-@click.option("--taps", type=int, default=4, show_default=True, help="Last blocks pooled into the features.")
+@click.option("--taps", type=int, default=6, show_default=True, help="Last blocks pooled into the features.")
 @click.option("--split", type=int, default=8, show_default=True, help="Blocks before this one stay frozen.")
 @click.option("--finetune-epochs", type=int, default=0, show_default=True, help="0: linear probe only.")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds (train split).")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import random
 import tempfile
@@ -26,7 +27,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from model.augment import augment
-from model.dataset import CLASSES, Sample, load_samples
+from model.dataset import CLASSES, REPO_ROOT, Sample, load_samples
 from model.inference import ARTIFACTS_DIR, METADATA_FILE, MODEL_FILE
 from model.preprocess import to_model_input, to_rgb
 
@@ -39,9 +40,9 @@ class TrainConfig:
     data: Path
     out: Path = ARTIFACTS_DIR
     backbone: str = "efficientnet-lite0"
-    side: int = 0  # 0: the backbone's native resolution
+    side: int = 192  # 0: the backbone's native resolution; 192 px cross-validated as well as 224 (card)
     split: int = 8  # blocks [0, split) stay frozen (ImageNet's early layers); the rest may fine-tune
-    taps: int = 4  # last blocks whose pooled outputs join the head conv's as features
+    taps: int = 6  # last blocks whose pooled outputs join the head conv's as features
     views: int = 0  # augmented views per training image, on top of the original and its mirror
     aug_strength: float = 0.5
     finetune_epochs: int = 0  # 0: a linear probe on the frozen backbone (what CV chose, see the card)
@@ -54,6 +55,12 @@ class TrainConfig:
     prior_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     target_accuracy: float = 0.99  # accuracy asked of predictions at or above the threshold
     threads: int = 2
+
+
+def shown_path(path: Path) -> str:
+    """A data path as recorded in metadata.json: relative to the repository when it is nearby."""
+    relative = os.path.relpath(path.resolve(), REPO_ROOT)
+    return relative if relative.count("..") <= 1 else str(path)
 
 
 def seed_everything(seed: int) -> None:
@@ -468,7 +475,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "threshold_rule": f"lowest confidence whose out-of-fold accuracy above it >= {cfg.target_accuracy}",
         "cv": cv,
         "training": {
-            **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "out"},
+            **{k: (shown_path(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "out"},
             "n_train": len(samples),
             "seconds": round(time.perf_counter() - started, 1),
             "torch": torch.__version__,

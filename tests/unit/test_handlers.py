@@ -297,8 +297,8 @@ def prediction_body(aws: Resources, key: str, p_bicycle: float) -> str:
 
 def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(aws: Resources) -> None:
     bodies = [
-        prediction_body(aws, "photos/d-4/a.jpg", 0.97),
-        prediction_body(aws, "photos/d-4/b.jpg", 0.03),
+        prediction_body(aws, "photos/d-4/a.jpg", 0.995),
+        prediction_body(aws, "photos/d-4/b.jpg", 0.005),
         prediction_body(aws, "photos/d-4/c.jpg", 0.6),
     ]
     assert invoke(router_handler.lambda_handler, [*bodies, bodies[0]]) == {"batchItemFailures": []}

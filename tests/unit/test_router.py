@@ -28,14 +28,14 @@ def prediction(p_bicycle: float) -> Prediction:
 
 
 def test_a_confident_bicycle_gets_the_near_bay_and_a_short_radius() -> None:
-    decision = decide(prediction(0.99), RULES)
+    decision = decide(prediction(0.995), RULES)
     assert decision.route == Route.SHORT_RADIUS
     assert decision.bay == RULES.classes["bicycle"].bay  # type: ignore[index]
     assert decision.radius_km == RULES.classes["bicycle"].radius_km  # type: ignore[index]
 
 
 def test_a_confident_motorcycle_gets_the_far_bay_and_a_long_radius() -> None:
-    decision = decide(prediction(0.02), RULES)
+    decision = decide(prediction(0.005), RULES)
     assert decision.route == Route.LONG_RADIUS
     assert decision.radius_km is not None
     assert decision.radius_km > RULES.classes["bicycle"].radius_km  # type: ignore[index]
