@@ -2,8 +2,10 @@
 
 `python -m model.latency [--endpoint-url URL] [--n 200] [--json]` starts a local server unless a URL
 is given, then times POST /invocations: the server's own time (decode + resize + model, header
-X-Inference-Ms) and the client's round trip. Images are made on the fly (a 12-MP JPEG with sensor-like
-noise, ~4-6 MB), or taken from --png/--jpeg.
+X-Inference-Ms) and the client's round trip. It also times the model alone (onnxruntime, in this
+process, same threads as the server) so the two can be told apart. Images are made on the fly (a 12-MP
+JPEG with per-pixel noise: `--jpeg-noise 12` gives ~4.9 MB, the worst case; lower values give smaller,
+smoother files), or taken from --png/--jpeg.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from PIL import Image
 from model.evaluate import local_endpoint
 
 
-def synthetic_jpeg_12mp(seed: int = 0) -> bytes:
-    """4000x3000 JPEG (quality 92): smooth gradients plus per-pixel noise, sized like a phone photo."""
+def synthetic_jpeg_12mp(seed: int = 0, noise: float = 12.0) -> bytes:
+    """4000x3000 JPEG (quality 92): smooth gradients plus per-pixel Gaussian noise of `noise` levels.
+
+    The JPEG's size (and so its entropy-decoding time, the floor of a 12-MP request) grows with the noise.
+    """
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:3000, 0:4000].astype(np.float32)
     base = np.stack([x / 4000 * 200, y / 3000 * 200, (x + y) / 7000 * 200], axis=-1)
-    noisy = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    noisy = np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
     out = io.BytesIO()
     Image.fromarray(noisy).save(out, format="JPEG", quality=92)
     return out.getvalue()
@@ -38,6 +43,26 @@ def synthetic_png_32(seed: int = 0) -> bytes:
     out = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(out, format="PNG")
     return out.getvalue()
+
+
+def time_model(n: int, model_dir: str | None, threads: int) -> dict[str, Any]:
+    """onnxruntime alone on one input of the model's side (what the server adds to decode and resize)."""
+    from model.inference import Predictor, resolve_model_dir
+
+    predictor = Predictor(resolve_model_dir(model_dir), threads=threads)
+    batch = np.random.default_rng(0).integers(0, 256, (1, predictor.side, predictor.side, 3), dtype=np.uint8)
+    times = []
+    for i in range(n + 3):
+        start = time.perf_counter()
+        predictor.run(batch)
+        if i >= 3:
+            times.append((time.perf_counter() - start) * 1000)
+    return {
+        "side": predictor.side,
+        "threads": threads,
+        "n": n,
+        "ms": {q: round(float(np.percentile(times, int(q[1:]))), 2) for q in ("p50", "p99")},
+    }
 
 
 def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str, Any]:
@@ -69,10 +94,22 @@ def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str,
 @click.option("--n", type=int, default=200, show_default=True)
 @click.option("--png", type=click.Path(exists=True, path_type=Path), default=None)
 @click.option("--jpeg", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--jpeg-noise", type=float, default=12.0, show_default=True, help="Noise in the 12-MP JPEG.")
+@click.option("--model-dir", default=None, help="Model for the model-only timing (default: the server's).")
+@click.option("--model-threads", type=int, default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def main(endpoint_url: str | None, n: int, png: Path | None, jpeg: Path | None, as_json: bool) -> None:
+def main(
+    endpoint_url: str | None,
+    n: int,
+    png: Path | None,
+    jpeg: Path | None,
+    jpeg_noise: float,
+    model_dir: str | None,
+    model_threads: int,
+    as_json: bool,
+) -> None:
     png_body = png.read_bytes() if png else synthetic_png_32()
-    jpeg_body = jpeg.read_bytes() if jpeg else synthetic_jpeg_12mp()
+    jpeg_body = jpeg.read_bytes() if jpeg else synthetic_jpeg_12mp(noise=jpeg_noise)
 
     def run(url: str) -> dict[str, Any]:
         return {
@@ -85,6 +122,11 @@ def main(endpoint_url: str | None, n: int, png: Path | None, jpeg: Path | None, 
     else:
         with local_endpoint(None, "vehicle-classifier") as url:
             result = run(url)
+    model = time_model(n, model_dir, model_threads)
+    click.echo(
+        f"model only {model['side']}x{model['side']} onnxruntime ({model_threads} threads) "
+        f"p50={model['ms']['p50']} ms p99={model['ms']['p99']} ms"
+    )
     for name, r in result.items():
         click.echo(
             f"{name:<10} {r['bytes']:>9} B  server p50={r['server_ms']['p50']} ms "
@@ -92,7 +134,7 @@ def main(endpoint_url: str | None, n: int, png: Path | None, jpeg: Path | None, 
             f"p99={r['round_trip_ms']['p99']} ms"
         )
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps({"model_only": model, **result}))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # Photo limits. A 12-megapixel phone JPEG is 3-8 MB: it is resized by the classifier, never rejected.
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_PHOTO_BYTES")
     max_photo_pixels: int = Field(default=50_000_000, validation_alias="MAX_PHOTO_PIXELS")
-    # The classifier sends the endpoint a JPEG whose longer side is at most this (the model sees 224 px).
+    # The classifier sends the endpoint a JPEG whose longer side is at most this (the model sees 192 px).
     endpoint_image_side: int = Field(default=320, validation_alias="ENDPOINT_IMAGE_SIDE")
 
     # Endpoint retries inside one invocation, before the record goes back to SQS.
