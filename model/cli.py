@@ -127,7 +127,7 @@ def _vehicles_default() -> str | None:
     show_default=True,
 )
 @click.option(
-    "--side", type=int, default=192, show_default=True, help="Input side in pixels (0: the backbone's native)."
+    "--side", type=int, default=192, show_default=True, help="Input side in pixels (0: backbone's native)."
 )
 @click.option("--views", type=int, default=0, show_default=True, help="Augmented views per image (+ mirror).")
 @click.option("--taps", type=int, default=6, show_default=True, help="Last blocks pooled into the features.")

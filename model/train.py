@@ -475,7 +475,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "threshold_rule": f"lowest confidence whose out-of-fold accuracy above it >= {cfg.target_accuracy}",
         "cv": cv,
         "training": {
-            **{k: (shown_path(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items() if k != "out"},
+            **{k: shown_path(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items() if k != "out"},
             "n_train": len(samples),
             "seconds": round(time.perf_counter() - started, 1),
             "torch": torch.__version__,
