@@ -110,7 +110,22 @@ def test_a_crashing_handler_deletes_nothing(sqs: Any) -> None:
 def test_concurrent_pollers_never_delete_a_failed_record_of_a_shared_processor(sqs: Any) -> None:
     """Handlers keep one batch processor at module level, as on Lambda; the event source must not run
     two invocations of it at once, or one invocation's failures end up in the other's response."""
-    source = make_source(sqs, poison_every_third(pause_s=0.005))
+    handler = poison_every_third(pause_s=0.005)
+    number_of: dict[str, int] = {}  # receipt handle -> the record's n, as the handler saw it
+
+    def seen(event: dict[str, Any], context: Any) -> Any:
+        number_of.update({r["receiptHandle"]: json.loads(r["body"])["n"] for r in event["Records"]})
+        return handler(event, context)
+
+    deleted: list[int] = []
+    delete_batch = sqs.delete_message_batch
+
+    def spy(**kwargs: Any) -> Any:
+        deleted.extend(number_of[entry["ReceiptHandle"]] for entry in kwargs["Entries"])
+        return delete_batch(**kwargs)
+
+    sqs.delete_message_batch = spy
+    source = make_source(sqs, seen)
     source._concurrency = 4
     for n in range(1, 61):
         sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"n": n}))
@@ -119,5 +134,7 @@ def test_concurrent_pollers_never_delete_a_failed_record_of_a_shared_processor(s
     while source.stats.received < 60 and time.monotonic() < deadline:
         time.sleep(0.05)
     source.stop()
-    assert (source.stats.deleted, source.stats.failed) == (40, 20)
+    # SQS delivers at least once (moto too may hand one message to two receivers at the same moment), so
+    # a good record may be deleted twice; a poison record must never be deleted, and every good one must.
+    assert set(deleted) == {n for n in range(1, 61) if n % 3}
     assert depth(sqs, source.queue_url) == (0, 20)
