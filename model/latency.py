@@ -45,6 +45,13 @@ def synthetic_png_32(seed: int = 0) -> bytes:
     return out.getvalue()
 
 
+WARM_UP = 3  # calls timed but not counted
+
+
+def percentiles(ms: list[float]) -> dict[str, float]:
+    return {"p50": round(float(np.percentile(ms, 50)), 2), "p99": round(float(np.percentile(ms, 99)), 2)}
+
+
 def time_model(n: int, model_dir: str | None, threads: int) -> dict[str, Any]:
     """onnxruntime alone on one input of the model's side (what the server adds to decode and resize)."""
     from model.inference import Predictor, resolve_model_dir
@@ -52,40 +59,36 @@ def time_model(n: int, model_dir: str | None, threads: int) -> dict[str, Any]:
     predictor = Predictor(resolve_model_dir(model_dir), threads=threads)
     batch = np.random.default_rng(0).integers(0, 256, (1, predictor.side, predictor.side, 3), dtype=np.uint8)
     times = []
-    for i in range(n + 3):
+    for i in range(n + WARM_UP):
         start = time.perf_counter()
         predictor.run(batch)
-        if i >= 3:
+        if i >= WARM_UP:
             times.append((time.perf_counter() - start) * 1000)
     return {
         "side": predictor.side,
         "threads": threads,
         "n": n,
-        "ms": {q: round(float(np.percentile(times, int(q[1:]))), 2) for q in ("p50", "p99")},
+        "ms": percentiles(times),
     }
 
 
 def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str, Any]:
     server_ms, client_ms = [], []
-    for i in range(n + 3):
+    for i in range(n + WARM_UP):
         request = urllib.request.Request(f"{url}/invocations", data=body, method="POST")
         request.add_header("Content-Type", content_type)
         start = time.perf_counter()
         with urllib.request.urlopen(request, timeout=30) as resp:
             resp.read()
             header = resp.headers.get("X-Inference-Ms")
-        if i >= 3:  # warm-up
+        if i >= WARM_UP:
             client_ms.append((time.perf_counter() - start) * 1000)
             server_ms.append(float(header))
-
-    def pct(xs: list[float], q: int) -> float:
-        return round(float(np.percentile(xs, q)), 2)
-
     return {
         "bytes": len(body),
         "n": n,
-        "server_ms": {"p50": pct(server_ms, 50), "p99": pct(server_ms, 99)},
-        "round_trip_ms": {"p50": pct(client_ms, 50), "p99": pct(client_ms, 99)},
+        "server_ms": percentiles(server_ms),
+        "round_trip_ms": percentiles(client_ms),
     }
 
 
