@@ -431,9 +431,25 @@ class Uploader:
 # --- the stack-side phases -------------------------------------------------------------------------
 
 
+@dataclass
+class Phase:
+    """One upload phase as measured: when it started, what it captured, what it cost."""
+
+    uploader: Uploader
+    start: float  # wall clock, first upload began
+    uploads_end: float  # wall clock, last upload returned
+    records: dict[str, Any]
+    cpu: dict[str, float]
+    accounting: Accounting
+    timelines: list[dict[str, Any]]
+
+
 class Bench:
-    def __init__(self, stack: Any, collector: DecisionCollector, table: Any, s3: Any, bucket: str) -> None:
+    def __init__(
+        self, stack: Any, collector: DecisionCollector, table: Any, s3: Any, bucket: str, timeout_s: float
+    ) -> None:
         self.stack = stack
+        self.timeout_s = timeout_s
         self.collector = collector
         self.table = table
         self.s3 = s3
@@ -486,6 +502,27 @@ class Bench:
                 for future in futures:
                     future.result()
         return started
+
+    def measure(
+        self, uploader: Uploader, count: int, *, rate_per_s: float | None, workers: int, rss: Any, echo: Any
+    ) -> Phase:
+        """Upload, wait for every decision and record, then account for each photo and the CPU it took."""
+        baseline = self.table.count()
+        cpu_before, wall_before = rss.cpu_snapshot(), time.time()
+        start = self.run_phase(uploader, count, rate_per_s=rate_per_s, workers=workers)
+        uploads_end = max(u.done for u in uploader.results)
+        records = self.wait_for(
+            uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s, stall_s=60, echo=echo
+        )
+        return Phase(
+            uploader=uploader,
+            start=start,
+            uploads_end=uploads_end,
+            records=records,
+            cpu=cpu_cores(cpu_before, rss.cpu_snapshot(), time.time() - wall_before),
+            accounting=account(uploader.keys(), self.collector.counts(), records),
+            timelines=self.timelines(uploader.results, records),
+        )
 
     def timelines(self, uploads: Sequence[Uploaded], records: Mapping[str, Any]) -> list[dict[str, Any]]:
         out = []
@@ -695,7 +732,7 @@ def bench(
             DecisionSubscription(client("sqs", region), client("sns", region), resources.topic_arn) as sub,
             DecisionCollector(sub) as collector,
         ):
-            runner = Bench(stack, collector, table, s3, resources.bucket)
+            runner = Bench(stack, collector, table, s3, resources.bucket, timeout)
 
             # Warm-up: first calls pay for connections and lazy imports in every process.
             warm = Uploader(s3, resources.bucket, samples, "warm")
@@ -704,43 +741,35 @@ def bench(
 
             # Latency at a fixed offered rate (open loop).
             echo(f"latency: {latency_count} photos at {offered_rate:g}/s ...")
-            baseline = table.count()
-            cpu_before, wall_before = rss.cpu_snapshot(), time.time()
-            steady = Uploader(s3, resources.bucket, samples, "lat")
-            lat_start = runner.run_phase(
-                steady, latency_count, rate_per_s=offered_rate, workers=max(8, int(offered_rate // 5))
+            steady = runner.measure(
+                Uploader(s3, resources.bucket, samples, "lat"),
+                latency_count,
+                rate_per_s=offered_rate,
+                workers=max(8, int(offered_rate // 5)),
+                rss=rss,
+                echo=echo,
             )
-            lat_end = max(u.done for u in steady.results)
-            lat_records = runner.wait_for(
-                steady.keys(), baseline_records=baseline, timeout_s=timeout, stall_s=60, echo=echo
-            )
-            lat_cpu = cpu_cores(cpu_before, rss.cpu_snapshot(), time.time() - wall_before)
-            lat_accounting = account(steady.keys(), collector.counts(), lat_records)
-            lat_timelines = runner.timelines(steady.results, lat_records)
 
             # Sustained throughput: as fast as the upload pool goes.
             echo(f"throughput: {count} photos as fast as {workers} upload threads go ...")
-            baseline = table.count()
-            cpu_before, wall_before = rss.cpu_snapshot(), time.time()
-            burst = Uploader(s3, resources.bucket, samples, "tput")
-            tput_start = runner.run_phase(burst, count, rate_per_s=None, workers=workers)
-            uploads_end = max(u.done for u in burst.results)
-            tput_records = runner.wait_for(
-                burst.keys(), baseline_records=baseline, timeout_s=timeout, stall_s=60, echo=echo
+            burst = runner.measure(
+                Uploader(s3, resources.bucket, samples, "tput"),
+                count,
+                rate_per_s=None,
+                workers=workers,
+                rss=rss,
+                echo=echo,
             )
-            tput_cpu = cpu_cores(cpu_before, rss.cpu_snapshot(), time.time() - wall_before)
-            tput_accounting = account(burst.keys(), collector.counts(), tput_records)
-            tput_timelines = runner.timelines(burst.results, tput_records)
         restarts = dict(stack.restarts)
         pids = stack.process_ids()
 
-    captured_times = [r.captured_at.timestamp() for r in tput_records.values()]
+    captured_times = [r.captured_at.timestamp() for r in burst.records.values()]
     tput_end = max(captured_times) if captured_times else time.time()
-    tput_seconds = tput_end - tput_start
-    chain_rate = rate(tput_accounting.captured, tput_seconds)
-    lat_stages = summarise_stages(lat_timelines)
+    tput_seconds = tput_end - burst.start
+    chain_rate = rate(burst.accounting.captured, tput_seconds)
+    lat_stages = summarise_stages(steady.timelines)
     latency = {
-        name: [v for t in lat_timelines if (v := stage_durations(t)[name]) is not None]
+        name: [v for t in steady.timelines if (v := stage_durations(t)[name]) is not None]
         for name in ("upload_to_decision", "upload_to_record")
     }
     result: dict[str, Any] = {
@@ -753,8 +782,8 @@ def bench(
         "decision_latency_ms": {
             k: lat_stages.get("upload_to_decision", summarise([]))[k] for k in ("p50", "p95", "p99")
         },
-        "lost": tput_accounting.lost + lat_accounting.lost,
-        "duplicated": len(tput_accounting.duplicated) + len(lat_accounting.duplicated),
+        "lost": burst.accounting.lost + steady.accounting.lost,
+        "duplicated": len(burst.accounting.duplicated) + len(steady.accounting.duplicated),
         "peak_rss_mb": round(rss.peak_mb, 1),
         "peak_rss_by_process_mb": {k: round(v, 1) for k, v in sorted(rss.peak_by_process_mb.items())},
         "stages_ms": lat_stages,
@@ -762,24 +791,24 @@ def bench(
         "latency": {
             "offered_rate": offered_rate,
             "photos": latency_count,
-            "achieved_rate": rate(len(steady.results), lat_end - lat_start),
-            "cpu_cores_by_process": lat_cpu,
-            **lat_accounting.as_dict(),
+            "achieved_rate": rate(len(steady.uploader.results), steady.uploads_end - steady.start),
+            "cpu_cores_by_process": steady.cpu,
+            **steady.accounting.as_dict(),
         },
         "throughput": {
             "photos": count,
             "seconds": round(tput_seconds, 2),
-            "upload_seconds": round(uploads_end - tput_start, 2),
-            "upload_photos_per_s": rate(len(burst.results), uploads_end - tput_start),
-            "cpu_cores_by_process": tput_cpu,
-            "stages_ms": summarise_stages(tput_timelines),
+            "upload_seconds": round(burst.uploads_end - burst.start, 2),
+            "upload_photos_per_s": rate(len(burst.uploader.results), burst.uploads_end - burst.start),
+            "cpu_cores_by_process": burst.cpu,
+            "stages_ms": summarise_stages(burst.timelines),
             "per_second": {
-                "uploaded": per_second((u.done for u in burst.results), tput_start),
-                "captured": per_second(captured_times, tput_start),
+                "uploaded": per_second((u.done for u in burst.uploader.results), burst.start),
+                "captured": per_second(captured_times, burst.start),
             },
-            **tput_accounting.as_dict(),
+            **burst.accounting.as_dict(),
         },
-        "upload_errors": sum(1 for u in [*steady.results, *burst.results] if not u.ok),
+        "upload_errors": sum(1 for u in [*steady.uploader.results, *burst.uploader.results] if not u.ok),
         "decision_receive_errors": collector.errors,
         "poller_restarts": restarts,
         "stack_processes": sorted(pids),
