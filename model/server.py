@@ -329,9 +329,12 @@ def serve(options: ServerOptions) -> None:
         port=options.port,
         threads=options.threads,
         # SageMaker's 6 MB limit is enforced by the app with a JSON 413; waitress buffers bodies up to
-        # 64 MB (to a temp file past 512 kB) so a mistaken full-size photo still gets that JSON answer;
-        # beyond it waitress drops the connection.
+        # 64 MB so a mistaken full-size photo still gets that JSON answer; beyond it waitress drops
+        # the connection. Bodies within the limit stay in memory (waitress's default spills anything
+        # over 512 kB to a temporary file, which a 12-megapixel photo pays for on every request).
         max_request_body_size=64 * 1024 * 1024,
+        inbuf_overflow=MAX_PAYLOAD_BYTES + 64 * 1024,
+        recv_bytes=256 * 1024,
         channel_timeout=120,
         ident="model-server",
         clear_untrusted_proxy_headers=True,

@@ -159,6 +159,17 @@ def test_bad_input_never_gets_a_5xx(
     assert json.loads(body)["error"] == code
 
 
+def test_a_body_of_exactly_the_limit_is_classified(model_server: RunningServer) -> None:
+    """6 MB is allowed (413 starts one byte above): a JPEG padded after its end-of-image marker."""
+    photo = noisy_image(8, "JPEG", (4000, 3000))
+    body = photo + b"\0" * (MAX_PAYLOAD_BYTES - len(photo))
+    assert len(body) == MAX_PAYLOAD_BYTES
+    status, headers, answer = http(model_server, "/invocations", body, "image/jpeg")
+    assert status == 200, answer
+    assert float(headers["x-inference-ms"]) > 0
+    assert_probabilities(json.loads(answer))
+
+
 def test_unknown_path_is_404_and_get_invocations_is_405(model_server: RunningServer) -> None:
     assert http(model_server, "/nope")[0] == 404
     assert http(model_server, "/invocations")[0] == 405
