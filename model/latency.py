@@ -5,7 +5,8 @@ is given, then times POST /invocations: the server's own time (decode + resize +
 X-Inference-Ms) and the client's round trip. It also times the model alone (onnxruntime, in this
 process, same threads as the server) so the two can be told apart. Images are made on the fly (a 12-MP
 JPEG with per-pixel noise: `--jpeg-noise 12` gives ~4.9 MB, the worst case; lower values give smaller,
-smoother files), or taken from --png/--jpeg.
+smoother files), or taken from --png/--jpeg. `--bare-backbone` also times the plain ImageNet Lite0 at
+224 px, to tell a slow host from a slow graph (needs the train extra).
 """
 
 from __future__ import annotations
@@ -72,6 +73,43 @@ def time_model(n: int, model_dir: str | None, threads: int) -> dict[str, Any]:
     }
 
 
+def time_bare_backbone(n: int, side: int, threads: int) -> dict[str, Any]:
+    """The plain ImageNet EfficientNet-Lite0 (float NCHW input, 1000 classes) at `side`, on this machine.
+
+    A yardstick for the host rather than for our graph: GUIDE.md measured ~2.5 ms at 224 px elsewhere.
+    Needs the `train` extra (torch exports the network).
+    """
+    import tempfile
+
+    import onnxruntime as ort
+    import torch
+
+    from model.network import load_backbone
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bare.onnx"
+        torch.onnx.export(
+            load_backbone("efficientnet-lite0", side),
+            (torch.zeros(1, 3, side, side),),
+            str(path),
+            input_names=["x"],
+            opset_version=17,
+            dynamo=False,
+        )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
+    times = []
+    for i in range(n + WARM_UP):
+        start = time.perf_counter()
+        session.run(None, {"x": x})
+        if i >= WARM_UP:
+            times.append((time.perf_counter() - start) * 1000)
+    return {"side": side, "threads": threads, "n": n, "ms": percentiles(times)}
+
+
 def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str, Any]:
     server_ms, client_ms = [], []
     for i in range(n + WARM_UP):
@@ -100,6 +138,11 @@ def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str,
 @click.option("--jpeg-noise", type=float, default=12.0, show_default=True, help="Noise in the 12-MP JPEG.")
 @click.option("--model-dir", default=None, help="Model for the model-only timing (default: the server's).")
 @click.option("--model-threads", type=int, default=2, show_default=True)
+@click.option(
+    "--bare-backbone",
+    is_flag=True,
+    help="Also time the plain Lite0 at 224 px (a yardstick for the host; needs the train extra).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def main(
     endpoint_url: str | None,
@@ -109,6 +152,7 @@ def main(
     jpeg_noise: float,
     model_dir: str | None,
     model_threads: int,
+    bare_backbone: bool,
     as_json: bool,
 ) -> None:
     png_body = png.read_bytes() if png else synthetic_png_32()
@@ -126,10 +170,14 @@ def main(
         with local_endpoint(None, "vehicle-classifier") as url:
             result = run(url)
     model = time_model(n, model_dir, model_threads)
-    click.echo(
-        f"model only {model['side']}x{model['side']} onnxruntime ({model_threads} threads) "
-        f"p50={model['ms']['p50']} ms p99={model['ms']['p99']} ms"
-    )
+    timed = {"model_only": model}
+    if bare_backbone:
+        timed["bare_backbone"] = time_bare_backbone(n, 224, model_threads)
+    for name, r in timed.items():
+        click.echo(
+            f"{name:<14} {r['side']}x{r['side']} onnxruntime ({r['threads']} threads) "
+            f"p50={r['ms']['p50']} ms p99={r['ms']['p99']} ms"
+        )
     for name, r in result.items():
         click.echo(
             f"{name:<10} {r['bytes']:>9} B  server p50={r['server_ms']['p50']} ms "
@@ -137,7 +185,7 @@ def main(
             f"p99={r['round_trip_ms']['p99']} ms"
         )
     if as_json:
-        click.echo(json.dumps({"model_only": model, **result}))
+        click.echo(json.dumps({**timed, **result}))
 
 
 if __name__ == "__main__":
