@@ -15,6 +15,7 @@ import io
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,24 +54,24 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     return {"p50": round(float(np.percentile(ms, 50)), 2), "p99": round(float(np.percentile(ms, 99)), 2)}
 
 
+def time_calls(call: Callable[[], object], n: int, side: int, threads: int) -> dict[str, Any]:
+    """p50/p99 of `n` calls of an in-process model run, after WARM_UP uncounted ones."""
+    times = []
+    for i in range(n + WARM_UP):
+        start = time.perf_counter()
+        call()
+        if i >= WARM_UP:
+            times.append((time.perf_counter() - start) * 1000)
+    return {"side": side, "threads": threads, "n": n, "ms": percentiles(times)}
+
+
 def time_model(n: int, model_dir: str | None, threads: int) -> dict[str, Any]:
     """onnxruntime alone on one input of the model's side (what the server adds to decode and resize)."""
     from model.inference import Predictor, resolve_model_dir
 
     predictor = Predictor(resolve_model_dir(model_dir), threads=threads)
     batch = np.random.default_rng(0).integers(0, 256, (1, predictor.side, predictor.side, 3), dtype=np.uint8)
-    times = []
-    for i in range(n + WARM_UP):
-        start = time.perf_counter()
-        predictor.run(batch)
-        if i >= WARM_UP:
-            times.append((time.perf_counter() - start) * 1000)
-    return {
-        "side": predictor.side,
-        "threads": threads,
-        "n": n,
-        "ms": percentiles(times),
-    }
+    return time_calls(lambda: predictor.run(batch), n, predictor.side, threads)
 
 
 def time_bare_backbone(n: int, side: int, threads: int) -> dict[str, Any]:
@@ -101,13 +102,7 @@ def time_bare_backbone(n: int, side: int, threads: int) -> dict[str, Any]:
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
-    times = []
-    for i in range(n + WARM_UP):
-        start = time.perf_counter()
-        session.run(None, {"x": x})
-        if i >= WARM_UP:
-            times.append((time.perf_counter() - start) * 1000)
-    return {"side": side, "threads": threads, "n": n, "ms": percentiles(times)}
+    return time_calls(lambda: session.run(None, {"x": x}), n, side, threads)
 
 
 def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str, Any]:

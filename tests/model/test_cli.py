@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from model.cli import commands, evaluate_command
+from model.inference import ARTIFACTS_DIR, METADATA_FILE
 from tests.model.conftest import RunningServer
 from tests.samples import noisy_image
 
@@ -48,3 +49,26 @@ def test_evaluate_starts_its_own_endpoint(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["n"] == 8 and summary["threshold"] == 0.9
+
+
+def test_latency_times_the_running_endpoint_and_the_model_alone(
+    tmp_path: Path, model_server: RunningServer
+) -> None:
+    from model.latency import main as latency
+
+    png, jpeg = tmp_path / "thumb.png", tmp_path / "photo.jpg"
+    png.write_bytes(noisy_image(1, "PNG", (32, 32)))
+    jpeg.write_bytes(noisy_image(2, "JPEG", (1600, 1200)))
+    result = CliRunner().invoke(
+        latency,
+        ["--endpoint-url", model_server.url, "--n", "5", "--png", str(png), "--jpeg", str(jpeg), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["png_32x32"]["bytes"] == png.stat().st_size
+    assert figures["jpeg_12mp"]["bytes"] == jpeg.stat().st_size and figures["jpeg_12mp"]["n"] == 20
+    for timed in (figures["png_32x32"]["server_ms"], figures["jpeg_12mp"]["round_trip_ms"]):
+        assert 0 < timed["p50"] <= timed["p99"]
+    side = json.loads((ARTIFACTS_DIR / METADATA_FILE).read_text())["input_side"]
+    assert figures["model_only"]["side"] == side and figures["model_only"]["ms"]["p50"] > 0
+    assert "bare_backbone" not in figures
