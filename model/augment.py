@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import random
 
+import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from model.preprocess import RESAMPLE
@@ -50,3 +51,18 @@ def augment(img: Image.Image, side: int, rng: random.Random, strength: float = 1
         img.save(buf, format="JPEG", quality=rng.randint(25, 90))
         img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     return img
+
+
+def mirror_and_shift(img: Image.Image, rng: random.Random, pixels: int = 2) -> Image.Image:
+    """The classic CIFAR view: a coin-flip mirror and a shift of up to `pixels` (edges reflected).
+
+    Same size as the input; what the whole-network fine-tune trains on (`model.full_finetune`).
+    """
+    if rng.random() < 0.5:
+        img = ImageOps.mirror(img)
+    if pixels <= 0:
+        return img
+    w, h = img.size
+    padded = np.pad(np.asarray(img), ((pixels, pixels), (pixels, pixels), (0, 0)), mode="reflect")
+    dx, dy = rng.randint(0, 2 * pixels), rng.randint(0, 2 * pixels)
+    return Image.fromarray(np.ascontiguousarray(padded[dy : dy + h, dx : dx + w]))
