@@ -77,22 +77,11 @@ def frozen_features(net: Any, cfg: FinetuneConfig, batch: NDArray[np.uint8]) -> 
     """The probe's features of uint8 images, through onnxruntime (several times faster than torch)."""
     import tempfile
 
-    import torch
-
-    from model.network import Normalize, multilayer_features
-
-    class Features(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.norm = Normalize()
-            self.net = net
-
-        def forward(self, image: torch.Tensor) -> torch.Tensor:
-            return multilayer_features(self.net, self.norm(image), cfg.taps)
+    from model.network import Features
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "features.onnx"
-        export_onnx(Features(), cfg.side, path, ["features"])
+        export_onnx(Features(net, cfg.taps), cfg.side, path, ["features"])
         session = ort_session(path, cfg.threads)
         chunks = [session.run(None, {"image": batch[i : i + 50]})[0] for i in range(0, len(batch), 50)]
     return np.concatenate(chunks).astype(np.float64)
@@ -183,19 +172,12 @@ def tuned_logits(
     """(head logit, ImageNet prior logit) of the fine-tuned network, in float32 as served."""
     import torch
 
-    from model.network import Normalize, multilayer_features
+    from model.network import Features
 
+    features = Features(net, cfg.taps).eval()
     with torch.no_grad():
-        feats = (
-            torch.cat(
-                [
-                    multilayer_features(net, Normalize()(torch.from_numpy(batch[i : i + 50])), cfg.taps)
-                    for i in range(0, len(batch), 50)
-                ]
-            )
-            .numpy()
-            .astype(np.float64)
-        )
+        chunks = [features(torch.from_numpy(batch[i : i + 50])).numpy() for i in range(0, len(batch), 50)]
+    feats = np.concatenate(chunks).astype(np.float64)
     weight = head.weight.detach().numpy()[0].astype(np.float64)
     logit = ((feats - standardise[0]) / standardise[1]) @ weight + float(head.bias.item())
     return np.asarray(logit, dtype=np.float64), prior_from_features(net, feats)

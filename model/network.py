@@ -95,6 +95,19 @@ def multilayer_features(net: Any, x: torch.Tensor, taps: int) -> torch.Tensor:
     return top_multilayer(net, run_stem(net, x, 0), 0, taps)
 
 
+class Features(nn.Module):
+    """uint8 image [N, S, S, 3] -> the probe's pooled multi-layer features (cached for CV)."""
+
+    def __init__(self, net: Any, taps: int) -> None:
+        super().__init__()
+        self.norm = Normalize()
+        self.net = net
+        self.taps = taps
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return multilayer_features(self.net, self.norm(image), self.taps)
+
+
 BICYCLE_IMAGENET = (444, 671, 870, 880)  # tandem, mountain bike, tricycle, unicycle
 MOTORCYCLE_IMAGENET = (665, 670, 518)  # moped, motor scooter, crash helmet
 
