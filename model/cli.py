@@ -136,6 +136,21 @@ def _vehicles_default() -> str | None:
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds (train split).")
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="Fine-tuning learning rate.")
 @click.option("--l2sp", type=float, default=1e-3, show_default=True, help="Pull towards pre-trained weights.")
+@click.option(
+    "--thumbnail-epochs",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Whole-network fine-tune for uploads of thumbnail size (0: the probe answers every upload).",
+)
+@click.option("--thumbnail-folds", type=int, default=3, show_default=True, help="Its cross-validation folds.")
+@click.option(
+    "--thumbnail-max-side",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Uploads whose longer side is at most this many pixels go to the thumbnail graph.",
+)
 @click.option("--seed", type=int, default=20240611, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
 def train_command(
@@ -150,6 +165,9 @@ def train_command(
     folds: int,
     lr: float,
     l2sp: float,
+    thumbnail_epochs: int,
+    thumbnail_folds: int,
+    thumbnail_max_side: int,
     seed: int,
     threads: int,
 ) -> None:
@@ -167,6 +185,9 @@ def train_command(
         folds=folds,
         lr=lr,
         l2sp=l2sp,
+        thumbnail_epochs=thumbnail_epochs,
+        thumbnail_folds=thumbnail_folds,
+        thumbnail_max_side=thumbnail_max_side,
         seed=seed,
         threads=threads,
     )
@@ -180,6 +201,8 @@ def train_command(
                 "threshold": meta["threshold"],
                 "cv_accuracy": meta["cv"]["cv_accuracy"],
                 "sha256": meta["artifact"]["sha256"],
+                "thumbnail_sha256": meta.get("thumbnail", {}).get("artifact", {}).get("sha256"),
+                "seconds": meta["training"]["seconds"],
             }
         )
     )

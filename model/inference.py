@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from model.preprocess import ImageDecodeError, ImageTooLargeError, load_model_input
+from model.preprocess import ImageDecodeError, ImageTooLargeError, load_sized_input
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
-MODEL_FILE = "model.onnx"
+MODEL_FILE = "model.onnx"  # the photo graph: answers every upload a thumbnail graph does not take
+THUMBNAIL_FILE = "thumbnail.onnx"
 METADATA_FILE = "metadata.json"
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints accept at most 6 MB per request
@@ -71,13 +72,19 @@ def resolve_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
 
 @dataclass
 class Predictor:
-    """An onnxruntime session over the exported classifier and what metadata.json says about it."""
+    """onnxruntime sessions over the exported graphs and what metadata.json says about them.
+
+    `model.onnx` (the photo graph) answers every upload, unless the metadata names a thumbnail graph:
+    then uploads whose longer side is at most its `max_side` pixels go to that one instead. Both take
+    the same input and answer on the same scale, so one router threshold serves both.
+    """
 
     model_dir: Path
     threads: int = 2
     metadata: dict[str, Any] = field(init=False)
     side: int = field(init=False)
     version: str = field(init=False)
+    thumbnail_max_side: int = field(init=False)
     load_seconds: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,28 +98,43 @@ class Predictor:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(self.model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0].name
-        # one warm-up run so the first request does not pay for lazy initialisation
-        self.run(np.zeros((1, self.side, self.side, 3), dtype=np.uint8))
+        files = {"photo": MODEL_FILE}
+        thumbnail = self.metadata.get("thumbnail")
+        self.thumbnail_max_side = int(thumbnail["max_side"]) if thumbnail else 0
+        if thumbnail:
+            files["thumbnail"] = str(thumbnail["file"])
+        cpu = ["CPUExecutionProvider"]
+        self._sessions = {
+            graph: ort.InferenceSession(str(self.model_dir / name), options, providers=cpu)
+            for graph, name in files.items()
+        }
+        self._inputs = {graph: session.get_inputs()[0].name for graph, session in self._sessions.items()}
+        for graph in self._sessions:  # one warm-up run so the first request skips lazy initialisation
+            self.run(np.zeros((1, self.side, self.side, 3), dtype=np.uint8), graph)
         self.load_seconds = time.perf_counter() - start
 
     @property
     def threshold(self) -> float:
         return float(self.metadata.get("threshold", 0.5))
 
-    def run(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
-        probs = self._session.run(None, {self._input: batch})[0]
+    @property
+    def graphs(self) -> tuple[str, ...]:
+        return tuple(self._sessions)
+
+    def graph_for(self, native_side: int) -> str:
+        """Which graph answers an upload whose longer side is `native_side` pixels."""
+        return "thumbnail" if native_side <= self.thumbnail_max_side else "photo"
+
+    def run(self, batch: NDArray[np.uint8], graph: str = "photo") -> NDArray[np.float32]:
+        probs = self._sessions[graph].run(None, {self._inputs[graph]: batch})[0]
         return np.asarray(probs, dtype=np.float32)
 
     def predict_image(self, data: bytes) -> list[float]:
         try:
-            arr = load_model_input(data, self.side)
+            arr, native_side = load_sized_input(data, self.side)
         except (ImageDecodeError, ImageTooLargeError) as exc:
             raise image_error(exc) from exc
-        return _as_list(self.run(arr[None])[0])
+        return _as_list(self.run(arr[None], self.graph_for(native_side))[0])
 
     def predict_jsonlines(self, body: bytes) -> list[dict[str, str] | list[float]]:
         """One answer per non-empty line: probabilities, or {"error", "message"} for that item."""
@@ -127,19 +149,20 @@ class Predictor:
                 400, "too-many-items", f"{len(lines)} lines; at most {MAX_BATCH_ITEMS} per call"
             )
         results: list[dict[str, str] | list[float]] = []
-        arrays: list[NDArray[np.uint8]] = []
-        slots: list[int] = []
+        batches: dict[str, tuple[list[int], list[NDArray[np.uint8]]]] = {}
         for line in lines:
             try:
-                arrays.append(load_model_input(_decode_line(line), self.side))
+                arr, native_side = load_sized_input(_decode_line(line), self.side)
+                slots, arrays = batches.setdefault(self.graph_for(native_side), ([], []))
                 slots.append(len(results))
+                arrays.append(arr)
                 results.append([])
             except RequestError as exc:
                 results.append(exc.body())
             except (ImageDecodeError, ImageTooLargeError) as exc:
                 results.append(image_error(exc).body())
-        if arrays:
-            probs = self.run(np.stack(arrays))
+        for graph, (slots, arrays) in batches.items():
+            probs = self.run(np.stack(arrays), graph)
             for slot, row in zip(slots, probs, strict=True):
                 results[slot] = _as_list(row)
         return results

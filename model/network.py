@@ -119,6 +119,7 @@ class Classifier(nn.Module):
     an ImageNet zero-shot logit, log-sum-exp of the motorcycle-like minus the bicycle-like ImageNet
     classes (the softmax normaliser cancels, so only those rows of the 1000-class layer are kept).
     The blend keeps what pre-training knows about real photos while the head learns the thumbnails.
+    `logit_scale` (a temperature) maps a graph's own confidence threshold onto the router's one.
     """
 
     def __init__(
@@ -129,6 +130,7 @@ class Classifier(nn.Module):
         feature_mean: torch.Tensor,
         feature_std: torch.Tensor,
         taps: int = 0,
+        logit_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.norm = Normalize()
@@ -136,6 +138,7 @@ class Classifier(nn.Module):
         self.taps = taps
         self.head = head
         self.prior_weight = float(prior_weight)
+        self.logit_scale = float(logit_scale)
         rows = list(BICYCLE_IMAGENET) + list(MOTORCYCLE_IMAGENET)
         self.prior_fc = nn.Linear(net._fc.in_features, len(rows))
         with torch.no_grad():
@@ -153,5 +156,7 @@ class Classifier(nn.Module):
             z = self.prior_fc(feats[:, -self.net._fc.in_features :])
             prior = torch.logsumexp(z[:, self.n_bicycle :], -1) - torch.logsumexp(z[:, : self.n_bicycle], -1)
             logit = logit + self.prior_weight * prior
+        if self.logit_scale != 1.0:
+            logit = logit * self.logit_scale
         p_motorcycle = torch.sigmoid(logit)
         return torch.stack([1.0 - p_motorcycle, p_motorcycle], dim=1)

@@ -37,12 +37,18 @@ def decode_image(data: bytes, side: int) -> Image.Image:
     JPEGs are decoded at reduced scale with `draft()` (DCT scaling), so a 12-megapixel photo costs a
     fraction of a full decode. EXIF orientation is applied so a phone's portrait photo stands upright.
     """
+    return decode_sized(data, side)[0]
+
+
+def decode_sized(data: bytes, side: int) -> tuple[Image.Image, int]:
+    """`decode_image` and the longer side of the image as uploaded (before any reduced-scale decode)."""
     with warnings.catch_warnings():
         # DecompressionBombWarning (and any other decoder warning) becomes an error.
         warnings.simplefilter("error")
         try:
             img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
+            native_side = max(w, h)
             if w * h > MAX_IMAGE_PIXELS:
                 raise ImageTooLargeError(f"image has {w * h} pixels, over the {MAX_IMAGE_PIXELS} limit")
             if img.format == "JPEG" and hasattr(img, "draft"):
@@ -56,7 +62,7 @@ def decode_image(data: bytes, side: int) -> Image.Image:
             raise
         except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError...)
             raise ImageDecodeError(f"cannot decode image: {exc}") from exc
-    return to_rgb(img)
+    return to_rgb(img), native_side
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -84,3 +90,9 @@ def to_model_input(img: Image.Image, side: int) -> NDArray[np.uint8]:
 
 def load_model_input(data: bytes, side: int) -> NDArray[np.uint8]:
     return to_model_input(decode_image(data, side), side)
+
+
+def load_sized_input(data: bytes, side: int) -> tuple[NDArray[np.uint8], int]:
+    """The model input and the upload's longer side (which graph answers depends on it)."""
+    img, native_side = decode_sized(data, side)
+    return to_model_input(img, side), native_side

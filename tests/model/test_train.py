@@ -43,6 +43,9 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
         batch=8,
         lambdas=(1e-2,),
         prior_weights=(0.0, 0.5),
+        thumbnail_epochs=1,
+        thumbnail_folds=2,
+        thumbnail_max_side=48,
     )
     meta = train(cfg)
     assert meta["input_side"] == 64
@@ -51,7 +54,22 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
         json.loads((tmp_path / "out" / "metadata.json").read_text())["artifact"]["sha256"]
         == (meta["artifact"]["sha256"])
     )
+    thumbnail = meta["thumbnail"]
+    assert thumbnail["max_side"] == 48
+    assert (tmp_path / "out" / thumbnail["file"]).stat().st_size == thumbnail["artifact"]["bytes"]
     predictor = Predictor(tmp_path / "out", threads=1)
-    probs = predictor.run(np.zeros((2, 64, 64, 3), dtype=np.uint8))
-    assert probs.shape == (2, 2)
-    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert predictor.graphs == ("photo", "thumbnail")
+    for graph in predictor.graphs:
+        probs = predictor.run(np.zeros((2, 64, 64, 3), dtype=np.uint8), graph)
+        assert probs.shape == (2, 2)
+        assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_the_thumbnail_scale_maps_its_threshold_onto_the_routers() -> None:
+    from model.thumbnail import logit_scale
+
+    scale = logit_scale(0.88, 0.985)
+    logit = np.log(0.88 / 0.12) * scale
+    assert 1 / (1 + np.exp(-logit)) == pytest.approx(0.985)
+    assert logit_scale(0.985, 0.985) == pytest.approx(1.0)
+    assert np.isfinite(logit_scale(0.5, 0.985))
