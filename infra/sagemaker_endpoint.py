@@ -1,6 +1,6 @@
 """Deploy the vehicle classifier to a SageMaker endpoint with plain boto3 (bring-your-own container).
 
-Steps, each idempotent: package `model.tar.gz` (model.onnx + metadata.json, byte-for-byte reproducible)
+Steps, each idempotent: package `model.tar.gz` (the graphs + metadata.json, byte-for-byte reproducible)
 and upload it to S3; create the model (the Dockerfile's image, pushed to ECR); create an endpoint
 config (instances with DataCaptureConfig, 100% of requests and responses to an S3 prefix; or
 `--serverless` with ServerlessConfig); create the endpoint, or update an existing one in place to the
@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-ARTIFACT_FILES = ("model.onnx", "metadata.json")
+METADATA_FILE = "metadata.json"
 VARIANT = "AllTraffic"
 CAPTURE_CONTENT_TYPES = {"JsonContentTypes": ["application/json", "application/jsonlines"]}
 
@@ -55,11 +55,20 @@ class DeployConfig:
         return self.capture_uri or f"s3://{self.bucket}/{self.prefix}/data-capture"
 
 
+def artifact_files(model_dir: Path) -> list[str]:
+    """metadata.json and every graph it names: the photo graph and, when trained, the thumbnail graph."""
+    meta = json.loads((model_dir / METADATA_FILE).read_text())
+    graphs = [meta["artifact"]["file"]]
+    if "thumbnail" in meta:
+        graphs.append(meta["thumbnail"]["file"])
+    return [METADATA_FILE, *sorted(graphs)]
+
+
 def package_model(model_dir: Path) -> bytes:
     """model.tar.gz with fixed order, mtimes and owners: the same artifact gives the same bytes."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in ARTIFACT_FILES:
+        for name in artifact_files(model_dir):
             data = (model_dir / name).read_bytes()
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -73,7 +82,7 @@ def package_model(model_dir: Path) -> bytes:
 
 
 def model_version(model_dir: Path) -> str:
-    meta = json.loads((model_dir / "metadata.json").read_text())
+    meta = json.loads((model_dir / METADATA_FILE).read_text())
     return str(meta.get("model_version", "unknown"))
 
 

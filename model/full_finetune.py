@@ -3,20 +3,18 @@
 `python -m model.full_finetune [--data DIR] [--epochs 8] [--only-fold K] [--json]` (needs the `train`
 extra) uses the folds of `driver-routing train`. In each fold it fits the served recipe's probe (frozen
 EfficientNet-Lite0 at 192 px, pooled features of the last 6 blocks and the head conv, L2 logistic head)
-and fine-tunes the whole network from its ImageNet weights with a fresh linear head on the same
-features: AdamW with a one-cycle schedule, weight decay, label smoothing, bf16 autocast on the CPU,
-BatchNorm statistics frozen, a mirror and a shift of up to 2 pixels of the 32x32 thumbnail per step.
-It prints both out-of-fold accuracies for each ImageNet-prior weight and the share each would send to
-manual review under the served threshold rule. It writes no artifact: it is the experiment behind the
-model card's fine-tuning row, kept so the figures can be reproduced and the recipe picked up.
+and fine-tunes the whole network from its ImageNet weights with the thumbnail graph's recipe
+(`model.thumbnail`, which `driver-routing train` ships with 3 folds). It prints both out-of-fold
+accuracies for each ImageNet-prior weight and the share each would send to manual review under the
+served threshold rule, on the same 5 folds as the probe. It writes no artifact: it is the comparison
+behind the model card's fine-tuning rows.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.augment import mirror_and_shift
 from model.dataset import default_data_dir, load_samples
 from model.preprocess import to_model_input, to_rgb
+from model.thumbnail import Standardise, ThumbnailConfig, fine_tune, tuned_logits
 from model.train import (
     FloatArray,
     choose_threshold,
@@ -49,13 +47,6 @@ class FinetuneConfig:
     probe_lambda: float = 3e-3  # the served probe's regularisation (chosen by CV in `train`)
     epochs: int = 8
     lr: float = 2e-4
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    shift: int = 2
-    drop_connect: float = 0.1
-    dropout: float = 0.2
-    batch: int = 32
-    bf16: bool = True
     folds: int = 5
     seed: int = 20240611
     threads: int = 2
@@ -94,100 +85,9 @@ def frozen_features(net: Any, cfg: FinetuneConfig, *views: NDArray[np.uint8]) ->
     ).astype(np.float64)
 
 
-def fine_tune_fold(
-    base: Any,
-    cfg: FinetuneConfig,
-    images: list[Image.Image],
-    y: NDArray[np.int64],
-    train_idx: NDArray[np.int64],
-    standardise: tuple[FloatArray, FloatArray],
-    seed: int,
-) -> tuple[Any, Any]:
-    """Fine-tune a copy of the whole backbone and a zero-initialised linear head; returns both."""
-    import copy
-
-    import torch
-
-    from model.network import Normalize, run_stem, top_multilayer
-
-    seed_everything(seed)
-    net = copy.deepcopy(base).eval()  # eval: BatchNorm keeps ImageNet statistics (batches of 32 are small)
-    params = [p for name, p in net.named_parameters() if not name.startswith("_fc")]
-    for p in net.parameters():
-        p.requires_grad = False
-    for p in params:
-        p.requires_grad = True
-    mean = torch.tensor(standardise[0], dtype=torch.float32)
-    std = torch.tensor(standardise[1], dtype=torch.float32)
-    head = torch.nn.Linear(len(standardise[0]), 1)
-    torch.nn.init.zeros_(head.weight)
-    torch.nn.init.zeros_(head.bias)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": params, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-            {"params": head.parameters(), "lr": cfg.lr * 3, "weight_decay": 1e-3},
-        ]
-    )
-    steps = len(train_idx) // cfg.batch
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[cfg.lr, cfg.lr * 3], total_steps=cfg.epochs * steps, pct_start=0.1
-    )
-    norm = Normalize()
-    views = random.Random(seed)
-    order = np.random.RandomState(seed % 2**32)
-    started = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        shuffled = order.permutation(train_idx)
-        total = 0.0
-        for step in range(steps):
-            chosen = shuffled[step * cfg.batch : (step + 1) * cfg.batch]
-            x = torch.from_numpy(
-                np.stack(
-                    [to_model_input(mirror_and_shift(images[i], views, cfg.shift), cfg.side) for i in chosen]
-                )
-            )
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                feats = top_multilayer(
-                    net, run_stem(net, norm(x), 0), 0, cfg.taps, drop_connect=cfg.drop_connect
-                )
-            dropped = torch.nn.functional.dropout((feats.float() - mean) / std, cfg.dropout, training=True)
-            target = torch.tensor(y[chosen], dtype=torch.float32)
-            target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / 2
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(head(dropped)[:, 0], target)
-            optimizer.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-            schedule.step()
-            total += float(loss.detach())
-        print(
-            f"    epoch {epoch + 1}/{cfg.epochs} loss={total / steps:.4f} "
-            f"({time.perf_counter() - started:.0f} s)",
-            flush=True,
-        )
-    for p in net.parameters():
-        p.requires_grad = False
-    return net, head
-
-
-def tuned_logits(
-    net: Any,
-    head: Any,
-    cfg: FinetuneConfig,
-    batch: NDArray[np.uint8],
-    standardise: tuple[FloatArray, FloatArray],
-) -> tuple[FloatArray, FloatArray]:
-    """(head logit, ImageNet prior logit) of the fine-tuned network, in float32 as served."""
-    import torch
-
-    from model.network import Features
-
-    features = Features(net, cfg.taps).eval()
-    with torch.no_grad():
-        chunks = [features(torch.from_numpy(batch[i : i + 50])).numpy() for i in range(0, len(batch), 50)]
-    feats = np.concatenate(chunks).astype(np.float64)
-    weight = head.weight.detach().numpy()[0].astype(np.float64)
-    logit = ((feats - standardise[0]) / standardise[1]) @ weight + float(head.bias.item())
-    return np.asarray(logit, dtype=np.float64), prior_from_features(net, feats)
+def recipe(cfg: FinetuneConfig) -> ThumbnailConfig:
+    """The served thumbnail recipe with this experiment's epochs and learning rate."""
+    return replace(ThumbnailConfig(), epochs=cfg.epochs, lr=cfg.lr)
 
 
 def summarise(name: str, oof: OutOfFold, y: NDArray[np.int64], cfg: FinetuneConfig) -> dict[str, Any]:
@@ -227,9 +127,18 @@ def cross_validate(data: Path, cfg: FinetuneConfig, only_fold: int | None) -> di
             frozen[:, train_idx].reshape(-1, frozen.shape[-1]), np.tile(y[train_idx], 2), cfg.probe_lambda
         )
         probe.head[fold] = head.logit(frozen[0][fold])
-        standardise = (head.mean, head.std)
-        net_k, head_k = fine_tune_fold(net, cfg, images, y, train_idx, standardise, cfg.seed + k)
-        tuned.head[fold], tuned.prior[fold] = tuned_logits(net_k, head_k, cfg, originals[fold], standardise)
+        tuned_k = fine_tune(
+            net,
+            recipe(cfg),
+            cfg.side,
+            cfg.taps,
+            images,
+            y,
+            train_idx,
+            Standardise(head.mean, head.std),
+            cfg.seed + k,
+        )
+        tuned.head[fold], tuned.prior[fold] = tuned_logits(tuned_k, cfg.taps, originals[fold])
         done.append(fold)
         per_fold.append(
             {

@@ -130,11 +130,16 @@ class Predictor:
         return np.asarray(probs, dtype=np.float32)
 
     def predict_image(self, data: bytes) -> list[float]:
+        return self.classify(data)[0]
+
+    def classify(self, data: bytes) -> tuple[list[float], str]:
+        """Probabilities for one image and the graph that answered."""
         try:
             arr, native_side = load_sized_input(data, self.side)
         except (ImageDecodeError, ImageTooLargeError) as exc:
             raise image_error(exc) from exc
-        return _as_list(self.run(arr[None], self.graph_for(native_side))[0])
+        graph = self.graph_for(native_side)
+        return _as_list(self.run(arr[None], graph)[0]), graph
 
     def predict_jsonlines(self, body: bytes) -> list[dict[str, str] | list[float]]:
         """One answer per non-empty line: probabilities, or {"error", "message"} for that item."""

@@ -151,14 +151,17 @@ class ModelApp:
             if content_type not in IMAGE_CONTENT_TYPES and content_type not in JSONLINES_CONTENT_TYPES:
                 raise unsupported_content_type(content_type)
             body = read_body(environ)
-            headers = [("X-Amzn-SageMaker-Custom-Attributes", f"model_version={predictor.version}")]
+            attributes = f"model_version={predictor.version}"
+            headers = []
             if content_type in JSONLINES_CONTENT_TYPES:
                 lines = predictor.predict_jsonlines(body)
                 payload = "".join(json.dumps(item) + "\n" for item in lines).encode()
                 headers.append(("Content-Type", "application/jsonlines"))
                 result: Any = payload
             else:
-                result = predictor.predict_image(body)
+                result, graph = predictor.classify(body)
+                attributes += f",graph={graph}"  # which of the model's graphs answered (by upload size)
+            headers.append(("X-Amzn-SageMaker-Custom-Attributes", attributes))
             headers.append(("X-Inference-Ms", f"{(time.perf_counter() - started) * 1000:.3f}"))
             return 200, result, headers
         except RequestError as exc:

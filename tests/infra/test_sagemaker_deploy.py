@@ -45,14 +45,15 @@ def config(**overrides: Any) -> DeployConfig:
     )
 
 
-def test_model_tar_gz_holds_the_artifact_and_is_reproducible() -> None:
+def test_model_tar_gz_holds_every_graph_and_is_reproducible() -> None:
     first = package_model(MODEL_DIR)
     assert first == package_model(MODEL_DIR)
     with tarfile.open(fileobj=io.BytesIO(first), mode="r:gz") as tar:
-        assert sorted(tar.getnames()) == ["metadata.json", "model.onnx"]
-        member = tar.extractfile("model.onnx")
-        assert member is not None
-        assert member.read() == (MODEL_DIR / "model.onnx").read_bytes()
+        assert sorted(tar.getnames()) == ["metadata.json", "model.onnx", "thumbnail.onnx"]
+        for name in tar.getnames():
+            member = tar.extractfile(name)
+            assert member is not None
+            assert member.read() == (MODEL_DIR / name).read_bytes()
 
 
 def test_instance_endpoint_with_full_data_capture(aws: dict[str, Any]) -> None:

@@ -181,6 +181,7 @@ def test_boto3_invoke_endpoint_reaches_the_server(model_server: RunningServer) -
     )
     assert resp["ContentType"] == "application/json"
     assert resp["CustomAttributes"].startswith("model_version=")
+    assert resp["CustomAttributes"].endswith(",graph=thumbnail")  # a 32x32 upload
     assert resp["InvokedProductionVariant"] == "AllTraffic"
     assert_probabilities(json.loads(resp["Body"].read()))
 

@@ -236,7 +236,7 @@ def test_classifier_turns_the_endpoint_answer_into_a_prediction(
         {
             "Body": StreamingBody(io.BytesIO(answer), len(answer)),
             "ContentType": "application/json",
-            "CustomAttributes": "model_version=abc123",
+            "CustomAttributes": "model_version=abc123,graph=photo",
         },
     )
     body = job_body(aws, "photos/d-3/m.jpg", image_bytes("JPEG", (1200, 900)))
