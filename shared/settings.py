@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_PHOTO_BYTES")
     max_photo_pixels: int = Field(default=50_000_000, validation_alias="MAX_PHOTO_PIXELS")
     # The classifier sends the endpoint a JPEG whose longer side is at most this (the model sees 192 px).
-    endpoint_image_side: int = Field(default=320, validation_alias="ENDPOINT_IMAGE_SIDE")
+    # The endpoint answers uploads of at most 64 px a side with its thumbnail graph: keep this well above.
+    endpoint_image_side: int = Field(default=320, ge=128, validation_alias="ENDPOINT_IMAGE_SIDE")
 
     # Endpoint retries inside one invocation, before the record goes back to SQS.
     endpoint_attempts: int = Field(default=4, validation_alias="ENDPOINT_ATTEMPTS")
