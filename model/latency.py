@@ -16,6 +16,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,18 @@ def time_calls(call: Callable[[], object], n: int, side: int, threads: int) -> d
     return {"side": side, "threads": threads, "n": n, "ms": percentiles(times)}
 
 
-def time_model(n: int, model_dir: str | None, threads: int) -> dict[str, Any]:
-    """onnxruntime alone on one input of the model's side (what the server adds to decode and resize)."""
+def time_models(n: int, model_dir: str | None, threads: int) -> dict[str, dict[str, Any]]:
+    """onnxruntime alone on one input of the model's side (what the server adds to decode and resize),
+    for each graph: `model_only` (the photo graph) and `model_only_thumbnail`."""
     from model.inference import Predictor, resolve_model_dir
 
     predictor = Predictor(resolve_model_dir(model_dir), threads=threads)
     batch = np.random.default_rng(0).integers(0, 256, (1, predictor.side, predictor.side, 3), dtype=np.uint8)
-    return time_calls(lambda: predictor.run(batch), n, predictor.side, threads)
+    timed = {}
+    for graph in predictor.graphs:
+        name = "model_only" if graph == "photo" else f"model_only_{graph}"
+        timed[name] = time_calls(partial(predictor.run, batch, graph), n, predictor.side, threads)
+    return timed
 
 
 def time_bare_backbone(n: int, side: int, threads: int) -> dict[str, Any]:
@@ -164,13 +170,12 @@ def main(
     else:
         with local_endpoint(None, "vehicle-classifier") as url:
             result = run(url)
-    model = time_model(n, model_dir, model_threads)
-    timed = {"model_only": model}
+    timed = time_models(n, model_dir, model_threads)
     if bare_backbone:
         timed["bare_backbone"] = time_bare_backbone(n, 224, model_threads)
     for name, r in timed.items():
         click.echo(
-            f"{name:<14} {r['side']}x{r['side']} onnxruntime ({r['threads']} threads) "
+            f"{name:<20} {r['side']}x{r['side']} onnxruntime ({r['threads']} threads) "
             f"p50={r['ms']['p50']} ms p99={r['ms']['p99']} ms"
         )
     for name, r in result.items():

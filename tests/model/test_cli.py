@@ -70,5 +70,6 @@ def test_latency_times_the_running_endpoint_and_the_model_alone(
     for timed in (figures["png_32x32"]["server_ms"], figures["jpeg_12mp"]["round_trip_ms"]):
         assert 0 < timed["p50"] <= timed["p99"]
     side = json.loads((ARTIFACTS_DIR / METADATA_FILE).read_text())["input_side"]
-    assert figures["model_only"]["side"] == side and figures["model_only"]["ms"]["p50"] > 0
+    for graph in ("model_only", "model_only_thumbnail"):
+        assert figures[graph]["side"] == side and figures[graph]["ms"]["p50"] > 0
     assert "bare_backbone" not in figures
