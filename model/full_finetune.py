@@ -45,8 +45,8 @@ class FinetuneConfig:
     side: int = 192
     taps: int = 6
     probe_lambda: float = 3e-3  # the served probe's regularisation (chosen by CV in `train`)
-    epochs: int = 8
-    lr: float = 2e-4
+    epochs: int = ThumbnailConfig.epochs
+    lr: float = ThumbnailConfig.lr
     folds: int = 5
     seed: int = 20240611
     threads: int = 2

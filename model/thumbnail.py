@@ -168,27 +168,35 @@ def tuned_logits(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> tuple
     return np.asarray(logit, dtype=np.float64), prior_from_features(tuned.net, feats)
 
 
-def cross_validate(
-    base: Any,
-    tcfg: ThumbnailConfig,
-    side: int,
-    taps: int,
-    seed: int,
-    images: list[Image.Image],
-    y: NDArray[np.int64],
-    frozen: FloatArray,
-) -> ThumbnailCV:
-    """Out-of-fold logits of the recipe over `tcfg.folds` stratified folds of the train split.
+@dataclass
+class TrainingSet:
+    """What `train` hands over: the pretrained network, its input and taps, the split and its features."""
 
-    `frozen` holds the probe's features [views, N, F]; each fold standardises with its own training part.
-    """
+    base: Any
+    side: int
+    taps: int
+    seed: int
+    images: list[Image.Image]
+    y: NDArray[np.int64]
+    frozen: FloatArray  # the probe's features [views, N, F]
+
+    def tune(self, tcfg: ThumbnailConfig, train_idx: NDArray[np.int64], seed: int) -> FineTuned:
+        """Fine-tune on `train_idx`, standardising with the frozen features of those images only."""
+        standardise = Standardise.fit(self.frozen[:, train_idx].reshape(-1, self.frozen.shape[-1]))
+        return fine_tune(
+            self.base, tcfg, self.side, self.taps, self.images, self.y, train_idx, standardise, seed
+        )
+
+
+def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
+    """Out-of-fold logits of the recipe over `tcfg.folds` stratified folds of the train split."""
+    side, taps, seed, images, y = ts.side, ts.taps, ts.seed, ts.images, ts.y
     originals = np.stack([to_model_input(img, side) for img in images])
     cv = ThumbnailCV(np.zeros(len(y)), np.zeros(len(y)))
     for k, fold in enumerate(make_folds(y, tcfg.folds, seed)):
         train_idx = np.setdiff1d(np.arange(len(y)), fold)
         print(f"  thumbnail cv fold {k + 1}/{tcfg.folds}", flush=True)
-        standardise = Standardise.fit(frozen[:, train_idx].reshape(-1, frozen.shape[-1]))
-        tuned = fine_tune(base, tcfg, side, taps, images, y, train_idx, standardise, seed + k)
+        tuned = ts.tune(tcfg, train_idx, seed + k)
         cv.head[fold], cv.prior[fold] = tuned_logits(tuned, taps, originals[fold])
     cv.by_prior_weight = {pw: float(((cv.logits(pw) > 0) == y).mean()) for pw in tcfg.prior_weights}
     return cv
@@ -206,16 +214,7 @@ def logit_scale(threshold: float, router_threshold: float) -> float:
 
 
 def build_thumbnail_model(
-    base: Any,
-    tcfg: ThumbnailConfig,
-    side: int,
-    taps: int,
-    seed: int,
-    target_accuracy: float,
-    router_threshold: float,
-    images: list[Image.Image],
-    y: NDArray[np.int64],
-    frozen: FloatArray,
+    ts: TrainingSet, tcfg: ThumbnailConfig, target_accuracy: float, router_threshold: float
 ) -> tuple[Any, dict[str, Any]]:
     """Cross-validate, fine-tune on the whole split and return the torch classifier and what CV chose."""
     import torch
@@ -223,22 +222,22 @@ def build_thumbnail_model(
     from model.network import Classifier
 
     started = time.perf_counter()
-    cv = cross_validate(base, tcfg, side, taps, seed, images, y, frozen)
+    cv = cross_validate(ts, tcfg)
+    y = ts.y
     # best accuracy; ties go to the larger ImageNet prior (what pre-training knows)
     prior_weight = max(tcfg.prior_weights, key=lambda pw: (round(cv.by_prior_weight[pw], 6), pw))
     threshold = choose_threshold(cv.logits(prior_weight), y, target_accuracy)
     scale = logit_scale(threshold["threshold"], router_threshold)
     print(f"  thumbnail cv: prior_weight={prior_weight:g} {threshold} logit_scale={scale:.4f}", flush=True)
     print("  fine-tuning the thumbnail graph on the whole train split", flush=True)
-    standardise = Standardise.fit(frozen.reshape(-1, frozen.shape[-1]))
-    tuned = fine_tune(base, tcfg, side, taps, images, y, np.arange(len(y)), standardise, seed + tcfg.folds)
+    tuned = ts.tune(tcfg, np.arange(len(y)), ts.seed + tcfg.folds)
     classifier = Classifier(
         tuned.net,
         tuned.head,
         prior_weight,
-        torch.tensor(standardise.mean, dtype=torch.float32),
-        torch.tensor(standardise.std, dtype=torch.float32),
-        taps=taps,
+        torch.tensor(tuned.standardise.mean, dtype=torch.float32),
+        torch.tensor(tuned.standardise.std, dtype=torch.float32),
+        taps=ts.taps,
         logit_scale=scale,
     ).eval()
     summary = {
