@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy shared services driver_routing model infra
+	$(BIN)/mypy shared services driver_routing local bench model infra experiments
 
 template-check: install
 	$(BIN)/cfn-lint infra/template.yaml

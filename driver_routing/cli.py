@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,16 +12,12 @@ from typing import Any
 
 import click
 
-from driver_routing.stack import LocalStack, StackConfig
+from driver_routing.commands import LazyGroup
+from driver_routing.output import describe_decision, describe_record, emit_json
+from driver_routing.stack_outputs import DEFAULT_STACK_NAME, StackResources
 from shared.contracts import Route
 
-DEFAULT_STACK = "driver-routing"
 STATE_FILE = Path(".driver-routing") / "stack.json"
-
-
-def emit_json(payload: dict[str, Any]) -> None:
-    """Scripts read the last line of stdout: one JSON object."""
-    click.echo(json.dumps(payload, default=str, sort_keys=True))
 
 
 def use_local_stack_if_running() -> None:
@@ -35,20 +30,21 @@ def use_local_stack_if_running() -> None:
     click.echo(f"using the local stack at {os.environ['AWS_ENDPOINT_URL']} ({STATE_FILE})", err=True)
 
 
-def connect(stack_name: str) -> Any:
-    from infra.local import describe_stack
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def connect(stack_name: str) -> StackResources:
+    from driver_routing.stack_outputs import describe_stack
 
     use_local_stack_if_running()
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return describe_stack(os.environ.get("AWS_ENDPOINT_URL", ""), stack_name=stack_name, region=region)
+    return describe_stack(stack_name, region=region())
 
 
 def aws_client(service: str) -> Any:
     from shared.aws.clients import client
 
-    return client(
-        service, os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    )
+    return client(service, region())
 
 
 def parse_time(value: str) -> datetime:
@@ -61,55 +57,13 @@ def parse_time(value: str) -> datetime:
 
 
 stack_option = click.option(
-    "--stack-name", default=DEFAULT_STACK, show_default=True, envvar="DRIVER_ROUTING_STACK"
+    "--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK"
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Driver routing: a vehicle photo in S3 becomes a loading bay, an order radius and a record."""
-
-
-@main.command()
-@click.option("--aws-port", default=5000, show_default=True, help="moto server port (the AWS endpoint).")
-@click.option("--endpoint-port", default=8080, show_default=True, help="Model endpoint port.")
-@stack_option
-def up(aws_port: int, endpoint_port: int, stack_name: str) -> None:
-    """Run the local stack in the foreground until Ctrl-C."""
-    stack = LocalStack(StackConfig(aws_port=aws_port, endpoint_port=endpoint_port, stack_name=stack_name))
-    stopping = False
-
-    def stop(signum: int, frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    click.echo("starting moto server, model endpoint and pollers on 127.0.0.1 ...")
-    with stack:
-        resources = stack.resources
-        assert resources is not None
-        click.echo(f"AWS (moto server):  {stack.aws_url}")
-        click.echo(
-            f"model endpoint:     {stack.endpoint_url} (SageMaker runtime API, endpoint "
-            f"{stack.config.endpoint_name!r})"
-        )
-        click.echo(f"photo bucket:       s3://{resources.bucket}/photos/{{driver_id}}/")
-        click.echo(f"routing topic:      {resources.topic_arn}")
-        click.echo(f"capture table:      {resources.capture_table}")
-        click.echo(f"logs:               {stack.log_dir}/")
-        click.echo("\nFrom another terminal:")
-        for name, value in stack.client_environment().items():
-            click.echo(f"  export {name}={value}")
-        click.echo("  driver-routing upload PHOTO --driver-id d-001 | watch | query --driver-id d-001")
-        click.echo(f"  aws s3 ls s3://{resources.bucket} --recursive")
-        click.echo("\nCtrl-C stops the stack.")
-        while not stopping:
-            for name in stack.supervise():
-                click.echo(f"poller {name} died; restarted it", err=True)
-            time.sleep(0.5)
-        click.echo("stopping ...")
-    click.echo("stopped.")
 
 
 @main.command()
@@ -163,15 +117,6 @@ def watch(
             pass
 
 
-def describe_decision(decision: Any) -> str:
-    where = f"bay {decision.bay}, {decision.radius_km:g} km" if decision.bay else decision.reason
-    confidence = f" ({decision.vehicle_class} {decision.confidence:.2f})" if decision.vehicle_class else ""
-    return (
-        f"{decision.decided_at:%H:%M:%S} {decision.driver_id:<12} {decision.route:<13} "
-        f"{where}{confidence}  {decision.photo.key}"
-    )
-
-
 @main.command()
 @click.option("--driver-id", help="All decisions for this driver, newest first.")
 @click.option("--since", help="Window start: ISO 8601 or a duration ago (15m, 2h, 7d).")
@@ -200,11 +145,7 @@ def query(
         end = parse_time(until) if until else datetime.now(UTC)
         records = table.in_window(parse_time(since or ""), end)[:limit]
     for record in records:
-        where = f"{record.bay} {record.radius_km:g} km" if record.bay else (record.reason or "")
-        click.echo(
-            f"{record.decided_at:%Y-%m-%d %H:%M:%S} {record.driver_id:<12} {record.route:<13} "
-            f"{where:<22} {record.photo_key}"
-        )
+        click.echo(describe_record(record))
     if as_json:
         emit_json({"count": len(records), "records": [json.loads(r.model_dump_json()) for r in records]})
 
@@ -247,30 +188,6 @@ def redrive(queue: str, stack_name: str, as_json: bool) -> None:
     if as_json:
         emit_json({"queue": queue, "moved": moved})
 
-
-def _register_optional_commands() -> None:
-    """Commands that live beside the chain: the model (serve, train, evaluate...) and deployment."""
-    from driver_routing.bench import bench
-    from driver_routing.demo import demo
-
-    main.add_command(demo)
-    main.add_command(bench)
-    try:
-        from model.cli import commands
-    except ImportError as error:  # pragma: no cover - a broken install, said plainly
-        click.echo(f"model commands unavailable: {error}", err=True)
-    else:
-        for command in commands:
-            main.add_command(command)
-    try:
-        from infra.sagemaker_endpoint import command as deploy_endpoint
-    except ImportError:
-        pass
-    else:
-        main.add_command(deploy_endpoint)
-
-
-_register_optional_commands()
 
 if __name__ == "__main__":
     sys.exit(main())

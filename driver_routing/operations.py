@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from infra.local import QueueRef, StackResources
+from driver_routing.stack_outputs import QueueRef, StackResources
+from shared.aws.clients import client
 
 
 @dataclass(frozen=True)
@@ -79,12 +78,7 @@ def redrive(sqs: Any, queue: QueueRef, *, batch: int = 10, max_messages: int | N
     """Move messages from `queue`'s DLQ back to `queue`. Uses SQS's own move task where the service
     has it; otherwise receives, sends and deletes in batches, deleting only what was sent."""
     # One attempt only: where the service lacks the task (moto answers HTTP 500) retries only cost time.
-    once = boto3.session.Session().client(
-        "sqs",
-        region_name=sqs.meta.region_name,
-        endpoint_url=sqs.meta.endpoint_url,
-        config=Config(retries={"mode": "standard", "max_attempts": 1}),
-    )
+    once = client("sqs", sqs.meta.region_name, sqs.meta.endpoint_url, attempts=1)
     try:
         once.start_message_move_task(SourceArn=queue.dlq_arn, DestinationArn=queue.arn)
         visible, _ = _depth(sqs, queue.dlq_url)

@@ -33,6 +33,17 @@ import boto3
 import botocore.config
 from botocore.exceptions import ClientError
 
+from driver_routing.stack_outputs import (
+    COMPLETE,
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+    REQUIRED_OUTPUTS,
+    StackError,
+    StackResources,
+    describe_stack,
+    find_stack,
+    resources_from_outputs,
+)
 from infra.cfn import (
     TEMPLATE_PATH,
     Resolver,
@@ -46,24 +57,7 @@ from infra.cfn import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STACK_NAME = "driver-routing"
-DEFAULT_REGION = "us-east-1"
 STACK_TIMEOUT_S = 120.0
-
-# The stack's output for each queue and its DLQ, by the key StackResources.queues uses.
-QUEUE_OUTPUTS: dict[str, tuple[str, str]] = {
-    "ingest": ("IngestQueueUrl", "IngestDlqUrl"),
-    "classify": ("ClassifyQueueUrl", "ClassifyDlqUrl"),
-    "route": ("RouteQueueUrl", "RouteDlqUrl"),
-    "capture": ("CaptureQueueUrl", "CaptureDlqUrl"),
-}
-REQUIRED_OUTPUTS = (
-    "PhotoBucketName",
-    "RoutingTopicArn",
-    "CaptureTableName",
-    "IdempotencyTableName",
-    *(key for pair in QUEUE_OUTPUTS.values() for key in pair),
-)
 
 # What moto 5.2.5's CloudFormation accepts and reports CREATE_COMPLETE for, yet does not apply
 # (measured here). deploy_stack applies each with boto3, then verifies it.
@@ -91,16 +85,11 @@ UNVERIFIABLE_IN_MOTO = (
     "queue policies: stored and read back, but moto does not enforce them",
 )
 
-_COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
 _BROKEN = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"}
 
 
-class LocalStackError(RuntimeError):
-    """The local stack could not be deployed or read."""
-
-
-class StackNotFoundError(LocalStackError):
-    """No deployed stack of that name at that endpoint."""
+class LocalStackError(StackError):
+    """The local stack could not be deployed."""
 
 
 class StackVerificationError(LocalStackError):
@@ -113,39 +102,6 @@ class StackVerificationError(LocalStackError):
 
 
 # ---------------------------------------------------------------- public API
-
-
-@dataclass(frozen=True)
-class QueueRef:
-    name: str
-    url: str
-    arn: str
-    dlq_url: str
-    dlq_arn: str
-
-
-@dataclass(frozen=True)
-class StackResources:
-    stack_name: str
-    region: str
-    bucket: str
-    queues: dict[str, QueueRef]  # keys: "ingest", "classify", "route", "capture"
-    topic_arn: str
-    capture_table: str
-    idempotency_table: str
-
-    def environment(self) -> dict[str, str]:
-        """The variables the services read (shared/settings.py names), plus every queue and DLQ URL."""
-        env = {
-            "PHOTO_BUCKET": self.bucket,
-            "ROUTING_TOPIC_ARN": self.topic_arn,
-            "CAPTURE_TABLE": self.capture_table,
-            "IDEMPOTENCY_TABLE": self.idempotency_table,
-        }
-        for key, queue in self.queues.items():
-            env[f"{key.upper()}_QUEUE_URL"] = queue.url
-            env[f"{key.upper()}_DLQ_URL"] = queue.dlq_url
-        return env
 
 
 def deploy_stack(
@@ -174,25 +130,11 @@ def deploy_stack(
     problems += [f"output {key} is missing" for key in REQUIRED_OUTPUTS if key not in deployed.outputs]
     if problems:
         raise StackVerificationError(stack_name, problems)
-    resources = _stack_resources(aws, stack_name, deployed.outputs)
+    resources = resources_from_outputs(
+        stack_name, deployed.outputs, region=aws.region, endpoint_url=aws.endpoint_url
+    )
     log.info("stack %s deployed and verified in %.2f s", stack_name, time.perf_counter() - started)
     return resources
-
-
-def describe_stack(
-    endpoint_url: str, *, stack_name: str = DEFAULT_STACK_NAME, region: str = DEFAULT_REGION
-) -> StackResources:
-    """The resources of a stack deployed earlier (by another process), read from its outputs."""
-    aws = _Aws(endpoint_url, region)
-    stack = _describe(aws, stack_name)
-    if stack is None or stack["StackStatus"] not in _COMPLETE:
-        status = "absent" if stack is None else stack["StackStatus"]
-        raise StackNotFoundError(f"no deployed stack {stack_name!r} at {endpoint_url} ({status})")
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
-    if missing:
-        raise LocalStackError(f"stack {stack_name!r} lacks outputs {missing}")
-    return _stack_resources(aws, stack_name, outputs)
 
 
 def local_template(sam: Template, *, region: str, parameters: Mapping[str, str]) -> Template:
@@ -230,17 +172,6 @@ class _Aws:
                 config=self._config,  # type: ignore[call-overload]
             )
         return self._clients[service]
-
-
-def _describe(aws: _Aws, stack_name: str) -> dict[str, Any] | None:
-    try:
-        stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as error:
-        if "does not exist" in str(error):
-            return None
-        raise
-    live = [s for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"]
-    return live[0] if live else None
 
 
 # ---------------------------------------------------------------- stack create / update
@@ -282,7 +213,7 @@ def _create_or_update(aws: _Aws, stack_name: str, template: Template, values: Ma
     else:
         return
     stack = _wait(aws, stack_name)
-    if stack is None or stack["StackStatus"] not in _COMPLETE:
+    if stack is None or stack["StackStatus"] not in COMPLETE:
         status = "deleted" if stack is None else f"{stack['StackStatus']}: {stack.get('StackStatusReason')}"
         raise LocalStackError(f"stack {stack_name!r} did not deploy ({status})")
 
@@ -297,7 +228,7 @@ def _deployed_as(aws: _Aws, stack: Mapping[str, Any]) -> tuple[Any, dict[str, st
 def _wait(aws: _Aws, stack_name: str) -> dict[str, Any] | None:
     deadline = time.monotonic() + STACK_TIMEOUT_S
     while True:
-        stack = _describe(aws, stack_name)
+        stack = find_stack(aws.client("cloudformation"), stack_name)
         if stack is None or not stack["StackStatus"].endswith("_IN_PROGRESS"):
             return stack
         if time.monotonic() > deadline:
@@ -316,7 +247,7 @@ class _Deployed:
     def __init__(self, aws: _Aws, stack_name: str, template: Template) -> None:
         self.aws = aws
         self.template = template
-        stack = _describe(aws, stack_name)
+        stack = find_stack(aws.client("cloudformation"), stack_name)
         assert stack is not None
         self.outputs: dict[str, str] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         arn = stack["StackId"].split(":")
@@ -983,41 +914,6 @@ _HANDLERS: dict[str, _Handler] = {
 }
 
 
-# ---------------------------------------------------------------- outputs → StackResources
-
-
-def _stack_resources(aws: _Aws, stack_name: str, outputs: Mapping[str, str]) -> StackResources:
-    sqs = aws.client("sqs")
-
-    def queue(url_from_stack: str) -> tuple[str, str, str]:
-        name = urlparse(url_from_stack).path.rstrip("/").rsplit("/", 1)[-1]
-        try:
-            url: str = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-        except ClientError as error:
-            raise LocalStackError(
-                f"queue {name} of stack {stack_name!r} is missing ({_error_code(error)})"
-            ) from error
-        return name, url, arn
-
-    queues: dict[str, QueueRef] = {}
-    for key, (queue_output, dlq_output) in QUEUE_OUTPUTS.items():
-        name, url, arn = queue(outputs[queue_output])
-        _, dlq_url, dlq_arn = queue(outputs[dlq_output])
-        queues[key] = QueueRef(name=name, url=url, arn=arn, dlq_url=dlq_url, dlq_arn=dlq_arn)
-    return StackResources(
-        stack_name=stack_name,
-        region=aws.region,
-        bucket=outputs["PhotoBucketName"],
-        queues=queues,
-        topic_arn=outputs["RoutingTopicArn"],
-        capture_table=outputs["CaptureTableName"],
-        idempotency_table=outputs["IdempotencyTableName"],
-    )
-
-
 # ---------------------------------------------------------------- command line (debugging aid)
 
 
@@ -1052,8 +948,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parameters=_parse_parameters(args.parameter),
             )
         else:
-            resources = describe_stack(args.endpoint_url, stack_name=args.stack_name, region=args.region)
-    except (LocalStackError, TemplateError, ValueError) as error:
+            resources = describe_stack(args.stack_name, region=args.region, endpoint_url=args.endpoint_url)
+    except (StackError, TemplateError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(

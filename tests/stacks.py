@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from driver_routing.stack import LocalStack, StackConfig, free_port
+from local.processes import free_port
+from local.stack import LocalStack, StackConfig
 from shared.aws import clients
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from driver_routing.stack import LocalStack
 from driver_routing.subscription import DecisionSubscription
+from local.stack import LocalStack
 from shared.aws import clients
 from shared.aws.capture_table import CaptureTable
 from tests.samples import bad_uploads, noisy_image, s3_notification

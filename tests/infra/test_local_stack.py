@@ -23,14 +23,8 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from infra.local import (
-    QueueRef,
-    StackNotFoundError,
-    StackResources,
-    StackVerificationError,
-    deploy_stack,
-    describe_stack,
-)
+from driver_routing.stack_outputs import QueueRef, StackNotFoundError, StackResources, describe_stack
+from infra.local import StackVerificationError, deploy_stack
 
 REGION = "us-east-1"
 STACK = "test-routing"
@@ -145,12 +139,12 @@ def test_queue_urls_point_at_the_moto_server(endpoint: str, stack: StackResource
 
 
 def test_describe_stack_reads_the_same_resources(endpoint: str, stack: StackResources) -> None:
-    assert describe_stack(endpoint, stack_name=STACK, region=REGION) == stack
+    assert describe_stack(STACK, region=REGION, endpoint_url=endpoint) == stack
 
 
 def test_describe_stack_of_a_missing_stack_says_so(endpoint: str) -> None:
     with pytest.raises(StackNotFoundError, match="no-such-stack"):
-        describe_stack(endpoint, stack_name="no-such-stack", region=REGION)
+        describe_stack("no-such-stack", region=REGION, endpoint_url=endpoint)
 
 
 def test_parameters_are_checked_before_any_call(endpoint: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from driver_routing.stack import LocalStack
+from local.stack import LocalStack
 from tests.stacks import running_stack
 
 # Short timeouts so that a failing record reaches its DLQ within seconds (maxReceiveCount 2).

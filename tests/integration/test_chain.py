@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from driver_routing.demo import ROUTE_OF_CLASS, await_decisions
-from driver_routing.stack import LocalStack
 from driver_routing.subscription import DecisionSubscription
 from driver_routing.uploads import collect_photos, upload_photo, upload_photos
+from local.demo import ROUTE_OF_CLASS, await_decisions
+from local.stack import LocalStack
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.contracts import CaptureRecord, Route

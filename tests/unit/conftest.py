@@ -13,8 +13,6 @@ from shared.aws import clients
 def _no_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"):
         monkeypatch.delenv(name, raising=False)
-    clients.client.cache_clear()
-    clients.endpoint_client.cache_clear()
+    clients.clear()
     yield
-    clients.client.cache_clear()
-    clients.endpoint_client.cache_clear()
+    clients.clear()

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from driver_routing.bench import account, per_second, percentile, stage_durations, summarise, summarise_stages
+from bench.command import account, per_second, stage_durations, summarise_stages
+from bench.stats import percentile, summarise
 
 
 def test_percentile_interpolates_between_ranks_like_numpy() -> None:

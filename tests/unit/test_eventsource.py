@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from moto import mock_aws
 
-from shared.eventsource import LocalLambdaContext, SqsEventSource
+from local.eventsource import LocalLambdaContext, SqsEventSource
 
 
 @pytest.fixture

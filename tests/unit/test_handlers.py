@@ -19,6 +19,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from local.eventsource import LocalLambdaContext, lambda_sqs_event
 from services.capture import handler as capture_handler
 from services.classifier import handler as classifier_handler
 from services.ingest import handler as ingest_handler
@@ -26,7 +27,6 @@ from services.router import handler as router_handler
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client, endpoint_client
 from shared.contracts import PhotoJob, PhotoRef, Prediction, Probabilities, Rejection, RoutingDecision
-from shared.eventsource import LocalLambdaContext, lambda_sqs_event
 from shared.settings import get_settings
 from tests.samples import image_bytes
 

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from moto.sqs import models
 
-from driver_routing.motoserver import speed_up_sqs
+from local.motoserver import speed_up_sqs
 
 PATCHED = ("messages", "approximate_number_of_messages_delayed", "approximate_number_of_messages_not_visible")
 
@@ -19,7 +19,7 @@ PATCHED = ("messages", "approximate_number_of_messages_delayed", "approximate_nu
 def sqs() -> Iterator[Any]:
     originals = {name: vars(models.Queue)[name] for name in (*PATCHED, "delete_message")}
     speed_up_sqs()
-    assert vars(models.Queue)["delete_message"].__module__ == "driver_routing.motoserver"  # applied
+    assert vars(models.Queue)["delete_message"].__module__ == "local.motoserver"  # applied
     try:
         with mock_aws():
             yield boto3.client("sqs", region_name="us-east-1")

@@ -1,6 +1,6 @@
 """One function's local event-source mapping, as its own process (as each Lambda function is its own).
 
-Run by the local stack: `python -m driver_routing.poller ingest --queue-url ... --queue-arn ...`, with the
+Run by the local stack: `python -m local.poller ingest --queue-url ... --queue-arn ...`, with the
 stack's environment. SIGTERM stops it after the batches in flight; SIGKILL loses nothing either: the
 unacknowledged messages reappear after the visibility timeout.
 """
@@ -14,9 +14,9 @@ from types import FrameType
 
 import click
 
-from driver_routing.functions import FUNCTIONS
+from local.eventsource import SqsEventSource
+from local.functions import FUNCTIONS
 from shared.aws.clients import client
-from shared.eventsource import SqsEventSource
 from shared.settings import get_settings
 
 

@@ -7,65 +7,22 @@ as Lambda would start a fresh execution environment.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from driver_routing.functions import FUNCTIONS
-from infra.local import StackResources, deploy_stack
+from driver_routing.stack_outputs import StackResources
+from infra.local import deploy_stack
+from local.functions import FUNCTIONS
+from local.processes import HOST, die_with_parent, wait_for_http
 
-HOST = "127.0.0.1"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM it when the stack's process dies, so a killed
-    test run or a closed terminal leaves no poller consuming someone else's queue later."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except OSError:  # not Linux: `stop()` is the only cleanup
-        pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_http(
-    url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None, *, need_ok: bool = False
-) -> None:
-    """Wait until `url` answers (with 200 when `need_ok`: the model server pings 503 while it loads)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{url}: the process exited with {process.returncode} before it answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            if not need_ok:
-                return  # it answered
-            time.sleep(0.2)
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
 @dataclass
@@ -152,7 +109,7 @@ class LocalStack:
                 [
                     sys.executable,
                     "-m",
-                    "driver_routing.motoserver",
+                    "local.motoserver",
                     "-H",
                     HOST,
                     "-p",
@@ -197,7 +154,7 @@ class LocalStack:
             [
                 sys.executable,
                 "-m",
-                "driver_routing.poller",
+                "local.poller",
                 function.name,
                 "--queue-url",
                 queue.url,
@@ -270,7 +227,7 @@ class LocalStack:
             stdin=subprocess.DEVNULL,
             env={**os.environ, **env},
             start_new_session=True,  # Ctrl-C reaches the stack, which stops its children in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def _write_state(self) -> None:

@@ -15,7 +15,6 @@ plain functions at the top, tested without a stack.
 
 from __future__ import annotations
 
-import math
 import mimetypes
 import os
 import threading
@@ -31,6 +30,7 @@ from typing import Any
 
 import click
 
+from bench.stats import summarise
 from driver_routing.uploads import collect_photos
 
 # Targets from issue #5, for this 2-core machine.
@@ -42,33 +42,6 @@ DRIVERS = 20  # photos are spread over this many driver ids, as if each driver s
 
 
 # --- pure parts ------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return math.nan
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"percentile {q} outside 0-100")
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def summarise(values: Sequence[float], *, digits: int = 1) -> dict[str, float | int | None]:
-    """count, mean, p50/p95/p99 and max of a list of durations (in whatever unit they came)."""
-    if not values:
-        return {"count": 0, "mean": None, "p50": None, "p95": None, "p99": None, "max": None}
-    return {
-        "count": len(values),
-        "mean": round(sum(values) / len(values), digits),
-        "p50": round(percentile(values, 50), digits),
-        "p95": round(percentile(values, 95), digits),
-        "p99": round(percentile(values, 99), digits),
-        "max": round(max(values), digits),
-    }
 
 
 @dataclass(frozen=True)
@@ -685,10 +658,11 @@ def bench(
 ) -> None:
     """Benchmark the chain on the local stack: the model alone, latency at a fixed rate, sustained
     throughput, lost and duplicated photos, and the stack's peak memory."""
-    from driver_routing.cli import emit_json
-    from driver_routing.demo import data_root, default_samples
-    from driver_routing.stack import LocalStack, StackConfig, free_port
+    from driver_routing.output import emit_json
     from driver_routing.subscription import DecisionSubscription
+    from local.demo import data_root, default_samples
+    from local.processes import free_port
+    from local.stack import LocalStack, StackConfig
     from shared.aws.capture_table import CaptureTable
     from shared.aws.clients import client
 

@@ -1,4 +1,4 @@
-"""`python -m driver_routing.motoserver`: moto's own server (`moto.server`), minus two per-request costs.
+"""`python -m local.motoserver`: moto's own server (`moto.server`), minus two per-request costs.
 
 Profiled under the chain's load (py-spy, `driver-routing bench`), moto 5.2 spent a third of its time on
 work that is no AWS behaviour:

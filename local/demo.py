@@ -11,9 +11,11 @@ from typing import Any
 
 import click
 
-from driver_routing.stack import LocalStack, StackConfig, free_port
+from driver_routing.output import destination
 from driver_routing.subscription import DecisionSubscription
 from driver_routing.uploads import Upload, collect_photos, upload_photos
+from local.processes import free_port
+from local.stack import LocalStack, StackConfig
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.contracts import CLASS_ORDER, Route, RoutingDecision, VehicleClass
@@ -118,7 +120,7 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
             else ""
         )
         label = f"[{upload.known_class.value}]" if upload.known_class else ""
-        where = f"{decision.bay} {decision.radius_km:g} km" if decision.bay else decision.reason
+        where = destination(decision.bay, decision.radius_km, decision.reason)
         click.echo(f"{upload.path.name[:28]:<28} {label:<12} {decision.route.value:<13} {where:<16} {scores}")
     summary = summarise(uploads, decisions, captured)
     summary["seconds"] = round(elapsed, 1)

@@ -1,0 +1,1 @@
+"""Benchmarks of the chain and the model: the `bench` extra."""

@@ -1,0 +1,1 @@
+"""The local stack: what imitates AWS on one laptop (the `local` extra)."""

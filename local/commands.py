@@ -1,0 +1,54 @@
+"""`driver-routing up`: the local stack in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import click
+
+from driver_routing.stack_outputs import DEFAULT_STACK_NAME
+from local.stack import LocalStack, StackConfig
+
+
+@click.command()
+@click.option("--aws-port", default=5000, show_default=True, help="moto server port (the AWS endpoint).")
+@click.option("--endpoint-port", default=8080, show_default=True, help="Model endpoint port.")
+@click.option("--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK")
+def up(aws_port: int, endpoint_port: int, stack_name: str) -> None:
+    """Run the local stack in the foreground until Ctrl-C."""
+    stack = LocalStack(StackConfig(aws_port=aws_port, endpoint_port=endpoint_port, stack_name=stack_name))
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo("starting moto server, model endpoint and pollers on 127.0.0.1 ...")
+    with stack:
+        resources = stack.resources
+        assert resources is not None
+        click.echo(f"AWS (moto server):  {stack.aws_url}")
+        click.echo(
+            f"model endpoint:     {stack.endpoint_url} (SageMaker runtime API, endpoint "
+            f"{stack.config.endpoint_name!r})"
+        )
+        click.echo(f"photo bucket:       s3://{resources.bucket}/photos/{{driver_id}}/")
+        click.echo(f"routing topic:      {resources.topic_arn}")
+        click.echo(f"capture table:      {resources.capture_table}")
+        click.echo(f"logs:               {stack.log_dir}/")
+        click.echo("\nFrom another terminal:")
+        for name, value in stack.client_environment().items():
+            click.echo(f"  export {name}={value}")
+        click.echo("  driver-routing upload PHOTO --driver-id d-001 | watch | query --driver-id d-001")
+        click.echo(f"  aws s3 ls s3://{resources.bucket} --recursive")
+        click.echo("\nCtrl-C stops the stack.")
+        while not stopping:
+            for name in stack.supervise():
+                click.echo(f"poller {name} died; restarted it", err=True)
+            time.sleep(0.5)
+        click.echo("stopping ...")
+    click.echo("stopped.")
