@@ -3,56 +3,32 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
 from driver_routing.commands import LazyGroup
+from driver_routing.connection import aws_client, connect
 from driver_routing.output import describe_decision, describe_record, emit_json
-from driver_routing.stack_outputs import DEFAULT_STACK_NAME, StackResources
+from driver_routing.stack_outputs import DEFAULT_STACK_NAME
 from shared.contracts import Route
 
-STATE_FILE = Path(".driver-routing") / "stack.json"
 
-
-def use_local_stack_if_running() -> None:
-    """From another terminal: with no AWS endpoint set, use the local stack `up` left a note about."""
-    if "AWS_ENDPOINT_URL" in os.environ or not STATE_FILE.exists():
-        return
-    state = json.loads(STATE_FILE.read_text())
-    for name, value in state["environment"].items():
-        os.environ.setdefault(name, value)
-    click.echo(f"using the local stack at {os.environ['AWS_ENDPOINT_URL']} ({STATE_FILE})", err=True)
-
-
-def region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def connect(stack_name: str) -> StackResources:
-    from driver_routing.stack_outputs import describe_stack
-
-    use_local_stack_if_running()
-    return describe_stack(stack_name, region=region())
-
-
-def aws_client(service: str) -> Any:
-    from shared.aws.clients import client
-
-    return client(service, region())
-
-
-def parse_time(value: str) -> datetime:
+def parse_time(value: str, option: str) -> datetime:
     """ISO 8601, or a duration before now: `90s`, `15m`, `2h`, `7d`."""
     units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
     if value and value[-1] in units and value[:-1].isdigit():
         return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is neither a time (2026-11-25T06:00) nor a duration ago (90s, 15m, 2h, 7d)",
+            param_hint=option,
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -62,21 +38,39 @@ stack_option = click.option(
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="driver-routing", prog_name="driver-routing")
 def main() -> None:
     """Driver routing: a vehicle photo in S3 becomes a loading bay, an order radius and a record."""
 
 
 @main.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--driver-id", required=True, help="The driver the photos belong to.")
+@click.option("--driver-id", required=True, help="The driver the photos belong to (1-64 of A-Z a-z 0-9 _ -).")
+@click.option("--wait", is_flag=True, help="Print each photo's decision as it arrives, then a summary.")
+@click.option("--timeout", default=120.0, show_default=True, help="With --wait: seconds to wait in all.")
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
-def upload(photos: tuple[Path, ...], driver_id: str, stack_name: str, as_json: bool) -> None:
+def upload(
+    photos: tuple[Path, ...], driver_id: str, wait: bool, timeout: float, stack_name: str, as_json: bool
+) -> None:
     """Put PHOTOS (files or folders) into the photo bucket, as the driver app does."""
-    from driver_routing.uploads import collect_photos, upload_photos
+    from driver_routing.uploads import UploadError, check_upload, upload_and_wait, upload_photos
 
+    try:
+        paths = check_upload(photos, driver_id)
+    except UploadError as error:
+        raise click.UsageError(str(error)) from None
     resources = connect(stack_name)
-    uploads = upload_photos(aws_client("s3"), resources.bucket, collect_photos(photos), driver_id)
+    if wait:
+        summary = upload_and_wait(
+            aws_client("s3"), aws_client("sqs"), aws_client("sns"), resources, paths, driver_id, timeout
+        )
+        if as_json:
+            emit_json(summary)
+        if summary["undecided"]:
+            raise SystemExit(1)
+        return
+    uploads = upload_photos(aws_client("s3"), resources.bucket, paths, driver_id)
     for item in uploads:
         click.echo(f"{item.path} -> s3://{resources.bucket}/{item.key}")
     if as_json:
@@ -118,36 +112,59 @@ def watch(
 
 
 @main.command()
-@click.option("--driver-id", help="All decisions for this driver, newest first.")
+@click.option(
+    "--photo", help="One photo, by its key (photos/d-001/....jpg) or the file name it was uploaded as."
+)
+@click.option(
+    "--driver-id", help="Decisions for this driver, newest first (with --since/--until: in that window)."
+)
 @click.option("--since", help="Window start: ISO 8601 or a duration ago (15m, 2h, 7d).")
 @click.option("--until", help="Window end (default: now).")
-@click.option("--limit", type=int, default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Records at most.")
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 def query(
+    photo: str | None,
     driver_id: str | None,
     since: str | None,
     until: str | None,
-    limit: int | None,
+    limit: int,
     stack_name: str,
     as_json: bool,
 ) -> None:
-    """Read the capture table: by driver, or by time window."""
-    from shared.aws.capture_table import CaptureTable
+    """Read the capture table: one photo, a driver's decisions, or a time window."""
+    from driver_routing.records import find_records
 
-    if bool(driver_id) == bool(since):
-        raise click.UsageError("give --driver-id, or --since [--until]")
+    if not (photo or driver_id or since):
+        raise click.UsageError("give --photo, --driver-id, or --since [--until]")
+    if until and not since:
+        raise click.UsageError("--until goes with --since")
+    window = None
+    if since:
+        window = (parse_time(since, "--since"), parse_time(until, "--until") if until else datetime.now(UTC))
     resources = connect(stack_name)
-    table = CaptureTable(aws_client("dynamodb"), resources.capture_table)
-    if driver_id:
-        records = table.for_driver(driver_id, limit=limit)
-    else:
-        end = parse_time(until) if until else datetime.now(UTC)
-        records = table.in_window(parse_time(since or ""), end)[:limit]
+    records, more = find_records(
+        aws_client("dynamodb"),
+        resources,
+        photo=photo,
+        driver_id=driver_id,
+        window=window,
+        limit=limit,
+    )
     for record in records:
         click.echo(describe_record(record))
+    if not records:
+        click.echo("no record matched", err=True)
+    elif more:
+        click.echo(f"showing the first {limit}; --limit shows more", err=True)
     if as_json:
-        emit_json({"count": len(records), "records": [json.loads(r.model_dump_json()) for r in records]})
+        emit_json(
+            {
+                "count": len(records),
+                "more": more,
+                "records": [json.loads(r.model_dump_json()) for r in records],
+            }
+        )
 
 
 @main.command()

@@ -87,6 +87,8 @@ class LazyGroup(click.Group):
             formatter.write_dl(sorted(rows))
 
     def invoke(self, ctx: click.Context) -> Any:
+        from driver_routing.connection import explain
+
         try:
             return super().invoke(ctx)
         except ModuleNotFoundError as error:
@@ -95,6 +97,13 @@ class LazyGroup(click.Group):
                 raise
             command = ctx.invoked_subcommand or ctx.command_path
             raise click.ClickException(_advice(command, extra, error)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            message = explain(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
 
 
 def _advice(command: str, extra: str, error: ModuleNotFoundError) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -63,6 +65,27 @@ class DecisionSubscription:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
         return [RoutingDecision.model_validate_json(m["Body"]) for m in messages]
+
+    def collect(
+        self,
+        keys: set[str],
+        timeout_s: float,
+        *,
+        on_decision: Callable[[RoutingDecision], None] | None = None,
+        between_polls: Callable[[], object] | None = None,
+    ) -> dict[str, RoutingDecision]:
+        """The decisions for these photo keys, as they arrive, until all are in or time runs out."""
+        decisions: dict[str, RoutingDecision] = {}
+        deadline = time.monotonic() + timeout_s
+        while keys - decisions.keys() and time.monotonic() < deadline:
+            for decision in self.receive(wait_s=1):
+                if decision.photo.key in keys and decision.photo.key not in decisions:
+                    decisions[decision.photo.key] = decision
+                    if on_decision is not None:
+                        on_decision(decision)
+            if between_polls is not None:
+                between_polls()
+        return decisions
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME
-from local.stack import LocalStack, StackConfig
+from driver_routing.local_record import StackAlreadyRunning
+from local.stack import LocalStack, PortInUse, StackConfig
 
 
 @click.command()
@@ -28,9 +29,17 @@ def up(aws_port: int, endpoint_port: int, stack_name: str) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo("starting moto server, model endpoint and pollers on 127.0.0.1 ...")
-    with stack:
-        resources = stack.resources
-        assert resources is not None
+    try:
+        resources = stack.start()
+    except (StackAlreadyRunning, PortInUse) as error:
+        stack.stop()
+        raise click.ClickException(str(error)) from None
+    except (RuntimeError, TimeoutError) as error:
+        stack.stop()
+        raise click.ClickException(
+            f"the local stack did not start: {error} (logs: {stack.log_dir}/)"
+        ) from None
+    try:
         click.echo(f"AWS (moto server):  {stack.aws_url}")
         click.echo(
             f"model endpoint:     {stack.endpoint_url} (SageMaker runtime API, endpoint "
@@ -51,4 +60,6 @@ def up(aws_port: int, endpoint_port: int, stack_name: str) -> None:
                 click.echo(f"poller {name} died; restarted it", err=True)
             time.sleep(0.5)
         click.echo("stopping ...")
+    finally:
+        stack.stop()
     click.echo("stopped.")

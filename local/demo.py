@@ -34,20 +34,6 @@ def default_samples() -> list[Path]:
     return [p for p in candidates if p.is_dir()]
 
 
-def await_decisions(
-    subscription: DecisionSubscription, keys: set[str], timeout_s: float, stack: LocalStack | None = None
-) -> dict[str, RoutingDecision]:
-    decisions: dict[str, RoutingDecision] = {}
-    deadline = time.monotonic() + timeout_s
-    while keys - decisions.keys() and time.monotonic() < deadline:
-        for decision in subscription.receive(wait_s=1):
-            if decision.photo.key in keys:
-                decisions[decision.photo.key] = decision
-        if stack is not None:
-            stack.supervise()
-    return decisions
-
-
 def summarise(
     uploads: list[Upload], decisions: dict[str, RoutingDecision], captured: set[str]
 ) -> dict[str, Any]:
@@ -99,7 +85,7 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
                 uploads += upload_photos(
                     client("s3", region), resources.bucket, [path], f"demo-{index % 20:03d}"
                 )
-            decisions = await_decisions(sub, {u.key for u in uploads}, timeout, stack)
+            decisions = sub.collect({u.key for u in uploads}, timeout, between_polls=stack.supervise)
             elapsed = time.monotonic() - t0
         table = CaptureTable(client("dynamodb", region), resources.capture_table)
         keys = {u.key for u in uploads}

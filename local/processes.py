@@ -31,6 +31,15 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_for_http(
     url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None, *, need_ok: bool = False
 ) -> None:

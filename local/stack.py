@@ -7,7 +7,6 @@ as Lambda would start a fresh execution environment.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,10 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from driver_routing.local_record import StackLock, default_state_dir, record_path, write_record
 from driver_routing.stack_outputs import StackResources
 from infra.local import deploy_stack
 from local.functions import FUNCTIONS
-from local.processes import HOST, die_with_parent, wait_for_http
+from local.processes import HOST, die_with_parent, port_is_free, wait_for_http
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken."""
+
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -31,7 +36,8 @@ class StackConfig:
     endpoint_port: int = 8080
     stack_name: str = "driver-routing"
     region: str = "us-east-1"
-    state_dir: Path = Path(".driver-routing")
+    # The record and lock that let commands find the stack from any folder, and its logs.
+    state_dir: Path = field(default_factory=default_state_dir)
     endpoint_name: str = "vehicle-classifier"
     # Execution environments (poller processes) per function; each runs one invocation at a time.
     concurrency: Mapping[str, int] = field(
@@ -62,6 +68,7 @@ class LocalStack:
         self.restarts: dict[str, int] = dict.fromkeys(self.environments, 0)
         self._logs: list[IO[bytes]] = []
         self._supervising = threading.Lock()
+        self._lock = StackLock(self.config.state_dir)
 
     @property
     def aws_url(self) -> str:
@@ -100,6 +107,17 @@ class LocalStack:
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> StackResources:
+        # Before anything else: a second stack on the same state folder must not touch the first.
+        self._lock.acquire()
+        ports = [self.config.endpoint_port]
+        if self.config.external_aws_url is None:
+            ports.append(self.config.aws_port)
+        for port in ports:
+            if not port_is_free(port):
+                raise PortInUse(
+                    f"port {port} on {HOST} is in use by another program; pick free ones with "
+                    "--aws-port and --endpoint-port"
+                )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         os.environ.update({k: v for k, v in LOCAL_CREDENTIALS.items() if k not in os.environ})
         if self.config.external_aws_url is None:
@@ -197,8 +215,9 @@ class LocalStack:
         for log in self._logs:
             log.close()
         self._logs.clear()
-        state = self.config.state_dir / "stack.json"
-        state.unlink(missing_ok=True)
+        if self._lock.held:  # only the stack that wrote the record removes it
+            record_path(self.config.state_dir).unlink(missing_ok=True)
+            self._lock.release()
 
     def __enter__(self) -> LocalStack:
         try:
@@ -231,6 +250,4 @@ class LocalStack:
         )
 
     def _write_state(self) -> None:
-        assert self.resources is not None
-        state = {"stack_name": self.config.stack_name, "environment": self.client_environment()}
-        (self.config.state_dir / "stack.json").write_text(json.dumps(state, indent=2))
+        write_record(self.config.state_dir, self.config.stack_name, self.client_environment())

@@ -75,6 +75,9 @@ class PhotoRef(Contract):
     version_id: str | None = None
     size: int = Field(ge=0)
     uploaded_at: datetime
+    # Not part of the identity: what the uploader called the file (the object's `original-name`
+    # metadata), so that people can find a photo by the name they gave it.
+    original_name: str | None = None
 
     @property
     def identity(self) -> str:
@@ -200,6 +203,7 @@ class CaptureRecord(Contract):
     photo_identity: str
     bucket: str
     photo_key: str
+    original_name: str | None = None
     driver_id: str
     route: Route
     bay: str | None = None
@@ -231,6 +235,7 @@ class CaptureRecord(Contract):
             photo_identity=decision.photo.identity,
             bucket=decision.photo.bucket,
             photo_key=decision.photo.key,
+            original_name=decision.photo.original_name,
             driver_id=decision.driver_id,
             route=decision.route,
             bay=decision.bay,

@@ -15,7 +15,7 @@ import pytest
 
 from driver_routing.subscription import DecisionSubscription
 from driver_routing.uploads import collect_photos, upload_photo, upload_photos
-from local.demo import ROUTE_OF_CLASS, await_decisions
+from local.demo import ROUTE_OF_CLASS
 from local.stack import LocalStack
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
@@ -53,7 +53,7 @@ def test_synthetic_photos_each_give_one_decision_and_one_record(stack: LocalStac
     ) as sub:
         uploads = upload_photos(client("s3", REGION), resources(stack).bucket, paths, "it-synthetic")
         keys = {u.key for u in uploads}
-        decisions = await_decisions(sub, keys, 60, stack)
+        decisions = sub.collect(keys, 60, between_polls=stack.supervise)
         time.sleep(2)
         extra = sub.receive(wait_s=1)
     assert decisions.keys() == keys
@@ -78,7 +78,7 @@ def test_real_photos_of_known_class_get_their_class_route(stack: LocalStack) -> 
         client("sqs", REGION), client("sns", REGION), resources(stack).topic_arn
     ) as sub:
         uploads = upload_photos(client("s3", REGION), resources(stack).bucket, paths, "it-photos")
-        decisions = await_decisions(sub, {u.key for u in uploads}, 120, stack)
+        decisions = sub.collect({u.key for u in uploads}, 120, between_polls=stack.supervise)
     assert len(decisions) == len(uploads) == len(paths)
     wrong = [
         u.path.name
@@ -118,7 +118,7 @@ def bad_batch(stack: LocalStack) -> dict[str, Any]:
         for n, key in enumerate(good[1:], start=2):
             s3.put_object(Bucket=bucket, Key=key, Body=noisy_image(n))
         keys = {b.key for b in bad} | set(good)
-        decisions = await_decisions(sub, keys, 90, stack)
+        decisions = sub.collect(keys, 90, between_polls=stack.supervise)
     return {
         "bad": {b.kind: b for b in bad},
         "good": good,
