@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from driver_routing.stack_outputs import DEFAULT_STACK_NAME
 from driver_routing.local_record import StackAlreadyRunning
+from driver_routing.stack_outputs import DEFAULT_STACK_NAME
 from local.stack import LocalStack, PortInUse, StackConfig
 
 
