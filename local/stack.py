@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from driver_routing.stack_outputs import StackResources
-from infra.local import deploy_stack
+from local.deploy import deploy_stack
 from local.functions import FUNCTIONS
 from local.processes import HOST, die_with_parent, wait_for_http
 

@@ -24,7 +24,7 @@ import boto3
 import pytest
 
 from driver_routing.stack_outputs import QueueRef, StackNotFoundError, StackResources, describe_stack
-from infra.local import StackVerificationError, deploy_stack
+from local.deploy import StackVerificationError, deploy_stack
 
 REGION = "us-east-1"
 STACK = "test-routing"
@@ -307,7 +307,7 @@ def test_redeploy_changes_nothing_and_queues_no_second_test_event(
     sqs, sns = client(endpoint, "sqs"), client(endpoint, "sns")
     before = depth(sqs, stack.queues["ingest"].url)
 
-    with caplog.at_level(logging.INFO, logger="infra.local"):
+    with caplog.at_level(logging.INFO, logger="local.deploy"):
         again = deploy_stack(endpoint, stack_name=STACK, region=REGION, parameters=PARAMETERS)
 
     assert again == stack
@@ -355,7 +355,7 @@ def test_changed_parameters_update_the_stack_in_place(endpoint: str) -> None:
 
 def test_verification_reports_what_moto_left_missing(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the step that applies queue policies does nothing (as moto's CloudFormation does)
-    import infra.local as local
+    import local.deploy as local
 
     handler = local._HANDLERS["AWS::SQS::QueuePolicy"]
     monkeypatch.setitem(
