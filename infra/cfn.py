@@ -1,6 +1,6 @@
 """The SAM template as data: load it, translate it to plain CloudFormation, resolve its intrinsics.
 
-No AWS call happens here. `infra.local` deploys the result into moto; the tests read the same data.
+No AWS call happens here. `local.deploy` deploys the result into moto; the tests read the same data.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from driver_routing.local_record import StackLock, default_state_dir, record_path, write_record
 from driver_routing.stack_outputs import StackResources
-from infra.local import deploy_stack
+from local.deploy import deploy_stack
 from local.functions import FUNCTIONS
 from local.processes import HOST, die_with_parent, port_is_free, wait_for_http
 

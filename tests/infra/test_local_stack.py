@@ -4,6 +4,9 @@ GIVEN a moto server of this module's own, on a free port
 WHEN deploy_stack builds the stack from the template
 THEN every resource exists as the template says, messages flow S3 → ingest queue and
      topic → capture queue (raw), redrive works, and a second deploy changes nothing.
+
+The same deploy into in-process moto (no server, `deploy_stack(None)`) is checked last: unit tests
+build their resources that way.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
+import moto
 import pytest
 
 from driver_routing.stack_outputs import QueueRef, StackNotFoundError, StackResources, describe_stack
-from infra.local import StackVerificationError, deploy_stack
+from local.deploy import LocalStackError, StackVerificationError, deploy_stack, registry
 
 REGION = "us-east-1"
 STACK = "test-routing"
@@ -80,7 +84,7 @@ def stack(deployed: tuple[StackResources, float]) -> StackResources:
     return deployed[0]
 
 
-def client(endpoint: str, service: str) -> Any:
+def client(endpoint: str | None, service: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **CREDENTIALS)  # type: ignore[call-overload]
 
 
@@ -307,7 +311,7 @@ def test_redeploy_changes_nothing_and_queues_no_second_test_event(
     sqs, sns = client(endpoint, "sqs"), client(endpoint, "sns")
     before = depth(sqs, stack.queues["ingest"].url)
 
-    with caplog.at_level(logging.INFO, logger="infra.local"):
+    with caplog.at_level(logging.INFO, logger="local.deploy"):
         again = deploy_stack(endpoint, stack_name=STACK, region=REGION, parameters=PARAMETERS)
 
     assert again == stack
@@ -355,11 +359,11 @@ def test_changed_parameters_update_the_stack_in_place(endpoint: str) -> None:
 
 def test_verification_reports_what_moto_left_missing(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the step that applies queue policies does nothing (as moto's CloudFormation does)
-    import infra.local as local
-
-    handler = local._HANDLERS["AWS::SQS::QueuePolicy"]
+    handler = registry.HANDLERS["AWS::SQS::QueuePolicy"]
     monkeypatch.setitem(
-        local._HANDLERS, "AWS::SQS::QueuePolicy", local._Handler(local._nothing_to_apply, handler.verify)
+        registry.HANDLERS,
+        "AWS::SQS::QueuePolicy",
+        registry.Handler(registry.nothing_to_apply, handler.verify),
     )
     # WHEN a fresh stack is deployed THEN verification names both policies that are missing
     with pytest.raises(StackVerificationError) as raised:
@@ -368,3 +372,61 @@ def test_verification_reports_what_moto_left_missing(endpoint: str, monkeypatch:
         "CaptureQueuePolicy",
         "IngestQueuePolicy",
     ]
+
+
+# ---------------------------------------------------------------- in-process moto, no server
+
+
+# moto warns for each resource its CloudFormation skips: those are SKIPPED_BY_MOTO, applied by deploy_stack.
+in_process_moto = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
+
+
+@pytest.fixture
+def in_process() -> Iterator[tuple[StackResources, float]]:
+    with moto.mock_aws():
+        started = time.perf_counter()
+        resources = deploy_stack(None, stack_name="unit-routing", region=REGION)
+        yield resources, time.perf_counter() - started
+
+
+@in_process_moto
+def test_deploy_into_in_process_moto_builds_what_the_template_says(
+    in_process: tuple[StackResources, float],
+) -> None:
+    # GIVEN mock_aws WHEN deploy_stack(None) (the fixture) THEN every resource is there, as the template says
+    stack, seconds = in_process
+    assert seconds < 10, f"in-process deploy_stack took {seconds:.1f} s"
+    s3, sqs, sns, ddb = (client(None, s) for s in ("s3", "sqs", "sns", "dynamodb"))
+
+    assert s3.get_bucket_versioning(Bucket=stack.bucket)["Status"] == "Enabled"
+    (notification,) = s3.get_bucket_notification_configuration(Bucket=stack.bucket)["QueueConfigurations"]
+    assert notification["QueueArn"] == stack.queues["ingest"].arn
+    assert set(stack.queues) == {"ingest", "classify", "route", "capture"}
+    for key, queue in stack.queues.items():
+        attributes = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])["Attributes"]
+        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == queue.dlq_arn, key
+        assert sqs.get_queue_attributes(QueueUrl=queue.dlq_url, AttributeNames=["QueueArn"])["Attributes"]
+    (subscription,) = sns.list_subscriptions_by_topic(TopicArn=stack.topic_arn)["Subscriptions"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("sqs", stack.queues["capture"].arn)
+    raw = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])["Attributes"]
+    assert raw["RawMessageDelivery"] == "true"
+    for table, key, ttl_attribute in (
+        (stack.capture_table, "photo_id", "expires_at"),
+        (stack.idempotency_table, "id", "expiration"),
+    ):
+        schema = ddb.describe_table(TableName=table)["Table"]["KeySchema"]
+        assert schema == [{"AttributeName": key, "KeyType": "HASH"}]
+        ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", ttl_attribute)
+
+
+@in_process_moto
+def test_in_process_redeploy_returns_the_same_resources(in_process: tuple[StackResources, float]) -> None:
+    # GIVEN a stack deployed into in-process moto WHEN deployed again THEN nothing differs
+    assert deploy_stack(None, stack_name="unit-routing", region=REGION) == in_process[0]
+
+
+def test_a_resource_type_without_a_handler_is_an_error_not_a_pass() -> None:
+    # GIVEN a type the local stack was never checked with WHEN its handler is asked for THEN it refuses
+    with pytest.raises(LocalStackError, match=r"AWS::Kinesis::Stream .*registry\.py"):
+        registry.handler("AWS::Kinesis::Stream")
