@@ -1,6 +1,6 @@
 """The local stack: moto in server mode, the model endpoint and the four pollers, on 127.0.0.1.
 
-Resources come from `infra/template.yaml` (deployed into moto's CloudFormation by `infra.local`), so the
+Resources come from `infra/template.yaml` (deployed into moto's CloudFormation by `local.deploy`), so the
 local stack and AWS cannot drift. Every child is a process of its own; a poller that dies is restarted,
 as Lambda would start a fresh execution environment.
 """
