@@ -90,6 +90,7 @@ class Runner:
         timeout_s: float,
         echo: Echo,
         poll_s: float = 1.0,
+        stall_s: float = STALL_S,
     ) -> None:
         self.collector = collector
         self.capture = capture
@@ -98,9 +99,10 @@ class Runner:
         self.timeout_s = timeout_s
         self.echo = echo
         self.poll_s = poll_s  # the COUNT scan is work for moto too: poll gently
+        self.stall_s = stall_s
 
     def wait_for(
-        self, keys: list[str], *, baseline_records: int, timeout_s: float, stall_s: float = STALL_S
+        self, keys: list[str], *, baseline_records: int, timeout_s: float
     ) -> dict[str, CaptureRecord]:
         """Until every key has a decision and the table has as many new records, the deadline passes,
         or nothing moves for `stall_s`. Polls a cheap COUNT scan, then reads the records once."""
@@ -114,8 +116,8 @@ class Runner:
                 break
             if (decided, records) != last_state:
                 last_state, last_progress = (decided, records), time.monotonic()
-            elif time.monotonic() - last_progress > stall_s:
-                self.echo(f"  no progress for {stall_s:.0f} s: stopping the wait")
+            elif time.monotonic() - last_progress > self.stall_s:
+                self.echo(f"  no progress for {self.stall_s:g} s: stopping the wait")
                 break
             if time.monotonic() >= next_echo:
                 self.echo(f"  ... {decided}/{len(keys)} decided, {records}/{len(keys)} captured")
