@@ -80,6 +80,8 @@ def timelines(
 
 
 class Runner:
+    """Runs upload phases against one stack, through its probes."""
+
     def __init__(
         self,
         collector: DecisionCollector,
