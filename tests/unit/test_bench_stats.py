@@ -1,4 +1,4 @@
-"""The benchmark's pure parts: percentiles, summaries, lost/duplicated accounting, per-stage durations."""
+"""bench.stats: percentiles, summaries, lost/duplicated accounting, rates and per-stage durations."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.command import account, per_second, stage_durations, summarise_stages
-from bench.stats import percentile, summarise
+from bench.stats import (
+    account,
+    cpu_cores,
+    per_second,
+    percentile,
+    rate,
+    stage_durations,
+    stage_values,
+    summarise,
+    summarise_stages,
+)
 
 
 def test_percentile_interpolates_between_ranks_like_numpy() -> None:
@@ -30,8 +39,10 @@ def test_percentile_of_unordered_and_tiny_inputs() -> None:
 
 
 def test_summarise_gives_count_mean_percentiles_and_max() -> None:
+    # GIVEN / WHEN
     summary = summarise([10.0, 20.0, 30.0, 40.0])
 
+    # THEN
     assert summary == {"count": 4, "mean": 25.0, "p50": 25.0, "p95": 38.5, "p99": 39.7, "max": 40.0}
     assert summarise([])["count"] == 0
     assert summarise([])["p99"] is None
@@ -58,8 +69,10 @@ def test_account_counts_lost_and_duplicated_per_photo() -> None:
 
 
 def test_account_of_a_clean_run() -> None:
+    # GIVEN / WHEN every photo decided once and captured
     accounting = account(["a", "b"], {"a": 1, "b": 1}, {"a", "b"})
 
+    # THEN
     assert (accounting.lost, len(accounting.duplicated)) == (0, 0)
 
 
@@ -69,6 +82,7 @@ def test_per_second_bins_from_the_start_and_keeps_empty_seconds() -> None:
 
 
 def test_stage_durations_from_contract_timestamps_and_client_clock() -> None:
+    # GIVEN one photo's contract timestamps and the client's wall clock around them
     base = datetime(2026, 1, 1, tzinfo=UTC)
     t = base.timestamp()
     timeline: dict[str, datetime | float | None] = {
@@ -82,8 +96,10 @@ def test_stage_durations_from_contract_timestamps_and_client_clock() -> None:
         "decision_seen": t + 0.130,
     }
 
+    # WHEN
     stages = stage_durations(timeline)
 
+    # THEN each hop is the difference of its two ends, in ms
     assert stages["client_put"] == pytest.approx(15.0, abs=0.01)
     assert stages["s3_event_to_ingested"] == pytest.approx(40.0, abs=0.01)
     assert stages["ingested_to_assessed"] == pytest.approx(60.0, abs=0.01)
@@ -95,13 +111,79 @@ def test_stage_durations_from_contract_timestamps_and_client_clock() -> None:
 
 
 def test_summarise_stages_skips_photos_without_a_record() -> None:
+    # GIVEN photos uploaded but never captured
     missing: dict[str, datetime | float | None] = {
         "upload_start": 1.0,
         "upload_done": 1.02,
         "captured_at": None,
     }
 
+    # WHEN
     summary = summarise_stages([missing, missing])
 
+    # THEN
     assert summary["client_put"]["count"] == 2
     assert "upload_to_record" not in summary
+
+
+def test_account_counts_a_key_uploaded_twice_once() -> None:
+    # GIVEN the same key listed twice (a retried put) and decided once
+    uploaded = ["a", "a", "b"]
+
+    # WHEN
+    accounting = account(uploaded, {"a": 1, "b": 1}, ["a", "b"])
+
+    # THEN it is one photo, neither lost nor duplicated
+    assert accounting.uploaded == 2
+    assert (accounting.lost, accounting.duplicated) == (0, ())
+
+
+def test_accounting_as_dict_lists_at_most_ten_keys_of_each_kind() -> None:
+    # GIVEN 15 photos never decided nor captured and 12 decided three times
+    lost = [f"lost-{i:02d}" for i in range(15)]
+    twice = [f"dup-{i:02d}" for i in range(12)]
+    decisions = dict.fromkeys(twice, 3)
+
+    # WHEN
+    report = account([*lost, *twice], decisions, twice).as_dict()
+
+    # THEN the counts are whole and the key lists are cut to the first ten (lost ones sorted)
+    assert report["lost"] == 15
+    assert report["no_decision"] == 15
+    assert report["no_record"] == 15
+    assert report["duplicated"] == 12
+    assert report["lost_keys"] == sorted(lost)[:10]
+    assert report["duplicated_keys"] == twice[:10]
+
+
+def test_rate_rounds_and_is_zero_without_elapsed_time() -> None:
+    assert rate(10, 4.0) == 2.5
+    assert rate(1, 3.0) == 0.3
+    assert rate(5, 0.0) == 0.0
+
+
+def test_cpu_cores_divides_cpu_seconds_by_wall_seconds_per_process() -> None:
+    # GIVEN a process that used 3 CPU-seconds in 2 s, and one that appeared in between
+    before = {"moto": 10.0}
+    after = {"moto": 13.0, "ingest": 1.0}
+
+    # WHEN
+    cores = cpu_cores(before, after, 2.0)
+
+    # THEN
+    assert cores == {"ingest": 0.5, "moto": 1.5}
+    assert cpu_cores(before, after, 0.0) == {}
+
+
+def test_stage_values_skip_photos_where_the_stage_cannot_be_measured() -> None:
+    # GIVEN one photo with a record 120 ms after its upload and one without a record
+    timelines: list[dict[str, datetime | float | None]] = [
+        {"upload_done": 10.0, "captured_at": 10.12},
+        {"upload_done": 11.0, "captured_at": None},
+    ]
+
+    # WHEN
+    values = stage_values(timelines, "upload_to_record")
+
+    # THEN
+    assert values == [pytest.approx(120.0, abs=0.01)]

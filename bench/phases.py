@@ -1,0 +1,202 @@
+"""The phases measured on the running stack: a warm-up, latency at a fixed offered rate (open loop),
+and sustained throughput; each accounted per photo.
+
+Every wait is bounded twice: by a deadline and by how long nothing may move."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bench.load import Sample, Uploaded, Uploader, upload
+from bench.probes import CaptureProbe, DecisionCollector, RssSampler, Seen
+from bench.stats import Accounting, account, cpu_cores
+from driver_routing.subscription import DecisionSubscription
+from shared.aws.capture_table import CaptureTable
+from shared.aws.clients import client
+from shared.contracts import CaptureRecord
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
+
+Echo = Callable[[str], None]
+
+WARM_UP_PHOTOS = 20
+STALL_S = 60.0  # nothing decided or captured for this long: the chain is stuck, stop waiting
+
+
+@dataclass
+class Phase:
+    """One upload phase as measured: when it started, what it captured, what it cost."""
+
+    uploader: Uploader
+    count: int  # photos asked for
+    start: float  # wall clock, first upload began
+    uploads_end: float  # wall clock, last upload returned
+    wait_end: float  # wall clock, when the wait for decisions and records ended
+    records: dict[str, CaptureRecord]
+    cpu: dict[str, float]
+    accounting: Accounting
+    timelines: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """What the stack-side phases measured, and what the stack looked like while they ran."""
+
+    steady: Phase  # latency at the offered rate
+    burst: Phase  # sustained throughput
+    peak_rss_mb: float
+    peak_rss_by_process_mb: dict[str, float]
+    decision_receive_errors: int
+    poller_restarts: dict[str, int]
+    stack_processes: list[str]
+
+
+def timelines(
+    uploads: Sequence[Uploaded], records: Mapping[str, CaptureRecord], seen: Mapping[str, Seen]
+) -> list[dict[str, Any]]:
+    """Per upload, the client's clock and the contracts' timestamps (None where nothing came back)."""
+    out = []
+    for upload_ in uploads:
+        record = records.get(upload_.key)
+        entry = seen.get(upload_.key)
+        out.append(
+            {
+                "upload_start": upload_.start,
+                "upload_done": upload_.done,
+                "uploaded_at": record.uploaded_at if record else None,
+                "ingested_at": record.ingested_at if record else None,
+                "assessed_at": record.assessed_at if record else None,
+                "decided_at": record.decided_at if record else None,
+                "captured_at": record.captured_at if record else None,
+                "decision_seen": entry.first_at if entry else None,
+            }
+        )
+    return out
+
+
+class Runner:
+    """Runs upload phases against one stack, through its probes."""
+
+    def __init__(
+        self,
+        collector: DecisionCollector,
+        capture: CaptureProbe,
+        rss: RssSampler,
+        *,
+        supervise: Callable[[], object],
+        timeout_s: float,
+        echo: Echo,
+        poll_s: float = 1.0,
+        stall_s: float = STALL_S,
+    ) -> None:
+        self.collector = collector
+        self.capture = capture
+        self.rss = rss
+        self.supervise = supervise  # restarts a poller that died, so a wait can still finish
+        self.timeout_s = timeout_s
+        self.echo = echo
+        self.poll_s = poll_s  # the COUNT scan is work for moto too: poll gently
+        self.stall_s = stall_s
+
+    def wait_for(
+        self, keys: list[str], *, baseline_records: int, timeout_s: float
+    ) -> dict[str, CaptureRecord]:
+        """Until every key has a decision and the table has as many new records, the deadline passes,
+        or nothing moves for `stall_s`. Polls a cheap COUNT scan, then reads the records once."""
+        deadline = time.monotonic() + timeout_s
+        last_progress, last_state = time.monotonic(), (-1, -1)
+        next_echo = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            decided = self.collector.decided(keys)
+            records = self.capture.count() - baseline_records
+            if decided >= len(keys) and records >= len(keys):
+                break
+            if (decided, records) != last_state:
+                last_state, last_progress = (decided, records), time.monotonic()
+            elif time.monotonic() - last_progress > self.stall_s:
+                self.echo(f"  no progress for {self.stall_s:g} s: stopping the wait")
+                break
+            if time.monotonic() >= next_echo:
+                self.echo(f"  ... {decided}/{len(keys)} decided, {records}/{len(keys)} captured")
+                next_echo += 5
+            self.supervise()
+            time.sleep(self.poll_s)
+        return self.capture.records(keys)
+
+    def warm_up(self, uploader: Uploader) -> None:
+        """First calls pay for connections and lazy imports in every process: not part of any figure."""
+        upload(uploader, WARM_UP_PHOTOS, rate_per_s=None, workers=4)
+        self.wait_for(uploader.keys(), baseline_records=0, timeout_s=120)
+
+    def measure(self, uploader: Uploader, count: int, *, rate_per_s: float | None, workers: int) -> Phase:
+        """Upload, wait for every decision and record, then account for each photo and the CPU it took."""
+        baseline = self.capture.count()
+        cpu_before, wall_before = self.rss.cpu_snapshot(), time.time()
+        start = upload(uploader, count, rate_per_s=rate_per_s, workers=workers)
+        uploads_end = max(u.done for u in uploader.results)
+        records = self.wait_for(uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s)
+        return Phase(
+            uploader=uploader,
+            count=count,
+            start=start,
+            uploads_end=uploads_end,
+            records=records,
+            wait_end=time.time(),
+            cpu=cpu_cores(cpu_before, self.rss.cpu_snapshot(), time.time() - wall_before),
+            accounting=account(uploader.keys(), self.collector.counts(), records),
+            timelines=timelines(uploader.results, records, self.collector.snapshot()),
+        )
+
+
+def measure_chain(
+    stack: LocalStack,
+    samples: Sequence[Sample],
+    *,
+    offered_rate: float,
+    latency_count: int,
+    count: int,
+    workers: int,
+    timeout_s: float,
+    echo: Echo,
+) -> Chain:
+    """Warm-up, then latency at `offered_rate`, then `count` photos as fast as `workers` threads go."""
+    resources = stack.resources
+    assert resources is not None, "the stack is started"
+    region = stack.config.region
+    os.environ.update(stack.client_environment())  # the clients below find the local endpoints here
+    s3 = client("s3", region)
+    capture = CaptureProbe(CaptureTable(client("dynamodb", region), resources.capture_table))
+    with (
+        RssSampler(stack.process_ids) as rss,
+        DecisionSubscription(client("sqs", region), client("sns", region), resources.topic_arn) as sub,
+        DecisionCollector(sub) as collector,
+    ):
+        runner = Runner(collector, capture, rss, supervise=stack.supervise, timeout_s=timeout_s, echo=echo)
+        runner.warm_up(Uploader(s3, resources.bucket, samples, "warm"))
+
+        echo(f"latency: {latency_count} photos at {offered_rate:g}/s ...")
+        steady = runner.measure(
+            Uploader(s3, resources.bucket, samples, "lat"),
+            latency_count,
+            rate_per_s=offered_rate,
+            workers=max(8, int(offered_rate // 5)),  # enough threads that a slow put never delays the next
+        )
+
+        echo(f"throughput: {count} photos as fast as {workers} upload threads go ...")
+        burst = runner.measure(
+            Uploader(s3, resources.bucket, samples, "tput"), count, rate_per_s=None, workers=workers
+        )
+    return Chain(
+        steady=steady,
+        burst=burst,
+        peak_rss_mb=rss.peak_mb,
+        peak_rss_by_process_mb=dict(rss.peak_by_process_mb),
+        decision_receive_errors=collector.errors,
+        poller_restarts=dict(stack.restarts),
+        stack_processes=sorted(stack.process_ids()),
+    )

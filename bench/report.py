@@ -1,0 +1,196 @@
+"""The benchmark's result: one JSON-ready dict, the table printed from it, the targets and the plot."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.phases import Chain, Phase
+from bench.stats import per_second, rate, stage_values, summarise, summarise_stages
+
+# Targets from issue #5, for this 2-core machine.
+TARGET_CHAIN_PHOTOS_PER_S = 100.0
+TARGET_P99_MS = 500.0
+TARGET_PEAK_RSS_MB = 600.0
+
+SATURATED_STAGES = (
+    "s3_event_to_ingested",
+    "ingested_to_assessed",
+    "assessed_to_decided",
+    "decided_to_captured",
+)
+LATENCY_CURVES = ("upload_to_decision", "upload_to_record")
+
+
+def _percentiles(stages: Mapping[str, Any], name: str) -> dict[str, Any]:
+    row = stages.get(name, summarise([]))
+    return {k: row[k] for k in ("p50", "p95", "p99")}
+
+
+def _phase_figures(phase: Phase) -> dict[str, Any]:
+    return {"cpu_cores_by_process": phase.cpu, **phase.accounting.as_dict()}
+
+
+def build_result(
+    model: Mapping[str, Any],
+    chain: Chain,
+    *,
+    offered_rate: float,
+    concurrency: Mapping[str, int],
+    load_average: tuple[float, float],
+) -> dict[str, Any]:
+    """Everything `--json` prints; the table and the plot read only this."""
+    steady, burst = chain.steady, chain.burst
+    captured_times = [r.captured_at.timestamp() for r in burst.records.values()]
+    tput_end = max(captured_times) if captured_times else burst.wait_end
+    tput_seconds = tput_end - burst.start
+    chain_rate = rate(burst.accounting.captured, tput_seconds)
+    limit = model["limit_images_per_s"]
+    lat_stages = summarise_stages(steady.timelines)
+    result: dict[str, Any] = {
+        "model_images_per_s": limit,
+        "chain_photos_per_s": chain_rate,
+        "ratio": round(chain_rate / limit, 3) if limit else None,
+        "latency_ms": _percentiles(lat_stages, "upload_to_record"),
+        "decision_latency_ms": _percentiles(lat_stages, "upload_to_decision"),
+        "lost": burst.accounting.lost + steady.accounting.lost,
+        "duplicated": len(burst.accounting.duplicated) + len(steady.accounting.duplicated),
+        "peak_rss_mb": round(chain.peak_rss_mb, 1),
+        "peak_rss_by_process_mb": {k: round(v, 1) for k, v in sorted(chain.peak_rss_by_process_mb.items())},
+        "stages_ms": lat_stages,
+        "model": dict(model),
+        "latency": {
+            "offered_rate": offered_rate,
+            "photos": steady.count,
+            "achieved_rate": rate(len(steady.uploader.results), steady.uploads_end - steady.start),
+            **_phase_figures(steady),
+        },
+        "throughput": {
+            "photos": burst.count,
+            "seconds": round(tput_seconds, 2),
+            "upload_seconds": round(burst.uploads_end - burst.start, 2),
+            "upload_photos_per_s": rate(len(burst.uploader.results), burst.uploads_end - burst.start),
+            "stages_ms": summarise_stages(burst.timelines),
+            "per_second": {
+                "uploaded": per_second((u.done for u in burst.uploader.results), burst.start),
+                "captured": per_second(captured_times, burst.start),
+            },
+            **_phase_figures(burst),
+        },
+        "upload_errors": sum(1 for u in [*steady.uploader.results, *burst.uploader.results] if not u.ok),
+        "decision_receive_errors": chain.decision_receive_errors,
+        "poller_restarts": dict(chain.poller_restarts),
+        "stack_processes": list(chain.stack_processes),
+        "cpu_count": os.cpu_count(),
+        "concurrency": dict(concurrency),
+        # The machine's 1-minute load average at the start and the end: other work skews every figure.
+        "load_average": [round(load_average[0], 2), round(load_average[1], 2)],
+    }
+    result["targets"] = targets(result)
+    return result
+
+
+def latency_curves(chain: Chain) -> dict[str, list[float]]:
+    """Per photo of the latency run, upload -> decision and upload -> record, for the plot."""
+    return {name: stage_values(chain.steady.timelines, name) for name in LATENCY_CURVES}
+
+
+def targets(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    p99 = result["latency_ms"].get("p99")
+    return {
+        "chain_photos_per_s": {
+            "target": f">= {TARGET_CHAIN_PHOTOS_PER_S:g}",
+            "value": result["chain_photos_per_s"],
+            "met": result["chain_photos_per_s"] >= TARGET_CHAIN_PHOTOS_PER_S,
+        },
+        "lost_and_duplicated": {
+            "target": "0 / 0",
+            "value": f"{result['lost']} / {result['duplicated']}",
+            "met": result["lost"] == 0 and result["duplicated"] == 0,
+        },
+        "p99_upload_to_record_ms": {
+            "target": f"<= {TARGET_P99_MS:g} at {result['latency']['offered_rate']:g}/s",
+            "value": p99,
+            "met": p99 is not None and p99 <= TARGET_P99_MS,
+        },
+        "peak_rss_mb": {
+            "target": f"<= {TARGET_PEAK_RSS_MB:g}",
+            "value": result["peak_rss_mb"],
+            "met": result["peak_rss_mb"] <= TARGET_PEAK_RSS_MB,
+        },
+    }
+
+
+def _stage_row(name: str, row: Mapping[str, Any], *, count: bool) -> str:
+    line = f"  {name:<24} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['p99']:>8.1f} {row['max']:>8.1f}"
+    return f"{line} {row['count']:>6}" if count else line
+
+
+def render_table(result: Mapping[str, Any]) -> list[str]:
+    tput, lat = result["throughput"], result["latency"]
+    lines = [
+        "",
+        f"model alone      {result['model_images_per_s']:>8.1f} images/s   {result['model']['images_per_s']}",
+        f"chain            {result['chain_photos_per_s']:>8.1f} photos/s   ({tput['photos']} "
+        f"photos in {tput['seconds']:.1f} s; uploads at {tput['upload_photos_per_s']:.0f}/s)",
+        f"ratio            {result['ratio']:>8.3f}",
+        f"concurrency      {result['concurrency']}; load average {result['load_average']}",
+        f"lost/duplicated  {result['lost']:>4} / {result['duplicated']}",
+        f"peak RSS         {result['peak_rss_mb']:>8.1f} MB   {result['peak_rss_by_process_mb']}",
+        f"CPU cores, latency run     {lat['cpu_cores_by_process']}",
+        f"CPU cores, throughput run  {tput['cpu_cores_by_process']}",
+        "",
+        f"latency at {lat['offered_rate']:g} photos/s offered "
+        f"({lat['achieved_rate']:g}/s achieved, {lat['photos']} photos), ms:",
+        f"  {'stage':<24} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'count':>6}",
+    ]
+    lines += [_stage_row(name, row, count=True) for name, row in result["stages_ms"].items() if row["count"]]
+    lines += ["", "under the throughput run (saturated), ms:"]
+    for name in SATURATED_STAGES:
+        row = tput["stages_ms"].get(name)
+        if row and row["count"]:
+            lines.append(_stage_row(name, row, count=False))
+    lines += ["", "targets:"]
+    for name, row in result["targets"].items():
+        lines.append(
+            f"  {name:<26} {row['target']:<22} {row['value']!s:<14} {'met' if row['met'] else 'NOT MET'}"
+        )
+    return lines
+
+
+def plot_available() -> bool:
+    """Whether `--plot` can work: matplotlib comes with the `bench` extra."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def plot(result: Mapping[str, Any], latencies: Mapping[str, list[float]], path: Path) -> None:
+    """Latency CDFs of the latency run and photos per second of the throughput run, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: write the file only
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for name, values in latencies.items():
+        if values:
+            ordered = sorted(values)
+            left.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=name)
+    left.axvline(TARGET_P99_MS, color="grey", linestyle="--", linewidth=1, label=f"{TARGET_P99_MS:g} ms")
+    left.set_xlabel("ms")
+    left.set_ylabel("fraction of photos")
+    left.set_title(f"latency at {result['latency']['offered_rate']:g} photos/s offered")
+    left.legend()
+    series = result["throughput"]["per_second"]
+    for name in ("uploaded", "captured"):
+        right.plot(range(len(series[name])), series[name], label=name)
+    right.axhline(TARGET_CHAIN_PHOTOS_PER_S, color="grey", linestyle="--", linewidth=1)
+    right.set_xlabel("s since the first upload")
+    right.set_ylabel("photos per second")
+    right.set_title(f"throughput, {result['throughput']['photos']} photos")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
