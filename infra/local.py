@@ -105,13 +105,15 @@ class StackVerificationError(LocalStackError):
 
 
 def deploy_stack(
-    endpoint_url: str,
+    endpoint_url: str | None,
     *,
     stack_name: str = DEFAULT_STACK_NAME,
     region: str = DEFAULT_REGION,
     parameters: Mapping[str, str] | None = None,
 ) -> StackResources:
-    """Deploy infra/template.yaml into the moto server at `endpoint_url`, complete it, verify it."""
+    """Deploy infra/template.yaml into the moto server at `endpoint_url`, complete it, verify it.
+
+    `None` is boto3's default endpoint: in-process moto (`moto.mock_aws()`) in the tests."""
     started = time.perf_counter()
     sam = load_template(TEMPLATE_PATH)
     values = _parameter_values(sam, parameters)
@@ -152,7 +154,7 @@ def local_template(sam: Template, *, region: str, parameters: Mapping[str, str])
 class _Aws:
     """boto3 clients on the moto endpoint; dummy credentials when the environment has none."""
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
+    def __init__(self, endpoint_url: str | None, region: str) -> None:
         if boto3.session.Session().get_credentials() is None:
             os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
             os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
