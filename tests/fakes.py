@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -12,8 +13,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemNotFoundError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from local.eventsource import LocalLambdaContext
 from shared.aws.ports import EndpointAnswer
 from shared.contracts import CaptureRecord, PhotoRef, Probabilities, RejectionReason, RoutingDecision
 from shared.imaging import PhotoRejected
@@ -130,3 +133,8 @@ class InMemoryPersistence(BasePersistenceLayer):
 
 def photo_at(key: str, *, etag: str = "etag-1", bucket: str = "photos", size: int = 1) -> PhotoRef:
     return PhotoRef(bucket=bucket, key=key, etag=etag, size=size, uploaded_at=datetime.now(UTC))
+
+
+def lambda_context(function_name: str, timeout_s: float = 30) -> LambdaContext:
+    """The local event source's context, typed as the Lambda one Powertools expects."""
+    return cast(LambdaContext, LocalLambdaContext(function_name, timeout_s))

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-from local.eventsource import LocalLambdaContext
 from services.classifier.bootstrap import build_classifier
 from shared.contracts import PhotoJob, Prediction, Probabilities, Rejection, RejectionReason
 from shared.idempotency import OncePerPhoto, PhotoIdempotency
 from shared.imaging import PhotoRejected
 from shared.settings import Settings
-from tests.fakes import FakeEndpoint, FakePhotoStore, FakeQueue, InMemoryPersistence, photo_at
+from tests.fakes import FakeEndpoint, FakePhotoStore, FakeQueue, InMemoryPersistence, lambda_context, photo_at
 from tests.samples import image_bytes
 
 MAX_BYTES = 200_000
@@ -48,7 +47,7 @@ def classifier() -> Classifier:
         route_queue=route,
         idempotency=PhotoIdempotency(settings, InMemoryPersistence()),
     )
-    unit.register_lambda_context(LocalLambdaContext("classifier", 30))
+    unit.register_lambda_context(lambda_context("classifier"))
     return Classifier(store, endpoint, route, unit)
 
 

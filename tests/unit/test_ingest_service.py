@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.eventsource import LocalLambdaContext
 from services.ingest.bootstrap import build_ingest
 from shared.contracts import PhotoJob, PhotoRef, Rejection, RejectionReason
 from shared.idempotency import OncePerPhoto, PhotoIdempotency
 from shared.settings import Settings
-from tests.fakes import FakePhotoStore, FakeQueue, InMemoryPersistence, photo_at
+from tests.fakes import FakePhotoStore, FakeQueue, InMemoryPersistence, lambda_context, photo_at
 from tests.samples import BadUpload, bad_uploads, image_bytes
 
 MAX_BYTES = 200_000
@@ -41,7 +40,7 @@ def ingest() -> Ingest:
         route_queue=route,
         idempotency=PhotoIdempotency(settings, InMemoryPersistence()),
     )
-    unit.register_lambda_context(LocalLambdaContext("ingest", 30))
+    unit.register_lambda_context(lambda_context("ingest"))
     return Ingest(store, classify, route, unit)
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.eventsource import LocalLambdaContext
 from services.router.bootstrap import build_router
 from services.router.rules import ClassRule, RoutingRules
 from shared.contracts import (
@@ -19,7 +18,7 @@ from shared.contracts import (
 )
 from shared.idempotency import OncePerPhoto, PhotoIdempotency
 from shared.settings import Settings
-from tests.fakes import FakeTopic, InMemoryPersistence, photo_at
+from tests.fakes import FakeTopic, InMemoryPersistence, lambda_context, photo_at
 
 RULES = RoutingRules(
     version="test-rules",
@@ -48,7 +47,7 @@ def router() -> Router:
     unit = build_router(
         settings, topic=topic, rules=RULES, idempotency=PhotoIdempotency(settings, InMemoryPersistence())
     )
-    unit.register_lambda_context(LocalLambdaContext("router", 30))
+    unit.register_lambda_context(lambda_context("router"))
     return Router(topic, unit)
 
 
