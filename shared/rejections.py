@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from shared.aws.messaging import MessageQueue
+from shared.aws.ports import MessageSender
 from shared.contracts import PhotoRef, Rejection
 from shared.imaging import PhotoRejected
 from shared.observability import record_rejection
 
 
 def reject(
-    route_queue: MessageQueue, logger: Logger, photo: PhotoRef, driver_id: str, rejected: PhotoRejected
+    route_queue: MessageSender, logger: Logger, photo: PhotoRef, driver_id: str, rejected: PhotoRejected
 ) -> dict[str, Any]:
     """Send the rejection to the router (the only publisher of decisions) and record why."""
     rejection = Rejection(photo=photo, driver_id=driver_id, reason=rejected.reason, detail=rejected.detail)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -10,29 +9,22 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from services.capture.service import Capture
-from shared.aws.capture_table import CaptureTable
-from shared.aws.clients import client
+from services.capture.bootstrap import build_capture
 from shared.contracts import RoutingDecision
 from shared.observability import powertools, reports_failures
-from shared.settings import get_settings
+from shared.settings import Settings
+from shared.wiring import BuiltOnce
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 logger, metrics, tracer = powertools("capture")
-
-
-@lru_cache(maxsize=1)
-def app() -> Capture:
-    settings = get_settings()
-    table = CaptureTable(client("dynamodb", settings.aws_region), settings.capture_table)
-    return Capture(table=table, logger=logger, metrics=metrics)
+capture = BuiltOnce(lambda: build_capture(Settings(), logger=logger, metrics=metrics))
 
 
 @tracer.capture_method
 @reports_failures(logger)
 def record_handler(record: SQSRecord) -> None:
     # The table's conditional put is the idempotency here: one item per photo, whatever arrives twice.
-    app().capture(RoutingDecision.model_validate_json(record.body))
+    capture.get().capture(RoutingDecision.model_validate_json(record.body))
 
 
 @logger.inject_lambda_context

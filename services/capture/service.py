@@ -5,13 +5,13 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shared.aws.capture_table import CaptureTable
+from shared.aws.ports import CaptureWriter
 from shared.contracts import CaptureRecord, RoutingDecision
 from shared.observability import log_photo
 
 
 class Capture:
-    def __init__(self, *, table: CaptureTable, logger: Logger, metrics: Metrics) -> None:
+    def __init__(self, *, table: CaptureWriter, logger: Logger, metrics: Metrics) -> None:
         self._table = table
         self._logger = logger
         self._metrics = metrics

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.aws.endpoint import EndpointAnswer
+from shared.aws.ports import EndpointAnswer
 from shared.contracts import PhotoJob, Prediction
 
 

@@ -7,9 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from services.classifier.domain import to_prediction
-from shared.aws.endpoint import VehicleEndpoint
-from shared.aws.messaging import MessageQueue
-from shared.aws.photo_store import PhotoStore
+from shared.aws.ports import MessageSender, PhotoReader, VehicleClassifier
 from shared.contracts import PhotoJob
 from shared.imaging import PhotoRejected, prepare_for_endpoint
 from shared.observability import log_photo
@@ -22,9 +20,9 @@ class Classifier:
         self,
         *,
         settings: Settings,
-        store: PhotoStore,
-        endpoint: VehicleEndpoint,
-        route_queue: MessageQueue,
+        store: PhotoReader,
+        endpoint: VehicleClassifier,
+        route_queue: MessageSender,
         logger: Logger,
     ) -> None:
         self._settings = settings

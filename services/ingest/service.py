@@ -7,8 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from services.ingest.domain import driver_of, parse_photo_key
-from shared.aws.messaging import MessageQueue
-from shared.aws.photo_store import PhotoStore
+from shared.aws.ports import MessageSender, PhotoReader
 from shared.contracts import PhotoJob, PhotoRef
 from shared.imaging import PhotoRejected, inspect_photo
 from shared.observability import log_photo
@@ -21,9 +20,9 @@ class Ingest:
         self,
         *,
         settings: Settings,
-        store: PhotoStore,
-        classify_queue: MessageQueue,
-        route_queue: MessageQueue,
+        store: PhotoReader,
+        classify_queue: MessageSender,
+        route_queue: MessageSender,
         logger: Logger,
     ) -> None:
         self._settings = settings

@@ -8,13 +8,13 @@ from aws_lambda_powertools import Logger
 
 from services.router.domain import decide
 from services.router.rules import RoutingRules
-from shared.aws.messaging import DecisionTopic
+from shared.aws.ports import DecisionPublisher
 from shared.contracts import Prediction, Rejection
 from shared.observability import log_photo
 
 
 class Router:
-    def __init__(self, *, rules: RoutingRules, topic: DecisionTopic, logger: Logger) -> None:
+    def __init__(self, *, rules: RoutingRules, topic: DecisionPublisher, logger: Logger) -> None:
         self._rules = rules
         self._topic = topic
         self._logger = logger

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from shared.aws.ports import EndpointAnswer
 from shared.contracts import Probabilities, RejectionReason
 from shared.imaging import PhotoRejected
 
-
-@dataclass(frozen=True)
-class EndpointAnswer:
-    probabilities: Probabilities
-    model_version: str | None
+__all__ = ["EndpointAnswer", "VehicleEndpoint"]
 
 
 def _model_version(custom_attributes: str | None) -> str | None:

@@ -1,249 +1,208 @@
-"""The four Lambda handlers against moto (in-process): idempotency, rejections and partial failures.
+"""The four Lambda handlers on in-process moto, against the resources infra/template.yaml deploys.
 
-GIVEN resources like the template's, WHEN a handler gets a Lambda SQS event, THEN the next queue, topic
-or table holds exactly what it should.
+What needs real AWS behaviour lives here: S3's own notifications, the idempotency table, SQS batches
+with partial failures, the SNS → SQS raw subscription, the capture table's indexes. The services'
+every path is covered on fakes in test_<fn>_service.py.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from local.eventsource import LocalLambdaContext, lambda_sqs_event
+from driver_routing.stack_outputs import StackResources
+from local.deploy import deploy_stack
+from local.eventsource import lambda_sqs_event
 from services.capture import handler as capture_handler
 from services.classifier import handler as classifier_handler
+from services.classifier.bootstrap import build_classifier
 from services.ingest import handler as ingest_handler
 from services.router import handler as router_handler
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client, endpoint_client
+from shared.aws.endpoint import VehicleEndpoint
 from shared.contracts import PhotoJob, PhotoRef, Prediction, Probabilities, Rejection, RoutingDecision
-from shared.settings import get_settings
+from shared.settings import Settings
+from tests.fakes import lambda_context
 from tests.samples import image_bytes
 
 REGION = "us-east-1"
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[StackResources]:
+    """The template deployed once for the module (1.5-4.5 s); each test starts on empty queues."""
+    with mock_aws():
+        started = time.perf_counter()
+        resources = deploy_stack(None, stack_name="unit", region=REGION)
+        log.info("template deployed into in-process moto in %.2f s", time.perf_counter() - started)
+        yield resources
 
 
 @dataclass
-class Resources:
-    s3: Any
-    sqs: Any
-    dynamodb: Any
-    bucket: str
-    classify: str
-    route: str
-    capture: str
-    topic: str
+class Aws:
+    stack: StackResources
 
-    def drain(self, url: str) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
+    @property
+    def s3(self) -> Any:
+        return client("s3", REGION)
+
+    @property
+    def sqs(self) -> Any:
+        return client("sqs", REGION)
+
+    @property
+    def bucket(self) -> str:
+        return self.stack.bucket
+
+    def url(self, queue: str) -> str:
+        return self.stack.queues[queue].url
+
+    def drain(self, queue: str) -> list[str]:
+        """The bodies of every message on the queue, which is left empty."""
+        bodies: list[str] = []
+        url = self.url(queue)
         while batch := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            messages += batch
+            bodies += [m["Body"] for m in batch]
             self.sqs.delete_message_batch(
                 QueueUrl=url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
             )
-        return messages
+        return bodies
 
+    def upload(self, key: str, data: bytes) -> str:
+        """Put the photo and return the notification S3 sent the ingest queue for it."""
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+        [notification] = self.drain("ingest")
+        return notification
 
-def clear_caches() -> None:
-    for cached in (
-        get_settings,
-        client,
-        endpoint_client,
-        ingest_handler.app,
-        classifier_handler.app,
-        router_handler.app,
-        capture_handler.app,
-    ):
-        cached.cache_clear()
+    def photo_ref(self, key: str) -> PhotoRef:
+        head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        return PhotoRef(
+            bucket=self.bucket,
+            key=key,
+            etag=head["ETag"].strip('"'),
+            version_id=head.get("VersionId"),
+            size=head["ContentLength"],
+            uploaded_at=datetime.now(UTC),
+        )
+
+    def invoke(self, handler: Any, queue: str, bodies: list[str]) -> dict[str, Any]:
+        messages = [
+            {"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": body} for i, body in enumerate(bodies)
+        ]
+        event = lambda_sqs_event(messages, self.stack.queues[queue].arn, REGION)
+        result: dict[str, Any] = handler(event, lambda_context(queue))
+        return result
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resources]:
-    with mock_aws():
-        s3, sqs, sns, dynamodb = (
-            boto3.client(s, region_name=REGION) for s in ("s3", "sqs", "sns", "dynamodb")
-        )
-        s3.create_bucket(Bucket="photos")
-        urls = {
-            name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("classify", "route", "capture")
-        }
-        topic = sns.create_topic(Name="routing")["TopicArn"]
-        capture_arn = sqs.get_queue_attributes(QueueUrl=urls["capture"], AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        sns.subscribe(
-            TopicArn=topic, Protocol="sqs", Endpoint=capture_arn, Attributes={"RawMessageDelivery": "true"}
-        )
-        string = {"AttributeType": "S"}
-        dynamodb.create_table(
-            TableName="capture",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": n, **string}
-                for n in ("photo_id", "driver_id", "decided_at", "decision_day")
-            ],
-            KeySchema=[{"AttributeName": "photo_id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": name,
-                    "Projection": {"ProjectionType": "ALL"},
-                    "KeySchema": [
-                        {"AttributeName": hash_key, "KeyType": "HASH"},
-                        {"AttributeName": "decided_at", "KeyType": "RANGE"},
-                    ],
-                }
-                for name, hash_key in (("by-driver", "driver_id"), ("by-day", "decision_day"))
-            ],
-        )
-        dynamodb.create_table(
-            TableName="idempotency",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", **string}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
-        for name, value in {
-            "PHOTO_BUCKET": "photos",
-            "CLASSIFY_QUEUE_URL": urls["classify"],
-            "ROUTE_QUEUE_URL": urls["route"],
-            "ROUTING_TOPIC_ARN": topic,
-            "CAPTURE_TABLE": "capture",
-            "IDEMPOTENCY_TABLE": "idempotency",
-            "ENDPOINT_ATTEMPTS": "1",
-        }.items():
-            monkeypatch.setenv(name, value)
-        clear_caches()
-        yield Resources(s3, sqs, dynamodb, "photos", urls["classify"], urls["route"], urls["capture"], topic)
-        clear_caches()
-
-
-def invoke(handler: Any, bodies: list[str]) -> dict[str, Any]:
-    messages = [
-        {"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": body} for i, body in enumerate(bodies)
-    ]
-    result: dict[str, Any] = handler(
-        lambda_sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:q", REGION),
-        LocalLambdaContext("test", 30),
-    )
-    return result
-
-
-def notification(aws: Resources, key: str) -> str:
-    head = aws.s3.head_object(Bucket=aws.bucket, Key=key)
-    record = {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": REGION,
-        "eventTime": "2026-11-25T09:00:00.000Z",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "bucket": {"name": aws.bucket},
-            "object": {
-                "key": key.replace("/", "%2F").replace(" ", "+"),
-                "size": head["ContentLength"],
-                "eTag": head["ETag"].strip('"'),
-            },
-        },
-    }
-    return json.dumps({"Records": [record]})
-
-
-def photo_ref(aws: Resources, key: str) -> PhotoRef:
-    head = aws.s3.head_object(Bucket=aws.bucket, Key=key)
-    return PhotoRef(
-        bucket=aws.bucket,
-        key=key,
-        etag=head["ETag"].strip('"'),
-        size=head["ContentLength"],
-        uploaded_at=datetime.now(UTC),
-    )
+def aws(stack: StackResources, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """GIVEN the deployed stack, its names in the environment as the template sets them on Lambda."""
+    for name, value in {**stack.environment(), "ENDPOINT_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    aws = Aws(stack)
+    for queue in stack.queues:  # PurgeQueue is allowed once a minute: receive and delete instead
+        aws.drain(queue)
+    return aws
 
 
 # --- ingest ----------------------------------------------------------------------------------------
 
 
-def test_ingest_queues_one_job_per_photo_however_often_s3_notifies(aws: Resources) -> None:
-    aws.s3.put_object(Bucket=aws.bucket, Key="photos/d-1/my bike.jpg", Body=image_bytes("JPEG", (640, 480)))
-    body = notification(aws, "photos/d-1/my bike.jpg")
-    assert invoke(ingest_handler.lambda_handler, [body, body]) == {"batchItemFailures": []}
-    assert invoke(ingest_handler.lambda_handler, [body]) == {"batchItemFailures": []}
-    jobs = [PhotoJob.model_validate_json(m["Body"]) for m in aws.drain(aws.classify)]
-    assert len(jobs) == 1
-    assert (jobs[0].driver_id, jobs[0].photo.key, jobs[0].width) == ("d-1", "photos/d-1/my bike.jpg", 640)
-    assert aws.drain(aws.route) == []
+def test_ingest_queues_one_job_per_photo_however_often_s3_notifies(aws: Aws) -> None:
+    # GIVEN a photo uploaded and S3's notification of it, delivered twice in a batch and once more later
+    notification = aws.upload("photos/d-1/my bike.jpg", image_bytes("JPEG", (640, 480)))
+
+    # WHEN ingest handles every delivery
+    first = aws.invoke(ingest_handler.lambda_handler, "ingest", [notification, notification])
+    again = aws.invoke(ingest_handler.lambda_handler, "ingest", [notification])
+
+    # THEN the idempotency table let one job through, and nothing was rejected
+    assert first == again == {"batchItemFailures": []}
+    [job] = [PhotoJob.model_validate_json(body) for body in aws.drain("classify")]
+    assert (job.driver_id, job.photo.key, job.width) == ("d-1", "photos/d-1/my bike.jpg", 640)
+    assert aws.drain("route") == []
 
 
-def test_ingest_rejects_a_bad_photo_without_failing_its_neighbours(aws: Resources) -> None:
-    aws.s3.put_object(Bucket=aws.bucket, Key="photos/d-2/good.png", Body=image_bytes("PNG"))
-    aws.s3.put_object(
-        Bucket=aws.bucket, Key="photos/d-2/broken.jpg", Body=image_bytes("JPEG", (800, 600))[:900]
-    )
-    aws.s3.put_object(Bucket=aws.bucket, Key="photos/d-2/gone.jpg", Body=image_bytes("JPEG"))
-    bodies = [
-        notification(aws, k) for k in ("photos/d-2/good.png", "photos/d-2/broken.jpg", "photos/d-2/gone.jpg")
-    ]
+def test_ingest_rejects_a_bad_photo_without_failing_its_neighbours(aws: Aws) -> None:
+    # GIVEN a good photo, a truncated one, one deleted before ingest reads it, a malformed message and
+    # the s3:TestEvent S3 sends when notifications are configured
+    good = aws.upload("photos/d-2/good.png", image_bytes("PNG"))
+    broken = aws.upload("photos/d-2/broken.jpg", image_bytes("JPEG", (800, 600))[:900])
+    gone = aws.upload("photos/d-2/gone.jpg", image_bytes("JPEG"))
     aws.s3.delete_object(Bucket=aws.bucket, Key="photos/d-2/gone.jpg")
-    result = invoke(
-        ingest_handler.lambda_handler,
-        [*bodies, "this is not an S3 event", json.dumps({"Event": "s3:TestEvent"})],
-    )
-    assert result == {
-        "batchItemFailures": [{"itemIdentifier": "m3"}]
-    }  # only the malformed one goes back to SQS
-    assert len(aws.drain(aws.classify)) == 1
-    rejections = {
-        Rejection.model_validate_json(m["Body"]).photo.key: Rejection.model_validate_json(m["Body"]).reason
-        for m in aws.drain(aws.route)
+    batch = [good, broken, gone, "this is not an S3 event", json.dumps({"Event": "s3:TestEvent"})]
+
+    # WHEN ingest handles them in one batch
+    result = aws.invoke(ingest_handler.lambda_handler, "ingest", batch)
+
+    # THEN only the malformed message goes back to SQS; the bad photos are rejected with their reasons
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m3"}]}
+    assert len(aws.drain("classify")) == 1
+    rejections = [Rejection.model_validate_json(body) for body in aws.drain("route")]
+    assert {r.photo.key: r.reason for r in rejections} == {
+        "photos/d-2/broken.jpg": "corrupt-image",
+        "photos/d-2/gone.jpg": "object-missing",
     }
-    assert rejections == {"photos/d-2/broken.jpg": "corrupt-image", "photos/d-2/gone.jpg": "object-missing"}
 
 
 # --- classifier ------------------------------------------------------------------------------------
 
 
-def stubbed_endpoint(monkeypatch: pytest.MonkeyPatch) -> Stubber:
-    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+def stubbed_endpoint() -> Stubber:
+    """The production endpoint adapter on a stubbed sagemaker-runtime client, wired into the handler
+    through the composition root."""
+    settings = Settings()
+    runtime = endpoint_client(settings.aws_region, settings.endpoint_attempts, settings.endpoint_timeout_s)
     stubber = Stubber(runtime)
-    monkeypatch.setattr(classifier_handler, "endpoint_client", lambda *args: runtime)
     stubber.activate()
+    endpoint = VehicleEndpoint(runtime, settings.endpoint_name)
+    classifier_handler.classifier.use(
+        build_classifier(settings, endpoint=endpoint, logger=classifier_handler.logger)
+    )
     return stubber
 
 
-def job_body(aws: Resources, key: str, data: bytes) -> str:
+def answer(scores: bytes, **extra: str) -> dict[str, Any]:
+    return {"Body": StreamingBody(io.BytesIO(scores), len(scores)), **extra}
+
+
+def job_body(aws: Aws, key: str, data: bytes) -> str:
     aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=data)
     return PhotoJob(
-        photo=photo_ref(aws, key), driver_id="d-3", content_type="image/jpeg", width=64, height=48
+        photo=aws.photo_ref(key), driver_id="d-3", content_type="image/jpeg", width=64, height=48
     ).model_dump_json()
 
 
-def test_classifier_turns_the_endpoint_answer_into_a_prediction(
-    aws: Resources, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    stubber = stubbed_endpoint(monkeypatch)
-    answer = b"[0.12, 0.88]"
+def test_classifier_turns_the_endpoint_answer_into_one_prediction(aws: Aws) -> None:
+    # GIVEN an endpoint that answers once, and a job delivered twice
+    stubber = stubbed_endpoint()
     stubber.add_response(
         "invoke_endpoint",
-        {
-            "Body": StreamingBody(io.BytesIO(answer), len(answer)),
-            "ContentType": "application/json",
-            "CustomAttributes": "model_version=abc123,graph=photo",
-        },
+        answer(b"[0.12, 0.88]", ContentType="application/json", CustomAttributes="model_version=abc123"),
     )
     body = job_body(aws, "photos/d-3/m.jpg", image_bytes("JPEG", (1200, 900)))
-    assert invoke(classifier_handler.lambda_handler, [body, body]) == {"batchItemFailures": []}
-    predictions = [Prediction.model_validate_json(m["Body"]) for m in aws.drain(aws.route)]
-    assert len(predictions) == 1  # the duplicate job did not call the endpoint again
-    assert (predictions[0].vehicle_class, predictions[0].confidence, predictions[0].model_version) == (
+
+    # WHEN the classifier handles the batch
+    result = aws.invoke(classifier_handler.lambda_handler, "classify", [body, body])
+
+    # THEN one endpoint call and one prediction
+    assert result == {"batchItemFailures": []}
+    [prediction] = [Prediction.model_validate_json(b) for b in aws.drain("route")]
+    assert (prediction.vehicle_class, prediction.confidence, prediction.model_version) == (
         "motorcycle",
         0.88,
         "abc123",
@@ -251,42 +210,47 @@ def test_classifier_turns_the_endpoint_answer_into_a_prediction(
     stubber.assert_no_pending_responses()
 
 
-def test_classifier_rejects_what_the_model_refuses_and_retries_a_throttled_call(
-    aws: Resources, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    stubber = stubbed_endpoint(monkeypatch)
+def test_classifier_rejects_what_the_model_refuses_and_retries_a_throttled_call(aws: Aws) -> None:
+    # GIVEN a model that refuses the first image (ModelError, 400) and a throttled second call
+    stubber = stubbed_endpoint()
     stubber.add_client_error(
         "invoke_endpoint",
         "ModelError",
         "Received client error (400)",
         424,
-        response_meta={},
         modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": "bad image"},
     )
     stubber.add_client_error("invoke_endpoint", "ThrottlingException", "Rate exceeded", 400)
     refused = job_body(aws, "photos/d-3/refused.jpg", image_bytes("JPEG"))
     throttled = job_body(aws, "photos/d-3/throttled.jpg", image_bytes("JPEG"))
-    assert invoke(classifier_handler.lambda_handler, [refused, throttled]) == {
-        "batchItemFailures": [{"itemIdentifier": "m1"}]
-    }
-    [message] = aws.drain(aws.route)
-    assert Rejection.model_validate_json(message["Body"]).reason == "endpoint-rejected"
-    # The throttled photo left no INPROGRESS record behind: its redelivery is processed.
-    answer = b"[0.9, 0.1]"
-    stubber.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(answer), len(answer))})
-    assert invoke(classifier_handler.lambda_handler, [throttled]) == {"batchItemFailures": []}
-    assert Prediction.model_validate_json(aws.drain(aws.route)[0]["Body"]).vehicle_class == "bicycle"
+
+    # WHEN the classifier handles both in one batch
+    result = aws.invoke(classifier_handler.lambda_handler, "classify", [refused, throttled])
+
+    # THEN the refused photo is rejected and only the throttled one goes back to SQS
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    [rejection] = [Rejection.model_validate_json(b) for b in aws.drain("route")]
+    assert rejection.reason == "endpoint-rejected"
+
+    # WHEN SQS redelivers the throttled job
+    stubber.add_response("invoke_endpoint", answer(b"[0.9, 0.1]"))
+    result = aws.invoke(classifier_handler.lambda_handler, "classify", [throttled])
+
+    # THEN it left no INPROGRESS record behind: it is classified
+    assert result == {"batchItemFailures": []}
+    [prediction] = [Prediction.model_validate_json(b) for b in aws.drain("route")]
+    assert prediction.vehicle_class == "bicycle"
 
 
 # --- router and capture ----------------------------------------------------------------------------
 
 
-def prediction_body(aws: Resources, key: str, p_bicycle: float) -> str:
+def prediction_body(aws: Aws, key: str, p_bicycle: float) -> str:
     aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=b"x")
     probabilities = Probabilities(bicycle=p_bicycle, motorcycle=1 - p_bicycle)
     vehicle_class, confidence = probabilities.top
     return Prediction(
-        photo=photo_ref(aws, key),
+        photo=aws.photo_ref(key),
         driver_id="d-4",
         probabilities=probabilities,
         vehicle_class=vehicle_class,
@@ -295,41 +259,47 @@ def prediction_body(aws: Resources, key: str, p_bicycle: float) -> str:
     ).model_dump_json()
 
 
-def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(aws: Resources) -> None:
+def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(aws: Aws) -> None:
+    # GIVEN three predictions, one of them delivered twice in the batch and all three again later
     bodies = [
         prediction_body(aws, "photos/d-4/a.jpg", 0.995),
         prediction_body(aws, "photos/d-4/b.jpg", 0.005),
         prediction_body(aws, "photos/d-4/c.jpg", 0.6),
     ]
-    assert invoke(router_handler.lambda_handler, [*bodies, bodies[0]]) == {"batchItemFailures": []}
-    assert invoke(router_handler.lambda_handler, bodies) == {"batchItemFailures": []}
-    delivered = aws.drain(aws.capture)
-    decisions = {
-        RoutingDecision.model_validate_json(m["Body"]).photo.key: RoutingDecision.model_validate_json(
-            m["Body"]
-        ).route
-        for m in delivered
-    }
-    assert len(delivered) == 3
-    assert decisions == {
+
+    # WHEN the router handles every delivery
+    first = aws.invoke(router_handler.lambda_handler, "route", [*bodies, bodies[0]])
+    again = aws.invoke(router_handler.lambda_handler, "route", bodies)
+
+    # THEN the topic's raw subscription put one decision per photo on the capture queue
+    assert first == again == {"batchItemFailures": []}
+    delivered = aws.drain("capture")
+    decisions = [RoutingDecision.model_validate_json(body) for body in delivered]
+    assert {d.photo.key: d.route for d in decisions} == {
         "photos/d-4/a.jpg": "short-radius",
         "photos/d-4/b.jpg": "long-radius",
         "photos/d-4/c.jpg": "manual-review",
     }
-    # Capture: every decision twice, one record each.
-    assert invoke(capture_handler.lambda_handler, [m["Body"] for m in delivered] * 2) == {
-        "batchItemFailures": []
-    }
-    table = CaptureTable(aws.dynamodb, "capture")
-    assert table.count() == 3
+    assert len(decisions) == 3
+
+    # WHEN capture gets every decision twice
+    result = aws.invoke(capture_handler.lambda_handler, "capture", delivered * 2)
+
+    # THEN one record each, readable through both of the table's indexes
+    assert result == {"batchItemFailures": []}
+    table = CaptureTable(client("dynamodb", REGION), aws.stack.capture_table)
     newest_first = table.for_driver("d-4")
+    assert len(newest_first) == 3
     assert [r.decided_at for r in newest_first] == sorted((r.decided_at for r in newest_first), reverse=True)
     now = datetime.now(UTC)
     assert len(table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1))) == 3
     assert table.in_window(now - timedelta(days=3), now - timedelta(days=2)) == []
 
 
-def test_capture_reports_a_malformed_decision_as_a_failure(aws: Resources) -> None:
-    assert invoke(capture_handler.lambda_handler, ['{"route": "short-radius"}']) == {
-        "batchItemFailures": [{"itemIdentifier": "m0"}]
-    }
+def test_capture_reports_a_malformed_decision_as_a_failure(aws: Aws) -> None:
+    # GIVEN a message on the capture queue that is not a whole decision
+    # WHEN capture handles it
+    result = aws.invoke(capture_handler.lambda_handler, "capture", ['{"route": "short-radius"}'])
+
+    # THEN it goes back to SQS (and on to the DLQ after the redrive policy's receives)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}

@@ -1,0 +1,140 @@
+"""ingest built by its composition root on fakes: jobs, rejections with their reasons, once per photo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from services.ingest.bootstrap import build_ingest
+from shared.contracts import PhotoJob, PhotoRef, Rejection, RejectionReason
+from shared.idempotency import OncePerPhoto, PhotoIdempotency
+from shared.settings import Settings
+from tests.fakes import FakePhotoStore, FakeQueue, InMemoryPersistence, lambda_context, photo_at
+from tests.samples import BadUpload, bad_uploads, image_bytes
+
+MAX_BYTES = 200_000
+
+
+@dataclass
+class Ingest:
+    store: FakePhotoStore
+    classify: FakeQueue
+    route: FakeQueue
+    unit: OncePerPhoto[PhotoRef]
+
+    def upload(self, key: str, data: bytes, *, etag: str = "etag-1") -> PhotoRef:
+        photo = photo_at(key, etag=etag, size=len(data))
+        self.store.put(photo, data)
+        return photo
+
+
+@pytest.fixture
+def ingest() -> Ingest:
+    settings = Settings().model_copy(update={"max_photo_bytes": MAX_BYTES})
+    store, classify, route = FakePhotoStore(), FakeQueue(), FakeQueue()
+    unit = build_ingest(
+        settings,
+        store=store,
+        classify_queue=classify,
+        route_queue=route,
+        idempotency=PhotoIdempotency(settings, InMemoryPersistence()),
+    )
+    unit.register_lambda_context(lambda_context("ingest"))
+    return Ingest(store, classify, route, unit)
+
+
+def test_a_good_photo_becomes_one_classification_job(ingest: Ingest) -> None:
+    # GIVEN a JPEG uploaded under a driver's prefix, with a space in its name
+    photo = ingest.upload("photos/d-1/my bike.jpg", image_bytes("JPEG", (640, 480)))
+
+    # WHEN ingest handles its notification
+    outcome = ingest.unit.run(photo)
+
+    # THEN one job names the driver and the photo's size, and nothing is rejected
+    assert outcome == {"outcome": "queued"}
+    [job] = ingest.classify.sent
+    assert isinstance(job, PhotoJob)
+    assert (job.photo, job.driver_id, job.content_type, job.width, job.height) == (
+        photo,
+        "d-1",
+        "image/jpeg",
+        640,
+        480,
+    )
+    assert ingest.route.sent == []
+
+
+@pytest.mark.parametrize("bad", bad_uploads("d-2", seed=7, too_large_bytes=MAX_BYTES), ids=lambda b: b.kind)
+def test_a_bad_upload_is_rejected_with_its_reason_and_never_queued(ingest: Ingest, bad: BadUpload) -> None:
+    # GIVEN an upload that must not reach the model (or one deleted before ingest reads it)
+    photo = photo_at(bad.key) if bad.body is None else ingest.upload(bad.key, bad.body)
+
+    # WHEN ingest handles it
+    outcome = ingest.unit.run(photo)
+
+    # THEN the router gets a rejection with the reason, and the classifier gets nothing
+    assert outcome == {"outcome": "rejected", "reason": bad.reason}
+    [rejection] = ingest.route.sent
+    assert isinstance(rejection, Rejection)
+    assert (rejection.photo, rejection.reason) == (photo, RejectionReason(bad.reason))
+    assert rejection.driver_id == ("d-2" if bad.key.startswith("photos/d-2/") else "unknown")
+    assert ingest.classify.sent == []
+
+
+def test_a_key_outside_the_pattern_is_rejected_without_reading_the_photo(ingest: Ingest) -> None:
+    # GIVEN an upload outside photos/{driver_id}/{filename}
+    photo = ingest.upload("uploads/d-1/a.jpg", image_bytes("JPEG"))
+
+    # WHEN ingest handles it
+    ingest.unit.run(photo)
+
+    # THEN it is rejected as a bad key before any read of S3
+    assert [r.reason for r in ingest.route.sent if isinstance(r, Rejection)] == [RejectionReason.BAD_KEY]
+    assert ingest.store.reads == []
+
+
+def test_the_same_photo_notified_twice_is_queued_once(ingest: Ingest) -> None:
+    # GIVEN a photo whose notification S3 delivered twice
+    photo = ingest.upload("photos/d-1/a.jpg", image_bytes("JPEG"))
+
+    # WHEN ingest handles both
+    first, second = ingest.unit.run(photo), ingest.unit.run(photo)
+
+    # THEN the second gets the first outcome without reading the photo or queueing again
+    assert first == second == {"outcome": "queued"}
+    assert len(ingest.classify.sent) == 1
+    assert ingest.store.reads == ["photos/d-1/a.jpg"]
+
+
+def test_a_new_upload_under_the_same_key_is_a_new_photo(ingest: Ingest) -> None:
+    # GIVEN a photo, then another uploaded over it (a new ETag)
+    first = ingest.upload("photos/d-1/a.jpg", image_bytes("JPEG"))
+    ingest.unit.run(first)
+    second = ingest.upload("photos/d-1/a.jpg", image_bytes("PNG"), etag="etag-2")
+
+    # WHEN ingest handles the second notification
+    outcome = ingest.unit.run(second)
+
+    # THEN it is judged on its own: a PNG named .jpg is rejected, the first job stands
+    assert outcome == {"outcome": "rejected", "reason": "extension-mismatch"}
+    assert [job.photo for job in ingest.classify.sent if isinstance(job, PhotoJob)] == [first]
+
+
+def test_a_failed_send_propagates_and_the_redelivery_is_processed(ingest: Ingest) -> None:
+    # GIVEN a photo and a classify queue that fails once
+    photo = ingest.upload("photos/d-1/a.jpg", image_bytes("JPEG"))
+    ingest.classify.failure = ConnectionError("sqs unavailable")
+
+    # WHEN ingest handles it, THEN the error reaches the batch processor (the record goes back to SQS)
+    with pytest.raises(ConnectionError):
+        ingest.unit.run(photo)
+    assert ingest.classify.sent == []
+
+    # WHEN SQS redelivers it once the queue is back
+    ingest.classify.failure = None
+    outcome = ingest.unit.run(photo)
+
+    # THEN the failure left no idempotency record behind: the photo is queued once
+    assert outcome == {"outcome": "queued"}
+    assert len(ingest.classify.sent) == 1
