@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
 import subprocess
 import sys
 import tempfile
@@ -133,9 +132,7 @@ def third_party_imports(modules: dict[str, Path], root: Path = REPO) -> frozense
 def package_data(modules: dict[str, Path], root: Path = REPO) -> list[Path]:
     """The data files that sit in the directory of a shipped module."""
     directories = {path.parent for path in modules.values()}
-    return sorted(
-        p for d in directories for p in d.iterdir() if p.is_file() and p.suffix in DATA_SUFFIXES
-    )
+    return sorted(p for d in directories for p in d.iterdir() if p.is_file() and p.suffix in DATA_SUFFIXES)
 
 
 # ---------------------------------------------------------------- wheels
@@ -212,7 +209,9 @@ def build(
         install_requirements(requirements, target, python_version)
         missing = _missing_distributions(third_party_imports(modules, root), target)
         if missing:
-            raise PackagingError(f"{function} imports {', '.join(missing)}, which {requirements} does not install")
+            raise PackagingError(
+                f"{function} imports {', '.join(missing)}, which {requirements} does not install"
+            )
         entries.update(_installed_files(target))
         for path in [*modules.values(), *package_data(modules, root)]:
             name = path.relative_to(root).as_posix()
@@ -233,22 +232,28 @@ def _megabytes(size: int) -> str:
 
 def main(argv: Sequence[str] | None = None, *, root: Path = REPO) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.packaging", description=__doc__.split("\n\n")[0])
-    parser.add_argument("functions", nargs="*", metavar="FUNCTION", help=f"default: all of {', '.join(FUNCTIONS)}")
+    parser.add_argument(
+        "functions", nargs="*", metavar="FUNCTION", help=f"default: all of {', '.join(FUNCTIONS)}"
+    )
     parser.add_argument("--out", type=Path, default=root / "build", help="directory of the zips (build/)")
     parser.add_argument(
         "--python-version",
         default=LAMBDA_PYTHON,
-        help=f"wheels for this Python (default {LAMBDA_PYTHON}, the runtime; another is for local import checks)",
+        help=f"wheels for this Python (default {LAMBDA_PYTHON}, the runtime; others: local import checks)",
     )
     args = parser.parse_args(argv)
     unknown = [f for f in args.functions if f not in FUNCTIONS]
     if unknown:
-        print(f"error: unknown function {', '.join(unknown)} (known: {', '.join(FUNCTIONS)})", file=sys.stderr)
+        print(
+            f"error: unknown function {', '.join(unknown)} (known: {', '.join(FUNCTIONS)})", file=sys.stderr
+        )
         return 2
     try:
         for function in args.functions or FUNCTIONS:
             artifact = build(function, args.out, root=root, python_version=args.python_version)
-            shown = os.path.relpath(artifact.path)
+            shown = artifact.path.resolve()
+            if shown.is_relative_to(Path.cwd()):
+                shown = shown.relative_to(Path.cwd())
             print(
                 f"{shown}: {_megabytes(artifact.zipped_bytes)} zipped, "
                 f"{_megabytes(artifact.unzipped_bytes)} unzipped, {artifact.files} files",
