@@ -124,7 +124,7 @@ def third_party_imports(modules: dict[str, Path], root: Path = REPO) -> frozense
         name.split(".")[0]
         for module, path in modules.items()
         for name in _imported_names(path, module)
-        if name  # a relative import's base inside a top-level package
+        if name  # empty for a relative import that climbs above the top-level package
     }
     return frozenset(n for n in names if n not in local and n not in sys.stdlib_module_names)
 
