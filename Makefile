@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo up test lint typecheck template-check unit integration chaos bench train evaluate clean
+.PHONY: install demo up test lint typecheck template-check unit integration chaos bench train evaluate package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,5 +60,9 @@ evaluate: install
 	$(BIN)/driver-routing evaluate --split test
 	$(BIN)/driver-routing evaluate --data ../shared/data/photos
 
+## One Lambda artifact per function, build/<fn>.zip: its handler's modules and its requirements' wheels.
+package: install
+	$(BIN)/python -m infra.packaging --out build
+
 clean:
-	rm -rf $(VENV) .driver-routing .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .driver-routing .pytest_cache .mypy_cache .ruff_cache build

@@ -244,10 +244,12 @@ def test_every_table_is_encrypted_and_recoverable(sam: dict[str, Any]) -> None:
 def test_functions_run_the_services_handlers(sam: dict[str, Any]) -> None:
     functions = resources_of_type(sam, "AWS::Serverless::Function")
     assert set(functions) == set(FUNCTIONS)
-    assert sam["Globals"]["Function"]["CodeUri"] == "../"
+    # No shared CodeUri: each function ships its own artifact (make package, infra/packaging.py).
+    assert "CodeUri" not in sam["Globals"]["Function"]
     assert sam["Globals"]["Function"]["Runtime"] in ("python3.12", "python3.13")
     for name, (service, _) in FUNCTIONS.items():
         assert functions[name]["Properties"]["Handler"] == f"services.{service}.handler.lambda_handler"
+        assert functions[name]["Properties"]["CodeUri"] == f"../build/{service}.zip"
 
 
 def test_every_function_consumes_its_queue_reporting_batch_item_failures(cfn: dict[str, Any]) -> None:
