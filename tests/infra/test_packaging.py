@@ -50,14 +50,19 @@ MODEL_SUFFIXES = (".onnx", ".pt", ".pth", ".safetensors", ".npz")
 ENDPOINT_ADAPTER = "shared/aws/endpoint.py"
 
 # Run in `python -I -S`: no site-packages, no PYTHONPATH, no current directory; only the artifact and the
-# standard library. app() builds the clients, the idempotency layer and (router) loads its rules file.
+# standard library. Building the handler's wiring builds the clients, the idempotency layer and (router)
+# loads its rules file.
 IMPORT_CHECK = """
 import json, sys, sysconfig
 root = sys.argv[1]
 sys.path.insert(0, root)
 import importlib
 handler = importlib.import_module(f"services.{sys.argv[2]}.handler")
-handler.app()
+from shared.wiring import BuiltOnce
+wirings = [value for value in vars(handler).values() if isinstance(value, BuiltOnce)]
+assert wirings, "the handler has no BuiltOnce wiring"
+for wiring in wirings:
+    wiring.get()
 allowed = (root, sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
 outside = sorted(
     name for name, module in list(sys.modules.items())
