@@ -17,6 +17,7 @@ import click
 from driver_routing.output import destination
 from driver_routing.stack_outputs import StackResources
 from driver_routing.subscription import DecisionSubscription
+from shared.aws.photo_store import original_name_metadata
 from shared.contracts import RoutingDecision, VehicleClass
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
@@ -62,7 +63,7 @@ def upload_photo(s3: Any, bucket: str, path: Path, key: str) -> Upload:
         Key=key,
         Body=path.read_bytes(),
         ContentType=content_type,
-        Metadata={"original-name": path.name.encode("ascii", "replace").decode()},
+        Metadata=original_name_metadata(path.name),
     )
     return Upload(path, key, str(response["ETag"]).strip('"'))
 

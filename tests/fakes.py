@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from local.eventsource import LocalLambdaContext
-from shared.aws.ports import EndpointAnswer
+from shared.aws.ports import EndpointAnswer, StoredPhoto
 from shared.contracts import CaptureRecord, PhotoRef, Probabilities, RejectionReason, RoutingDecision
 from shared.imaging import PhotoRejected
 
@@ -26,20 +26,20 @@ from shared.imaging import PhotoRejected
 class FakePhotoStore:
     """Photos by key. Like S3 with If-Match: a photo whose ETag changed since the event is missing."""
 
-    photos: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    photos: dict[str, tuple[str, StoredPhoto]] = field(default_factory=dict)
     reads: list[str] = field(default_factory=list)
 
-    def put(self, photo: PhotoRef, data: bytes) -> None:
-        self.photos[photo.key] = (photo.etag, data)
+    def put(self, photo: PhotoRef, data: bytes, *, original_name: str | None = None) -> None:
+        self.photos[photo.key] = (photo.etag, StoredPhoto(data, original_name))
 
-    def read(self, photo: PhotoRef, *, max_bytes: int) -> bytes:
+    def read(self, photo: PhotoRef, *, max_bytes: int) -> StoredPhoto:
         self.reads.append(photo.key)
-        etag, data = self.photos.get(photo.key, ("", b""))
+        etag, stored = self.photos.get(photo.key, ("", StoredPhoto(b"")))
         if etag != photo.etag:
             raise PhotoRejected(RejectionReason.OBJECT_MISSING, f"NoSuchKey for {photo.key}")
-        if len(data) > max_bytes:
-            raise PhotoRejected(RejectionReason.TOO_LARGE, f"{len(data)} bytes > {max_bytes}")
-        return data
+        if len(stored.data) > max_bytes:
+            raise PhotoRejected(RejectionReason.TOO_LARGE, f"{len(stored.data)} bytes > {max_bytes}")
+        return stored
 
 
 @dataclass

@@ -33,7 +33,7 @@ class Classifier:
 
     def classify(self, job: PhotoJob) -> dict[str, Any]:
         try:
-            data = self._store.read(job.photo, max_bytes=self._settings.max_photo_bytes)
+            data = self._store.read(job.photo, max_bytes=self._settings.max_photo_bytes).data
             payload = prepare_for_endpoint(
                 data, max_side=self._settings.endpoint_image_side, max_pixels=self._settings.max_photo_pixels
             )

@@ -34,9 +34,11 @@ class Ingest:
     def ingest(self, photo: PhotoRef) -> dict[str, Any]:
         try:
             key = parse_photo_key(photo.key)
-            data = self._store.read(photo, max_bytes=self._settings.max_photo_bytes)
+            stored = self._store.read(photo, max_bytes=self._settings.max_photo_bytes)
+            # The name travels with the photo into the decision and the record, not into its identity.
+            photo = photo.model_copy(update={"original_name": stored.original_name})
             facts = inspect_photo(
-                data,
+                stored.data,
                 extension=key.extension,
                 max_bytes=self._settings.max_photo_bytes,
                 max_pixels=self._settings.max_photo_pixels,

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
+from shared.aws.ports import StoredPhoto
 from shared.contracts import PhotoRef, RejectionReason
 from shared.imaging import PhotoRejected
+
+# User metadata on the object: `x-amz-meta-original-name`, percent-encoded (metadata is ASCII).
+ORIGINAL_NAME = "original-name"
+
+
+def original_name_metadata(name: str) -> dict[str, str]:
+    """The metadata an uploader sets so the photo can be found by the name it gave."""
+    return {ORIGINAL_NAME: quote(name, safe=" ()[]-_.,")}
+
 
 _GONE = {"NoSuchKey", "404", "NotFound", "PreconditionFailed", "412"}
 
@@ -16,7 +27,7 @@ class PhotoStore:
     def __init__(self, s3: Any) -> None:
         self._s3 = s3
 
-    def read(self, photo: PhotoRef, *, max_bytes: int) -> bytes:
+    def read(self, photo: PhotoRef, *, max_bytes: int) -> StoredPhoto:
         """The object the event named, while it is still the current one (If-Match on its ETag).
 
         A photo deleted or replaced before it was processed is rejected as missing, on a versioned bucket
@@ -34,4 +45,5 @@ class PhotoStore:
             response["Body"].close()
             raise PhotoRejected(RejectionReason.TOO_LARGE, f"{length} bytes > {max_bytes}")
         data: bytes = response["Body"].read()
-        return data
+        name = response.get("Metadata", {}).get(ORIGINAL_NAME)
+        return StoredPhoto(data, unquote(name) if name else None)

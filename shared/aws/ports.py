@@ -20,9 +20,16 @@ class EndpointAnswer:
     model_version: str | None
 
 
+@dataclass(frozen=True)
+class StoredPhoto:
+    data: bytes
+    # The file name the uploader gave (the object's `original-name` metadata), when it gave one.
+    original_name: str | None = None
+
+
 class PhotoReader(Protocol):
-    def read(self, photo: PhotoRef, *, max_bytes: int) -> bytes:
-        """The photo's bytes while it is still the object the event named.
+    def read(self, photo: PhotoRef, *, max_bytes: int) -> StoredPhoto:
+        """The photo's bytes and metadata while it is still the object the event named.
 
         Raises `PhotoRejected` (object-missing, too-large) for what no retry can fix."""
         ...

@@ -178,8 +178,41 @@ def test_cli_upload_watch_and_query_from_another_terminal(stack: LocalStack, tmp
     queried = json.loads(cli(stack, "query", "--driver-id", driver, "--json").stdout.splitlines()[-1])
     assert queried["count"] == 1
     assert queried["records"][0]["photo_key"] == uploaded["keys"][0]
-    window = json.loads(cli(stack, "query", "--since", "10m", "--json").stdout.splitlines()[-1])
+    window = json.loads(
+        cli(stack, "query", "--since", "10m", "--limit", "5000", "--json").stdout.splitlines()[-1]
+    )
     assert uploaded["keys"][0] in {r["photo_key"] for r in window["records"]}
+
+
+def test_upload_wait_prints_each_answer_and_the_photo_is_found_by_its_name(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    # GIVEN a folder of three photos, one named with spaces and an accent
+    folder = tmp_path / "shift"
+    folder.mkdir()
+    names = ["vélo du matin.jpg", "b.png", "c.jpg"]
+    for index, name in enumerate(names):
+        (folder / name).write_bytes(
+            image_bytes("PNG" if name.endswith(".png") else "JPEG", (320, 240), (index * 60, 90, 30))
+        )
+    driver = f"wait-{uuid.uuid4().hex[:6]}"
+
+    # WHEN the driver uploads them and waits
+    result = cli(stack, "upload", str(folder), "--driver-id", driver, "--wait", "--json", timeout=180)
+
+    # THEN one answer line per photo, a summary, and every photo decided
+    lines = result.stdout.splitlines()
+    summary = json.loads(lines[-1])
+    assert summary["uploaded"] == 3 and summary["decided"] == 3 and summary["undecided"] == []
+    for name in names:
+        assert any(line.startswith(f"{name}: ") for line in lines), result.stdout
+    assert any(line.startswith("3 uploaded, 3 decided") for line in lines)
+
+    # AND the record is found by the name the driver gave
+    found = json.loads(
+        cli(stack, "query", "--photo", names[0], "--driver-id", driver, "--json").stdout.splitlines()[-1]
+    )
+    assert found["count"] == 1 and found["records"][0]["original_name"] == names[0]
 
 
 def test_the_plain_aws_cli_reaches_the_local_stack(stack: LocalStack, tmp_path: Path) -> None:

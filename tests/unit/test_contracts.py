@@ -83,3 +83,22 @@ def test_capture_record_carries_the_decision() -> None:
         "vehicle_class": "motorcycle",
         "bay": "M-FAR-01",
     }
+
+
+def test_the_capture_record_keeps_the_uploaded_file_name() -> None:
+    # GIVEN a decision about a photo the driver uploaded as "bike.png"
+    photo = PhotoRef(
+        bucket="b",
+        key="photos/d-1/x.png",
+        etag="e",
+        size=1,
+        uploaded_at=datetime.now(UTC),
+        original_name="bike.png",
+    )
+    decision = RoutingDecision(
+        photo=photo, driver_id="d-1", route=Route.MANUAL_REVIEW, reason="low", rules_version="r"
+    )
+    # WHEN capture turns it into a record
+    record = CaptureRecord.from_decision(decision)
+    # THEN the record can be found by that name
+    assert record.original_name == "bike.png"

@@ -138,3 +138,19 @@ def test_a_failed_send_propagates_and_the_redelivery_is_processed(ingest: Ingest
     # THEN the failure left no idempotency record behind: the photo is queued once
     assert outcome == {"outcome": "queued"}
     assert len(ingest.classify.sent) == 1
+
+
+def test_the_name_the_driver_gave_travels_with_the_photo_but_not_in_its_identity(ingest: Ingest) -> None:
+    # GIVEN an upload whose object metadata names the file the driver picked
+    data = image_bytes("JPEG", (640, 480))
+    photo = photo_at("photos/d-1/0f3a.jpg", size=len(data))
+    ingest.store.put(photo, data, original_name="Fahrrad vorne.jpg")
+
+    # WHEN ingest handles it
+    ingest.unit.run(photo)
+
+    # THEN the job carries the name, and the photo is still the same photo (same id)
+    [job] = ingest.classify.sent
+    assert isinstance(job, PhotoJob)
+    assert job.photo.original_name == "Fahrrad vorne.jpg"
+    assert job.photo.photo_id == photo.photo_id
