@@ -21,7 +21,7 @@ capture = BuiltOnce(lambda: build_capture(Settings(), logger=logger, metrics=met
 
 
 @tracer.capture_method
-@reports_failures(logger)
+@reports_failures(logger, metrics)
 def record_handler(record: SQSRecord) -> None:
     # The table's conditional put is the idempotency here: one item per photo, whatever arrives twice.
     capture.get().capture(RoutingDecision.model_validate_json(record.body))

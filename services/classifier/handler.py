@@ -21,7 +21,7 @@ classifier = BuiltOnce(lambda: build_classifier(Settings(), logger=logger))
 
 
 @tracer.capture_method
-@reports_failures(logger)
+@reports_failures(logger, metrics)
 def record_handler(record: SQSRecord) -> None:
     classifier.get().run(PhotoJob.model_validate_json(record.body))
 

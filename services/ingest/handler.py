@@ -22,7 +22,7 @@ ingest = BuiltOnce(lambda: build_ingest(Settings(), logger=logger))
 
 
 @tracer.capture_method
-@reports_failures(logger)
+@reports_failures(logger, metrics)
 def record_handler(record: SQSRecord) -> None:
     for photo in photos_in_notification(record.body):
         ingest.get().run(photo)

@@ -23,7 +23,7 @@ assessment_adapter: TypeAdapter[Any] = TypeAdapter(Assessment)
 
 
 @tracer.capture_method
-@reports_failures(logger)
+@reports_failures(logger, metrics)
 def record_handler(record: SQSRecord) -> None:
     router.get().run(assessment_adapter.validate_json(record.body))
 
