@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from model.dataset import default_data_dir, load_samples
-from model.preprocess import ImageDecodeError, ImageTooLargeError, decode_image, load_model_input
+from model.serving.preprocess import ImageDecodeError, ImageTooLargeError, decode_image, load_model_input
 from tests.samples import noisy_image, png_header_claiming
 
 
