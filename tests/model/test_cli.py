@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -10,7 +12,7 @@ from click.testing import CliRunner
 from model.cli import commands, evaluate_command
 from model.metadata import ARTIFACTS_DIR, ModelMetadata
 from tests.samples import noisy_image
-from tests.servers import RunningServer
+from tests.servers import REPO, RunningServer
 
 
 def test_commands_for_the_project_group() -> None:
@@ -73,3 +75,11 @@ def test_latency_times_the_running_endpoint_and_the_model_alone(
     for graph in ("model_only", "model_only_thumbnail"):
         assert figures[graph]["side"] == side and figures[graph]["ms"]["p50"] > 0
     assert "bare_backbone" not in figures
+
+
+def test_importing_the_commands_loads_no_numeric_or_image_library() -> None:
+    """`driver-routing --help` and the serving image's entry point pay only for click."""
+    heavy = "{'numpy', 'onnxruntime', 'torch', 'PIL'}"
+    probe = f"import sys, model.cli; print(sorted({heavy} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
