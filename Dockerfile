@@ -1,6 +1,6 @@
 # Bring-your-own-container image for the vehicle classifier on SageMaker (real-time or serverless).
 # SageMaker starts it as `docker run <image> serve`: ENTRYPOINT + that argument run `model.cli serve`,
-# which listens on 0.0.0.0:8080 and answers GET /ping and POST /invocations.
+# which listens on 0.0.0.0:8080 and answers GET /ping and POST /invocations (model/serving/server.py).
 # Build:  docker build -t vehicle-classifier .      Run: docker run -p 8080:8080 vehicle-classifier
 # The model is baked in (model/artifacts); a model.tar.gz given to CreateModel (extracted by SageMaker
 # to /opt/ml/model) takes precedence.
@@ -13,10 +13,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MODEL_SERVER_PORT=8080
 
 # Serving needs only these: no torch, no AWS SDK.
-RUN pip install --no-cache-dir "onnxruntime>=1.20" "pillow>=11" "numpy>=1.26" "click>=8.1" "waitress>=3.0"
+RUN pip install --no-cache-dir "onnxruntime>=1.20" "pillow>=11" "numpy>=1.26" "click>=8.1" "waitress>=3.0" \
+    "pydantic>=2.7,<3"
 
+# The serving code, the metadata schema and the model; training and evaluation stay out of the image.
 WORKDIR /opt/program
-COPY model/ /opt/program/model/
+COPY model/__init__.py model/cli.py model/metadata.py /opt/program/model/
+COPY model/serving/ /opt/program/model/serving/
+COPY model/artifacts/ /opt/program/model/artifacts/
 ENV PYTHONPATH=/opt/program
 
 RUN useradd --system --uid 1000 --no-create-home model && chown -R model /opt/program

@@ -140,8 +140,7 @@ class LocalStack:
             [
                 sys.executable,
                 "-m",
-                "driver_routing.cli",
-                "serve",
+                "local.sagemaker_runtime",
                 "--host",
                 HOST,
                 "--port",

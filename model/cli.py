@@ -1,7 +1,9 @@
 """Click commands of the model: serve (the SageMaker `serve` entry point), train, evaluate, fetch-data.
 
 `commands` is what the project's `driver-routing` group adds; `python -m model.cli` runs them alone.
-Heavy imports (torch, onnxruntime, boto3) happen inside the commands.
+Everything beyond click is imported inside the commands: numpy, onnxruntime, torch and Pillow cost
+only the command that needs them, and the serving image, which holds no training or evaluation code,
+still loads this module.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
-
-from model.dataset import default_data_dir
 
 VEHICLES_ENV = "VEHICLES_DATA_DIR"
 PHOTOS_ENV = "PHOTOS_DATA_DIR"
@@ -39,14 +41,6 @@ def _default_port() -> int:
     "(default: $MODEL_DIR, /opt/ml/model, then the package's artifacts).",
 )
 @click.option(
-    "--endpoint-name",
-    "endpoint_names",
-    multiple=True,
-    default=("vehicle-classifier",),
-    show_default=True,
-    help="Names answered on /endpoints/{name}/invocations ('*' for any).",
-)
-@click.option(
     "--threads",
     type=int,
     envvar="MODEL_SERVER_THREADS",
@@ -62,48 +56,31 @@ def _default_port() -> int:
     show_default=True,
     help="onnxruntime intra-op threads ($MODEL_THREADS; about the vCPUs of the instance).",
 )
-@click.option(
-    "--fault-throttle-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share of /endpoints calls answered with ThrottlingException (chaos tests).",
-)
-@click.option("--enable-fault-injection", is_flag=True, help="Enable POST /faults/outage?seconds=N.")
-@click.option("--fault-seed", type=int, default=None, help="Seed for the injected faults.")
-def serve_command(
-    host: str,
-    port: int,
-    model_dir: str | None,
-    endpoint_names: tuple[str, ...],
-    threads: int,
-    model_threads: int,
-    fault_throttle_rate: float,
-    enable_fault_injection: bool,
-    fault_seed: int | None,
-) -> None:
-    """Run the model server (SageMaker container contract + runtime API path)."""
-    from model.server import ServerOptions, serve
+def serve_command(host: str, port: int, model_dir: str | None, threads: int, model_threads: int) -> None:
+    """Run the model server: the SageMaker container contract (GET /ping, POST /invocations)."""
+    from model.serving.server import ServerOptions, serve
 
     serve(
-        ServerOptions(
-            host=host,
-            port=port,
-            model_dir=model_dir,
-            endpoint_names=endpoint_names,
-            threads=threads,
-            model_threads=model_threads,
-            throttle_rate=fault_throttle_rate,
-            enable_fault_injection=enable_fault_injection,
-            fault_seed=fault_seed,
-            region=os.environ.get("AWS_REGION", "us-east-1"),
-        )
+        ServerOptions(host=host, port=port, model_dir=model_dir, threads=threads, model_threads=model_threads)
     )
 
 
 def _vehicles_default() -> str | None:
+    from model.dataset import default_data_dir
+
     path = default_data_dir(VEHICLES_ENV, "cifar100-vehicles")
     return str(path) if path else None
+
+
+def _recipe(name: str) -> Callable[[], Any]:
+    """The training recipe's default for `name`, read when `train` runs (not when this module loads)."""
+
+    def default() -> Any:
+        from model.training.recipe import TrainConfig
+
+        return getattr(TrainConfig, name)
+
+    return default
 
 
 @click.command("train")
@@ -121,38 +98,33 @@ def _vehicles_default() -> str | None:
     help="Output dir for model.onnx + metadata.json (default model/artifacts).",
 )
 @click.option(
-    "--backbone",
-    type=click.Choice(["efficientnet-lite0", "efficientnet-lite2"]),
-    default="efficientnet-lite0",
-    show_default=True,
+    "--backbone", type=click.Choice(["efficientnet-lite0", "efficientnet-lite2"]), default=_recipe("backbone")
 )
 @click.option(
-    "--side", type=int, default=192, show_default=True, help="Input side in pixels (0: backbone's native)."
+    "--side", type=int, default=_recipe("side"), help="Input side in pixels (0: backbone's native)."
 )
-@click.option("--views", type=int, default=0, show_default=True, help="Augmented views per image (+ mirror).")
-@click.option("--taps", type=int, default=6, show_default=True, help="Last blocks pooled into the features.")
-@click.option("--split", type=int, default=8, show_default=True, help="Blocks before this one stay frozen.")
-@click.option("--finetune-epochs", type=int, default=0, show_default=True, help="0: linear probe only.")
-@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds (train split).")
-@click.option("--lr", type=float, default=1e-4, show_default=True, help="Fine-tuning learning rate.")
-@click.option("--l2sp", type=float, default=1e-3, show_default=True, help="Pull towards pre-trained weights.")
+@click.option("--views", type=int, default=_recipe("views"), help="Augmented views per image (+ mirror).")
+@click.option("--taps", type=int, default=_recipe("taps"), help="Last blocks pooled into the features.")
+@click.option("--split", type=int, default=_recipe("split"), help="Blocks before this one stay frozen.")
+@click.option("--finetune-epochs", type=int, default=_recipe("finetune_epochs"), help="0: linear probe only.")
+@click.option("--folds", type=int, default=_recipe("folds"), help="Cross-validation folds (train split).")
+@click.option("--lr", type=float, default=_recipe("lr"), help="Fine-tuning learning rate.")
+@click.option("--l2sp", type=float, default=_recipe("l2sp"), help="Pull towards pre-trained weights.")
 @click.option(
     "--thumbnail-epochs",
     type=int,
-    default=8,
-    show_default=True,
+    default=_recipe("thumbnail_epochs"),
     help="Whole-network fine-tune for uploads of thumbnail size (0: the probe answers every upload).",
 )
-@click.option("--thumbnail-folds", type=int, default=3, show_default=True, help="Its cross-validation folds.")
+@click.option("--thumbnail-folds", type=int, default=_recipe("thumbnail_folds"), help="Its CV folds.")
 @click.option(
     "--thumbnail-max-side",
     type=int,
-    default=64,
-    show_default=True,
+    default=_recipe("thumbnail_max_side"),
     help="Uploads whose longer side is at most this many pixels go to the thumbnail graph.",
 )
-@click.option("--seed", type=int, default=20240611, show_default=True)
-@click.option("--threads", type=int, default=2, show_default=True)
+@click.option("--seed", type=int, default=_recipe("seed"))
+@click.option("--threads", type=int, default=_recipe("threads"))
 def train_command(
     data: Path,
     out: Path | None,
@@ -171,8 +143,12 @@ def train_command(
     seed: int,
     threads: int,
 ) -> None:
-    """Train on the train split only and export the ONNX artifact (needs the `train` extra)."""
-    from model.train import TrainConfig, train
+    """Train on the train split only and export the ONNX artifact (needs the `train` extra).
+
+    Every option defaults to the served recipe (`model/training/recipe.py: TrainConfig`).
+    """
+    from model.training.recipe import TrainConfig
+    from model.training.train import train
 
     cfg = TrainConfig(
         data=data,
@@ -197,12 +173,12 @@ def train_command(
     click.echo(
         json.dumps(
             {
-                "model_version": meta["model_version"],
-                "threshold": meta["threshold"],
-                "cv_accuracy": meta["cv"]["cv_accuracy"],
-                "sha256": meta["artifact"]["sha256"],
-                "thumbnail_sha256": meta.get("thumbnail", {}).get("artifact", {}).get("sha256"),
-                "seconds": meta["training"]["seconds"],
+                "model_version": meta.model_version,
+                "threshold": meta.threshold,
+                "cv_accuracy": meta.cv.cv_accuracy,
+                "sha256": meta.artifact.sha256,
+                "thumbnail_sha256": meta.thumbnail.artifact.sha256 if meta.thumbnail else None,
+                "seconds": meta.training.seconds,
             }
         )
     )
@@ -247,8 +223,8 @@ def evaluate_command(
     confusion_png: Path | None,
 ) -> None:
     """Send every image through the endpoint (boto3 invoke_endpoint) and report accuracy and latency."""
-    from model.evaluate import confusion_png as write_png
-    from model.evaluate import dumps, evaluate, format_report
+    from model.evaluation.evaluate import confusion_png as write_png
+    from model.evaluation.evaluate import dumps, evaluate, format_report
 
     summary = evaluate(data, split, endpoint_url, endpoint_name, model_dir, region, threshold)
     click.echo(format_report(summary))
@@ -258,7 +234,7 @@ def evaluate_command(
         else:
             click.echo("matplotlib not installed: no confusion PNG (pip install -e .[bench])", err=True)
     if record_as:
-        from model.evaluate import record
+        from model.evaluation.evaluate import record
 
         path = record(summary, model_dir, record_as, " ".join(["driver-routing evaluate", *sys.argv[2:]]))
         click.echo(f"recorded as evaluation.{record_as} in {path}")
@@ -290,7 +266,7 @@ def evaluate_command(
 @click.option("--url", default=None, help="Override the official CIFAR-100 URL.")
 def fetch_data_command(out: Path, source: str | None, cache_dir: Path, url: str | None) -> None:
     """Fetch CIFAR-100 (python version) and extract bicycle (8) and motorcycle (48) as PNGs."""
-    from model.data import CIFAR100_URL, DataUnavailableError, prepare
+    from model.training.data import CIFAR100_URL, DataUnavailableError, prepare
 
     try:
         result = prepare(

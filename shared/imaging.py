@@ -36,16 +36,25 @@ class ImageFacts:
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
-    """Open with the decompression-bomb guard raised to an error at `max_pixels`."""
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    """Open (header only) and refuse an image declaring more than `max_pixels` before decoding it.
+
+    The limit is checked here rather than through Pillow's process-wide `Image.MAX_IMAGE_PIXELS`, which
+    stays as it is; past twice that global Pillow refuses the image itself, with the same reason.
+    """
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # `max_pixels` decides
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
         raise PhotoRejected(RejectionReason.DECOMPRESSION_BOMB, str(error)) from error
     except UnidentifiedImageError as error:
         raise PhotoRejected(RejectionReason.NOT_AN_IMAGE, "no known image header") from error
+    width, height = image.size
+    if width * height > max_pixels:
+        raise PhotoRejected(
+            RejectionReason.DECOMPRESSION_BOMB, f"{width}x{height} is {width * height} pixels > {max_pixels}"
+        )
+    return image
 
 
 def _decode(image: Image.Image, max_side: int) -> Image.Image:
@@ -54,9 +63,9 @@ def _decode(image: Image.Image, max_side: int) -> Image.Image:
         image.draft("RGB", (max_side, max_side))
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # `_open` checked the size
             image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:
         raise PhotoRejected(RejectionReason.DECOMPRESSION_BOMB, str(error)) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise PhotoRejected(RejectionReason.CORRUPT_IMAGE, str(error)) from error

@@ -1,56 +1,27 @@
-"""A model server subprocess on a free port, shared by the contract tests of this package."""
+"""Model server subprocesses shared by the tests of this package.
+
+`model_server` is the SageMaker container (`python -m model.cli serve`); `runtime_endpoint` is the same
+server behind the local SageMaker-runtime imitation, which is what boto3's `invoke_endpoint` talks to.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from model.evaluate import wait_ready
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class RunningServer:
-    url: str
-    process: subprocess.Popen[str]
-
-
-def start_server(*args: str) -> RunningServer:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "model.cli", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("listening on "), line
-    url = line.split()[-1]
-    wait_ready(url, 60)
-    return RunningServer(url, process)
-
-
-def stop_server(server: RunningServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+from tests.servers import RunningServer, start_server, stop_server
 
 
 @pytest.fixture(scope="session")
 def model_server() -> Iterator[RunningServer]:
-    server = start_server("--enable-fault-injection", "--endpoint-name", "vehicle-classifier")
+    server = start_server("model.cli", "serve")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def runtime_endpoint() -> Iterator[RunningServer]:
+    server = start_server("local.sagemaker_runtime")
     yield server
     stop_server(server)

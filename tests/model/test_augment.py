@@ -7,7 +7,7 @@ import random
 import numpy as np
 from PIL import Image
 
-from model.augment import augment, mirror_and_shift
+from model.training.augment import augment, mirror_and_shift
 
 
 def thumbnail(seed: int) -> Image.Image:

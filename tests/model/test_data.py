@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from model.cli import fetch_data_command
-from model.data import DataUnavailableError, download, extract_vehicles, prepare
 from model.dataset import load_samples
+from model.training.data import DataUnavailableError, download, extract_vehicles, prepare
 
 # fine labels of the synthetic rows; only 8 (bicycle) and 48 (motorcycle) must come out
 TRAIN_LABELS = [8, 3, 48, 48, 99, 8, 8]

@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from model.dataset import default_data_dir, load_samples
-from model.preprocess import ImageDecodeError, ImageTooLargeError, decode_image, load_model_input
+from model.serving.preprocess import ImageDecodeError, ImageTooLargeError, decode_image, load_model_input
 from tests.samples import noisy_image, png_header_claiming
+
+MAX_IMAGE_PIXELS_DEFAULT = 1024 * 1024 * 1024 // 4 // 3  # Pillow's own, documented value
 
 
 def test_labels_from_folder_names(tmp_path: Path) -> None:
@@ -63,3 +65,14 @@ def test_transparent_png_goes_onto_white() -> None:
 def test_bad_bytes_raise_typed_errors(data: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         decode_image(data, 224)
+
+
+def test_the_pixel_guard_is_the_servers_own_and_leaves_pillows_global_alone() -> None:
+    pillow_default = Image.MAX_IMAGE_PIXELS
+    # 63 MP: under Pillow's default guard, over the server's 50 MP
+    with pytest.raises(ImageTooLargeError, match="over the 50000000 limit"):
+        decode_image(png_header_claiming(9_000, 7_000), 224)
+    # 1.6 GP: Pillow refuses it itself (over twice its default), with the same error kind
+    with pytest.raises(ImageTooLargeError):
+        decode_image(png_header_claiming(40_000, 40_000), 224)
+    assert Image.MAX_IMAGE_PIXELS == pillow_default == MAX_IMAGE_PIXELS_DEFAULT

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.inference import ARTIFACTS_DIR, METADATA_FILE, MODEL_FILE, Predictor
-from model.preprocess import to_model_input
+from model.metadata import ARTIFACTS_DIR, METADATA_FILE, MODEL_FILE, ModelMetadata
+from model.serving.inference import Predictor
+from model.serving.preprocess import to_model_input
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,8 @@ def test_a_mixed_batch_answers_each_line_as_its_own_call(predictor: Predictor) -
 
 def test_a_model_without_a_thumbnail_graph_answers_everything_with_the_probe(tmp_path: Path) -> None:
     shutil.copy(ARTIFACTS_DIR / MODEL_FILE, tmp_path / MODEL_FILE)
-    meta = json.loads((ARTIFACTS_DIR / METADATA_FILE).read_text())
-    del meta["thumbnail"]
-    (tmp_path / METADATA_FILE).write_text(json.dumps(meta))
+    meta = ModelMetadata.load(ARTIFACTS_DIR).model_copy(update={"thumbnail": None})
+    meta.write(tmp_path / METADATA_FILE)
     alone = Predictor(tmp_path, threads=1)
     assert alone.graphs == ("photo",)
     data, img = encoded((32, 32))

@@ -1,25 +1,23 @@
-"""The SageMaker container contract and the runtime API path, against a real server subprocess."""
+"""The SageMaker container contract (GET /ping, POST /invocations), against a real server subprocess."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
-import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from PIL import Image
 
-from model.inference import MAX_PAYLOAD_BYTES
-from tests.model.conftest import RunningServer
+from model.metadata import ARTIFACTS_DIR
+from model.serving.inference import MAX_PAYLOAD_BYTES
+from model.serving.server import ModelApp
 from tests.samples import noisy_image, png_header_claiming
-
-ENDPOINT = "vehicle-classifier"
+from tests.servers import RunningServer
 
 
 def http(
@@ -39,15 +37,6 @@ def http(
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
-
-
-def runtime(server: RunningServer) -> Any:
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        config=Config(retries={"mode": "standard", "max_attempts": 1}),
-    )
 
 
 def thumbnail_png() -> bytes:
@@ -175,72 +164,39 @@ def test_unknown_path_is_404_and_get_invocations_is_405(model_server: RunningSer
     assert http(model_server, "/invocations")[0] == 405
 
 
-def test_boto3_invoke_endpoint_reaches_the_server(model_server: RunningServer) -> None:
-    resp = runtime(model_server).invoke_endpoint(
-        EndpointName=ENDPOINT, ContentType="image/png", Accept="application/json", Body=thumbnail_png()
+def test_the_runtime_api_is_not_part_of_the_container(model_server: RunningServer) -> None:
+    """SageMaker calls only /ping and /invocations; /endpoints/{name}/invocations is the runtime's."""
+    status, _, _ = http(
+        model_server, "/endpoints/vehicle-classifier/invocations", thumbnail_png(), "image/png"
     )
-    assert resp["ContentType"] == "application/json"
-    assert resp["CustomAttributes"].startswith("model_version=")
-    assert resp["CustomAttributes"].endswith(",graph=thumbnail")  # a 32x32 upload
-    assert resp["InvokedProductionVariant"] == "AllTraffic"
-    assert_probabilities(json.loads(resp["Body"].read()))
+    assert status == 404
+    assert http(model_server, "/faults/outage?seconds=1", b"", method="POST")[0] == 404
 
 
-def test_boto3_batch_call(model_server: RunningServer) -> None:
-    body = "\n".join(
-        json.dumps({"image": base64.b64encode(noisy_image(i, "JPEG", (64, 64))).decode()}) for i in range(16)
-    )
-    resp = runtime(model_server).invoke_endpoint(
-        EndpointName=ENDPOINT, ContentType="application/jsonlines", Body=body.encode()
-    )
-    assert resp["ContentType"] == "application/jsonlines"
-    lines = resp["Body"].read().decode().splitlines()
-    assert len(lines) == 16
-    for line in lines:
-        assert_probabilities(json.loads(line))
+def call(app: ModelApp, path: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
+    """One request through the WSGI app in this process."""
+    captured: dict[str, int] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        captured["status"] = int(status.split()[0])
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(b"")}
+    body = b"".join(app(environ, start_response))
+    return captured["status"], json.loads(body)
 
 
-@pytest.mark.parametrize(
-    ("data", "content_type", "original_status"),
-    [
-        (noisy_image(1, "JPEG"), "text/csv", 415),
-        (b"garbage bytes", "image/png", 400),
-        (png_header_claiming(40_000, 40_000), "image/png", 400),
-    ],
-)
-def test_container_4xx_becomes_the_runtimes_model_error(
-    model_server: RunningServer, data: bytes, content_type: str, original_status: int
-) -> None:
-    client = runtime(model_server)
-    with pytest.raises(client.exceptions.ModelError) as raised:
-        client.invoke_endpoint(EndpointName=ENDPOINT, ContentType=content_type, Body=data)
-    response = raised.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 424
-    assert response["Error"]["Code"] == "ModelError"
-    assert response["OriginalStatusCode"] == original_status
-    assert json.loads(response["OriginalMessage"])["error"]
-    assert f"({original_status})" in response["Error"]["Message"]
+def test_ping_is_503_until_the_model_is_loaded_then_200() -> None:
+    app = ModelApp(ARTIFACTS_DIR)
+    assert call(app, "/ping") == (503, {"status": "loading", "error": None})
+    app.load()
+    status, body = call(app, "/ping")
+    assert (status, body["status"]) == (200, "ready")
 
 
-def test_unknown_endpoint_is_a_validation_error(model_server: RunningServer) -> None:
-    client = runtime(model_server)
-    with pytest.raises(client.exceptions.ClientError) as raised:
-        client.invoke_endpoint(EndpointName="no-such-endpoint", ContentType="image/png", Body=thumbnail_png())
-    error = raised.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert error["Error"]["Code"] == "ValidationError"
-    assert error["Error"]["Message"] == "Endpoint no-such-endpoint of account 123456789012 not found."
-
-
-def test_outage_switch_answers_service_unavailable_then_recovers(model_server: RunningServer) -> None:
-    status, _, _ = http(model_server, "/faults/outage?seconds=0.6", b"", method="POST")
-    assert status == 200
-    client = runtime(model_server)
-    with pytest.raises(client.exceptions.ServiceUnavailable) as raised:
-        client.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/png", Body=thumbnail_png())
-    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-    # /invocations (SageMaker's own health path) is not part of the runtime outage
-    assert http(model_server, "/invocations", thumbnail_png(), "image/png")[0] == 200
-    time.sleep(0.7)
-    resp = client.invoke_endpoint(EndpointName=ENDPOINT, ContentType="image/png", Body=thumbnail_png())
-    assert_probabilities(json.loads(resp["Body"].read()))
+def test_ping_reports_a_failed_load_and_invocations_say_the_model_is_not_there(tmp_path: Path) -> None:
+    app = ModelApp(tmp_path)  # no model here
+    app.load()
+    status, body = call(app, "/ping")
+    assert (status, body["status"]) == (503, "failed")
+    status, body = call(app, "/invocations", method="POST")
+    assert (status, body["error"]) == (503, "model-loading")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,10 @@ def synthetic_set(root: Path, per_class: int = 6) -> Path:
 
 
 def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
-    from model.inference import Predictor
-    from model.train import TrainConfig, train
+    from model.metadata import ModelMetadata
+    from model.serving.inference import Predictor
+    from model.training.recipe import TrainConfig
+    from model.training.train import train
 
     data = synthetic_set(tmp_path / "data")
     cfg = TrainConfig(
@@ -48,15 +49,13 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
         thumbnail_max_side=48,
     )
     meta = train(cfg)
-    assert meta["input_side"] == 64
-    assert 0.5 <= meta["threshold"] <= 1.0
-    assert (
-        json.loads((tmp_path / "out" / "metadata.json").read_text())["artifact"]["sha256"]
-        == (meta["artifact"]["sha256"])
-    )
-    thumbnail = meta["thumbnail"]
-    assert thumbnail["max_side"] == 48
-    assert (tmp_path / "out" / thumbnail["file"]).stat().st_size == thumbnail["artifact"]["bytes"]
+    assert meta.input_side == 64
+    assert 0.5 <= meta.threshold <= 1.0
+    assert ModelMetadata.load(tmp_path / "out") == meta
+    assert meta.cv.finetune_grid is not None  # finetune_epochs=1: the fine-tune was cross-validated
+    thumbnail = meta.thumbnail
+    assert thumbnail is not None and thumbnail.max_side == 48
+    assert (tmp_path / "out" / thumbnail.file).stat().st_size == thumbnail.artifact.bytes
     predictor = Predictor(tmp_path / "out", threads=1)
     assert predictor.graphs == ("photo", "thumbnail")
     for graph in predictor.graphs:
@@ -66,7 +65,7 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
 
 
 def test_the_thumbnail_scale_maps_its_threshold_onto_the_routers() -> None:
-    from model.thumbnail import logit_scale
+    from model.training.thumbnail import logit_scale
 
     scale = logit_scale(0.88, 0.985)
     logit = np.log(0.88 / 0.12) * scale

@@ -1,20 +1,20 @@
 """Whole-network fine-tuning against the linear probe, fold by fold, on the train split only.
 
-`python -m model.full_finetune [--data DIR] [--epochs 8] [--only-fold K] [--json]` (needs the `train`
-extra) uses the folds of `driver-routing train`. In each fold it fits the served recipe's probe (frozen
-EfficientNet-Lite0 at 192 px, pooled features of the last 6 blocks and the head conv, L2 logistic head)
-and fine-tunes the whole network from its ImageNet weights with the thumbnail graph's recipe
-(`model.thumbnail`, which `driver-routing train` ships with 3 folds). It prints both out-of-fold
-accuracies for each ImageNet-prior weight and the share each would send to manual review under the
-served threshold rule, on the same 5 folds as the probe. It writes no artifact: it is the comparison
-behind the model card's fine-tuning rows.
+`python -m experiments.full_finetune [--data DIR] [--epochs 8] [--only-fold K] [--json]` (from the
+repository root; needs the `train` extra) uses the folds of `driver-routing train`. In each fold it fits
+the served recipe's probe (frozen EfficientNet-Lite0 at 192 px, pooled features of the last 6 blocks and
+the head conv, L2 logistic head) and fine-tunes the whole network from its ImageNet weights with the
+thumbnail graph's recipe (`model.training.thumbnail`, which `driver-routing train` ships with 3 folds).
+It prints both out-of-fold accuracies for each ImageNet-prior weight and the share each would send to
+manual review under the served threshold rule, on the same 5 folds as the probe. It writes no artifact:
+it is the comparison behind the model card's fine-tuning rows.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +23,43 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from model.cli import VEHICLES_ENV
 from model.dataset import default_data_dir, load_samples
-from model.preprocess import to_model_input, to_rgb
-from model.thumbnail import Standardise, ThumbnailConfig, fine_tune, tuned_logits
-from model.train import (
+from model.metadata import ARTIFACTS_DIR, ModelMetadata
+from model.serving.preprocess import to_model_input, to_rgb
+from model.training.export import export_onnx, ort_session
+from model.training.recipe import (
+    PRIOR_WEIGHTS,
+    SEED,
     FloatArray,
+    ThumbnailConfig,
+    TrainConfig,
     choose_threshold,
-    export_onnx,
     fit_head,
     make_folds,
-    ort_session,
     prior_from_features,
     seed_everything,
 )
+from model.training.thumbnail import Standardise, fine_tune, tuned_logits
 
-PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+
+def served_probe_lambda() -> float:
+    """The regularisation cross-validation chose for the served probe (recorded in its metadata)."""
+    return ModelMetadata.load(ARTIFACTS_DIR).cv.lambda_
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    side: int = 192
-    taps: int = 6
-    probe_lambda: float = 3e-3  # the served probe's regularisation (chosen by CV in `train`)
+    backbone: str = TrainConfig.backbone
+    side: int = TrainConfig.side
+    taps: int = TrainConfig.taps
+    probe_lambda: float = field(default_factory=served_probe_lambda)
     epochs: int = ThumbnailConfig.epochs
     lr: float = ThumbnailConfig.lr
-    folds: int = 5
-    seed: int = 20240611
-    threads: int = 2
-    target_accuracy: float = 0.99
+    folds: int = TrainConfig.folds
+    seed: int = SEED
+    threads: int = TrainConfig.threads
+    target_accuracy: float = TrainConfig.target_accuracy
 
 
 @dataclass
@@ -69,7 +78,7 @@ def frozen_features(net: Any, cfg: FinetuneConfig, *views: NDArray[np.uint8]) ->
     (several times faster than torch)."""
     import tempfile
 
-    from model.network import Features
+    from model.training.network import Features
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "features.onnx"
@@ -94,20 +103,25 @@ def summarise(name: str, oof: OutOfFold, y: NDArray[np.int64], cfg: FinetuneConf
     by_weight = {pw: float(((oof.logits(pw) > 0) == y).mean()) for pw in PRIOR_WEIGHTS}
     best = max(PRIOR_WEIGHTS, key=lambda pw: (round(by_weight[pw], 6), pw))
     threshold = choose_threshold(oof.logits(best), y, cfg.target_accuracy)
-    return {"recipe": name, "accuracy_by_prior_weight": by_weight, "prior_weight": best, **threshold}
+    return {
+        "recipe": name,
+        "accuracy_by_prior_weight": by_weight,
+        "prior_weight": best,
+        **threshold.model_dump(),
+    }
 
 
 def cross_validate(data: Path, cfg: FinetuneConfig, only_fold: int | None) -> dict[str, Any]:
     import torch
 
-    from model.network import load_backbone
+    from model.training.network import load_backbone
 
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     samples = load_samples(data, "train")
     y = np.array([s.label for s in samples], dtype=np.int64)
     images = [to_rgb(Image.open(s.path)) for s in samples]
-    net = load_backbone("efficientnet-lite0", cfg.side)
+    net = load_backbone(cfg.backbone, cfg.side)
     for p in net.parameters():
         p.requires_grad = False
     originals = np.stack([to_model_input(img, cfg.side) for img in images])
@@ -173,9 +187,9 @@ def cross_validate(data: Path, cfg: FinetuneConfig, only_fold: int | None) -> di
 @click.option("--only-fold", type=int, default=None, help="Run one fold (0-based) instead of all.")
 @click.option("--json", "as_json", is_flag=True)
 def main(data: Path | None, epochs: int, lr: float, only_fold: int | None, as_json: bool) -> None:
-    data = data or default_data_dir("VEHICLES_DATA_DIR", "cifar100-vehicles")
+    data = data or default_data_dir(VEHICLES_ENV, "cifar100-vehicles")
     if data is None:
-        raise click.UsageError("no data: pass --data or set VEHICLES_DATA_DIR")
+        raise click.UsageError(f"no data: pass --data or set {VEHICLES_ENV}")
     started = time.perf_counter()
     result = cross_validate(data, FinetuneConfig(epochs=epochs, lr=lr), only_fold)
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -14,10 +14,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
-# Pillow's decompression-bomb guard: an image over this many pixels raises
-# `Image.DecompressionBombError` (twice this by default; warnings in between are made errors below).
+# The decompression-bomb guard: an upload declaring more pixels than this is refused from its header,
+# before any decoding. Pillow's own process-wide `Image.MAX_IMAGE_PIXELS` is left alone (other code in
+# the process may rely on it); past twice its value Pillow refuses the image itself, with the same answer.
 MAX_IMAGE_PIXELS = 50_000_000
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 # The square side the network sees and the resampling filter used for every resize.
 RESAMPLE = Image.Resampling.BILINEAR
@@ -43,8 +43,10 @@ def decode_image(data: bytes, side: int) -> Image.Image:
 def decode_sized(data: bytes, side: int) -> tuple[Image.Image, int]:
     """`decode_image` and the longer side of the image as uploaded (before any reduced-scale decode)."""
     with warnings.catch_warnings():
-        # DecompressionBombWarning (and any other decoder warning) becomes an error.
+        # A decoder warning (truncated data, a bad EXIF block...) becomes an error; Pillow's bomb
+        # warning does not, since its global limit is not this guard's.
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
@@ -56,7 +58,7 @@ def decode_sized(data: bytes, side: int) -> tuple[Image.Image, int]:
                 img.draft("RGB", (side, side))
             img.load()
             img = ImageOps.exif_transpose(img) or img
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(str(exc)) from exc
         except ImageTooLargeError:
             raise

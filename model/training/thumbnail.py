@@ -29,25 +29,17 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.augment import mirror_and_shift
-from model.preprocess import to_model_input
-from model.train import FloatArray, choose_threshold, make_folds, prior_from_features, seed_everything
-
-
-@dataclass(frozen=True)
-class ThumbnailConfig:
-    epochs: int = 8
-    lr: float = 2e-4
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    shift: int = 2
-    drop_connect: float = 0.1
-    dropout: float = 0.2
-    batch: int = 32
-    bf16: bool = True
-    folds: int = 3  # 3 x 8 epochs on 2/3 of the split + 8 on all of it keeps `train` well under 30 min
-    max_side: int = 64  # uploads whose longer side is at most this go to this graph (2x the thumbnails)
-    prior_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+from model.metadata import PriorWeightAccuracy, ThumbnailCVSummary, ThumbnailFit, ThumbnailRecipe
+from model.serving.preprocess import to_model_input
+from model.training.augment import mirror_and_shift
+from model.training.recipe import (
+    FloatArray,
+    ThumbnailConfig,
+    choose_threshold,
+    make_folds,
+    prior_from_features,
+    seed_everything,
+)
 
 
 @dataclass
@@ -95,7 +87,7 @@ def fine_tune(
     """Fine-tune a copy of the whole backbone and a zero-initialised linear head on `train_idx`."""
     import torch
 
-    from model.network import Normalize, run_stem, top_multilayer
+    from model.training.network import Normalize, run_stem, top_multilayer
 
     seed_everything(seed)
     net = copy.deepcopy(base).eval()  # eval: BatchNorm keeps ImageNet statistics (batches of 32 are small)
@@ -156,7 +148,7 @@ def tuned_logits(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> tuple
     """(head logit, ImageNet prior logit) of a fine-tuned network on uint8 model inputs, float32 as served."""
     import torch
 
-    from model.network import Features
+    from model.training.network import Features
 
     features = Features(tuned.net, taps).eval()
     with torch.no_grad():
@@ -215,11 +207,11 @@ def logit_scale(threshold: float, router_threshold: float) -> float:
 
 def build_thumbnail_model(
     ts: TrainingSet, tcfg: ThumbnailConfig, target_accuracy: float, router_threshold: float
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, ThumbnailFit]:
     """Cross-validate, fine-tune on the whole split and return the torch classifier and what CV chose."""
     import torch
 
-    from model.network import Classifier
+    from model.training.network import Classifier
 
     started = time.perf_counter()
     cv = cross_validate(ts, tcfg)
@@ -227,7 +219,7 @@ def build_thumbnail_model(
     # best accuracy; ties go to the larger ImageNet prior (what pre-training knows)
     prior_weight = max(tcfg.prior_weights, key=lambda pw: (round(cv.by_prior_weight[pw], 6), pw))
     threshold = choose_threshold(cv.logits(prior_weight), y, target_accuracy)
-    scale = logit_scale(threshold["threshold"], router_threshold)
+    scale = logit_scale(threshold.threshold, router_threshold)
     print(f"  thumbnail cv: prior_weight={prior_weight:g} {threshold} logit_scale={scale:.4f}", flush=True)
     print("  fine-tuning the thumbnail graph on the whole train split", flush=True)
     tuned = ts.tune(tcfg, np.arange(len(y)), ts.seed + tcfg.folds)
@@ -240,16 +232,16 @@ def build_thumbnail_model(
         taps=ts.taps,
         logit_scale=scale,
     ).eval()
-    summary = {
-        "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(tcfg).items()},
-        "cv": {
-            "accuracy_by_prior_weight": [
-                {"prior_weight": pw, "accuracy": acc} for pw, acc in cv.by_prior_weight.items()
+    fit = ThumbnailFit(
+        recipe=ThumbnailRecipe.model_validate(asdict(tcfg)),
+        cv=ThumbnailCVSummary(
+            accuracy_by_prior_weight=[
+                PriorWeightAccuracy(prior_weight=pw, accuracy=acc) for pw, acc in cv.by_prior_weight.items()
             ],
-            "prior_weight": prior_weight,
-            **threshold,
-        },
-        "logit_scale": scale,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    return classifier, summary
+            prior_weight=prior_weight,
+            **threshold.model_dump(),
+        ),
+        logit_scale=scale,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    return classifier, fit

@@ -1,6 +1,7 @@
 """Evaluate the endpoint the way production calls it: boto3 sagemaker-runtime invoke_endpoint, one image each.
 
-Unless an endpoint URL is given, a local model server is started as a subprocess on a free port.
+Unless an endpoint URL is given, the model server is started locally behind the SageMaker-runtime
+imitation (`local.sagemaker_runtime`) on a free port.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from model.dataset import CLASSES, Sample, load_samples
-from model.inference import METADATA_FILE, resolve_model_dir
+from bench.stats import percentile
+from local.processes import HOST, free_port, wait_for_http
+from model.dataset import CLASSES, REPO_ROOT, Sample, load_samples
+from model.metadata import METADATA_FILE, EvaluationRecord, ModelMetadata, Percentiles, resolve_model_dir
 
 CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
@@ -35,20 +37,17 @@ class Outcome:
 
 @contextmanager
 def local_endpoint(model_dir: str | None, endpoint_name: str, timeout_s: float = 60.0) -> Iterator[str]:
-    """A model server subprocess on a free port; yields its base URL once /ping says ready."""
-    cmd = [sys.executable, "-m", "model.cli", "serve", "--port", "0", "--endpoint-name", endpoint_name]
+    """The model server behind the runtime imitation, as a subprocess; yields its URL once /ping is 200."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "local.sagemaker_runtime", "--host", HOST, "--port", str(port)]
+    cmd += ["--endpoint-name", endpoint_name]
     if model_dir:
         cmd += ["--model-dir", model_dir]
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"model server did not start: {line!r}")
-        url = line.split()[-1]
-        wait_ready(url, timeout_s)
+        url = f"http://{HOST}:{port}"
+        wait_for_http(f"{url}/ping", timeout_s, proc, need_ok=True)
         yield url
     finally:
         proc.terminate()
@@ -56,20 +55,6 @@ def local_endpoint(model_dir: str | None, endpoint_name: str, timeout_s: float =
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def wait_ready(url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url}/ping not ready after {timeout_s}s")
-        time.sleep(0.05)
 
 
 def runtime_client(endpoint_url: str, region: str) -> Any:
@@ -118,8 +103,8 @@ def summarise(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
             "recall": tp / max(1, int((y == k).sum())),
             "support": int((y == k).sum()),
         }
-    lat = np.array([o.latency_ms for o in outcomes])
-    server = np.array([o.server_ms for o in outcomes if o.server_ms is not None])
+    lat = [o.latency_ms for o in outcomes]
+    server = [o.server_ms for o in outcomes if o.server_ms is not None]
     below = confidence < threshold
     return {
         "n": len(outcomes),
@@ -129,12 +114,8 @@ def summarise(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
         "threshold": threshold,
         "below_threshold": float(below.mean()),
         "accuracy_above_threshold": float((pred == y)[~below].mean()) if (~below).any() else None,
-        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99))},
-        "server_ms": (
-            {"p50": float(np.percentile(server, 50)), "p99": float(np.percentile(server, 99))}
-            if server.size
-            else None
-        ),
+        "latency_ms": {"p50": percentile(lat, 50), "p99": percentile(lat, 99)},
+        "server_ms": {"p50": percentile(server, 50), "p99": percentile(server, 99)} if server else None,
         "errors": [str(o.sample.path) for o, p, t in zip(outcomes, pred, y, strict=True) if p != t],
     }
 
@@ -183,8 +164,7 @@ def confusion_png(summary: dict[str, Any], path: Path) -> bool:
 
 
 def read_threshold(model_dir: str | None) -> float:
-    meta = json.loads((resolve_model_dir(model_dir) / METADATA_FILE).read_text())
-    return float(meta.get("threshold", 0.5))
+    return ModelMetadata.load(resolve_model_dir(model_dir)).threshold
 
 
 def evaluate(
@@ -211,13 +191,18 @@ def evaluate(
 def record(summary: dict[str, Any], model_dir: str | None, name: str, command: str) -> Path:
     """Keep the headline figures of an evaluation in the model's metadata.json (the model card's source)."""
     path = resolve_model_dir(model_dir) / METADATA_FILE
-    meta = json.loads(path.read_text())
-    keys = ("n", "accuracy", "threshold", "below_threshold", "accuracy_above_threshold", "latency_ms")
-    entry = {k: summary[k] for k in keys}
-    entry["confusion"] = summary["confusion"]["rows_true_cols_pred"]
-    entry["command"] = command
-    meta.setdefault("evaluation", {})[name] = entry
-    path.write_text(json.dumps(meta, indent=2) + "\n")
+    meta = ModelMetadata.read(path)
+    meta.evaluation[name] = EvaluationRecord(
+        n=summary["n"],
+        accuracy=summary["accuracy"],
+        threshold=summary["threshold"],
+        below_threshold=summary["below_threshold"],
+        accuracy_above_threshold=summary["accuracy_above_threshold"],
+        latency_ms=Percentiles.model_validate(summary["latency_ms"]),
+        confusion=summary["confusion"]["rows_true_cols_pred"],
+        command=command,
+    )
+    meta.write(path)
     return path
 
 

@@ -9,21 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from model.preprocess import ImageDecodeError, ImageTooLargeError, load_sized_input
-
-ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
-MODEL_FILE = "model.onnx"  # the photo graph: answers every upload a thumbnail graph does not take
-THUMBNAIL_FILE = "thumbnail.onnx"
-METADATA_FILE = "metadata.json"
+from model.metadata import ModelMetadata
+from model.serving.preprocess import ImageDecodeError, ImageTooLargeError, load_sized_input
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints accept at most 6 MB per request
 MAX_BATCH_ITEMS = 32
@@ -58,18 +52,6 @@ def image_error(exc: Exception) -> RequestError:
     return RequestError(400, "corrupt-image", str(exc))
 
 
-def resolve_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Explicit dir, else $MODEL_DIR, else SageMaker's /opt/ml/model if it has a model, else the package's."""
-    candidates: list[str | os.PathLike[str] | None] = [model_dir, os.environ.get("MODEL_DIR")]
-    candidates.append("/opt/ml/model")
-    for candidate in candidates:
-        if candidate and (Path(candidate) / MODEL_FILE).exists():
-            return Path(candidate)
-    if model_dir:
-        raise FileNotFoundError(f"no {MODEL_FILE} in {model_dir}")
-    return ARTIFACTS_DIR
-
-
 @dataclass
 class Predictor:
     """onnxruntime sessions over the exported graphs and what metadata.json says about them.
@@ -81,7 +63,7 @@ class Predictor:
 
     model_dir: Path
     threads: int = 2
-    metadata: dict[str, Any] = field(init=False)
+    metadata: ModelMetadata = field(init=False)
     side: int = field(init=False)
     version: str = field(init=False)
     thumbnail_max_side: int = field(init=False)
@@ -91,22 +73,19 @@ class Predictor:
         import onnxruntime as ort  # imported here: the server binds its port before paying for this
 
         start = time.perf_counter()
-        self.metadata = json.loads((self.model_dir / METADATA_FILE).read_text())
-        self.side = int(self.metadata["input_side"])
-        self.version = str(self.metadata["model_version"])
+        self.metadata = ModelMetadata.load(self.model_dir)
+        self.side = self.metadata.input_side
+        self.version = self.metadata.model_version
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        files = {"photo": MODEL_FILE}
-        thumbnail = self.metadata.get("thumbnail")
-        self.thumbnail_max_side = int(thumbnail["max_side"]) if thumbnail else 0
-        if thumbnail:
-            files["thumbnail"] = str(thumbnail["file"])
+        thumbnail = self.metadata.thumbnail
+        self.thumbnail_max_side = thumbnail.max_side if thumbnail else 0
         cpu = ["CPUExecutionProvider"]
         self._sessions = {
             graph: ort.InferenceSession(str(self.model_dir / name), options, providers=cpu)
-            for graph, name in files.items()
+            for graph, name in self.metadata.graph_files().items()
         }
         self._inputs = {graph: session.get_inputs()[0].name for graph, session in self._sessions.items()}
         for graph in self._sessions:  # one warm-up run so the first request skips lazy initialisation
@@ -115,7 +94,7 @@ class Predictor:
 
     @property
     def threshold(self) -> float:
-        return float(self.metadata.get("threshold", 0.5))
+        return self.metadata.threshold
 
     @property
     def graphs(self) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import random
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from model.preprocess import RESAMPLE
+from model.serving.preprocess import RESAMPLE
 
 
 def augment(img: Image.Image, side: int, rng: random.Random, strength: float = 1.0) -> Image.Image:
@@ -56,7 +56,7 @@ def augment(img: Image.Image, side: int, rng: random.Random, strength: float = 1
 def mirror_and_shift(img: Image.Image, rng: random.Random, pixels: int = 2) -> Image.Image:
     """The classic CIFAR view: a coin-flip mirror and a shift of up to `pixels` (edges reflected).
 
-    Same size as the input; what the whole-network fine-tune trains on (`model.full_finetune`).
+    Same size as the input; what the whole-network fine-tune trains on (`experiments/full_finetune.py`).
     """
     if rng.random() < 0.5:
         img = ImageOps.mirror(img)

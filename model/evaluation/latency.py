@@ -1,12 +1,13 @@
 """Latency of the model server for a 32x32 PNG thumbnail and a 12-megapixel phone JPEG.
 
-`python -m model.latency [--endpoint-url URL] [--n 200] [--json]` starts a local server unless a URL
-is given, then times POST /invocations: the server's own time (decode + resize + model, header
-X-Inference-Ms) and the client's round trip. It also times the model alone (onnxruntime, in this
-process, same threads as the server) so the two can be told apart. Images are made on the fly (a 12-MP
-JPEG with per-pixel noise: `--jpeg-noise 12` gives ~4.9 MB, the worst case; lower values give smaller,
-smoother files), or taken from --png/--jpeg. `--bare-backbone` also times the plain ImageNet Lite0 at
-224 px, to tell a slow host from a slow graph (needs the train extra).
+`python -m model.evaluation.latency [--endpoint-url URL] [--n 200] [--json]` starts a local server
+unless a URL is given, then times POST /invocations: the server's own time (decode + resize + model,
+header X-Inference-Ms) and the client's round trip (`bench.stats.summarise`: p50, p95, p99, max). It
+also times the model alone (onnxruntime, in this process, same threads as the server) so the two can be
+told apart. Images are made on the fly (a 12-MP JPEG with per-pixel noise: `--jpeg-noise 12` gives ~4.9
+MB, the worst case; lower values give smaller, smoother files), or taken from --png/--jpeg.
+`--bare-backbone` also times the plain ImageNet Lite0 at 224 px, to tell a slow host from a slow graph
+(needs the train extra).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import click
 import numpy as np
 from PIL import Image
 
-from model.evaluate import local_endpoint
+from bench.stats import summarise
+from model.evaluation.evaluate import local_endpoint
 
 
 def synthetic_jpeg_12mp(seed: int = 0, noise: float = 12.0) -> bytes:
@@ -51,25 +53,22 @@ def synthetic_png_32(seed: int = 0) -> bytes:
 WARM_UP = 3  # calls timed but not counted
 
 
-def percentiles(ms: list[float]) -> dict[str, float]:
-    return {"p50": round(float(np.percentile(ms, 50)), 2), "p99": round(float(np.percentile(ms, 99)), 2)}
-
-
 def time_calls(call: Callable[[], object], n: int, side: int, threads: int) -> dict[str, Any]:
-    """p50/p99 of `n` calls of an in-process model run, after WARM_UP uncounted ones."""
+    """Percentiles of `n` calls of an in-process model run, after WARM_UP uncounted ones."""
     times = []
     for i in range(n + WARM_UP):
         start = time.perf_counter()
         call()
         if i >= WARM_UP:
             times.append((time.perf_counter() - start) * 1000)
-    return {"side": side, "threads": threads, "n": n, "ms": percentiles(times)}
+    return {"side": side, "threads": threads, "n": n, "ms": summarise(times, digits=2)}
 
 
 def time_models(n: int, model_dir: str | None, threads: int) -> dict[str, dict[str, Any]]:
     """onnxruntime alone on one input of the model's side (what the server adds to decode and resize),
     for each graph: `model_only` (the photo graph) and `model_only_thumbnail`."""
-    from model.inference import Predictor, resolve_model_dir
+    from model.metadata import resolve_model_dir
+    from model.serving.inference import Predictor
 
     predictor = Predictor(resolve_model_dir(model_dir), threads=threads)
     batch = np.random.default_rng(0).integers(0, 256, (1, predictor.side, predictor.side, 3), dtype=np.uint8)
@@ -91,7 +90,7 @@ def time_bare_backbone(n: int, side: int, threads: int) -> dict[str, Any]:
     import onnxruntime as ort
     import torch
 
-    from model.network import load_backbone
+    from model.training.network import load_backbone
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bare.onnx"
@@ -126,8 +125,8 @@ def time_requests(url: str, body: bytes, content_type: str, n: int) -> dict[str,
     return {
         "bytes": len(body),
         "n": n,
-        "server_ms": percentiles(server_ms),
-        "round_trip_ms": percentiles(client_ms),
+        "server_ms": summarise(server_ms, digits=2),
+        "round_trip_ms": summarise(client_ms, digits=2),
     }
 
 

@@ -1,0 +1,221 @@
+"""What `artifacts/metadata.json` says about a trained model, and where a model directory is.
+
+Training writes it, the server reads the graphs and the threshold from it, evaluation records its
+figures in it and the model card quotes it. The file is the serialisation of `ModelMetadata`: fields in
+declaration order, `json.dumps(indent=2)`, so reading and writing back gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+MODEL_FILE = "model.onnx"  # the photo graph: answers every upload a thumbnail graph does not take
+THUMBNAIL_FILE = "thumbnail.onnx"
+METADATA_FILE = "metadata.json"
+SAGEMAKER_MODEL_DIR = "/opt/ml/model"  # where SageMaker extracts the model.tar.gz given to CreateModel
+
+
+class _Record(BaseModel):
+    # extra="forbid": a key this schema does not know is a mistake in the writer, not data to carry
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Optional sections: left out of the file when absent rather than written as null.
+    _sections: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_sections(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k not in self._sections or v not in (None, {})}
+
+
+class Artifact(_Record):
+    file: str
+    bytes: int
+    sha256: str
+
+
+class ThresholdChoice(_Record):
+    """The router's threshold as cross-validation chose it, and what it leaves below it."""
+
+    threshold: float
+    cv_below_threshold: float
+    cv_accuracy_above_threshold: float
+    cv_accuracy: float
+
+
+class ProbeGridPoint(_Record):
+    lambda_: float = Field(alias="lambda")
+    prior_weight: float
+    accuracy: float
+
+
+class PriorWeightAccuracy(_Record):
+    prior_weight: float
+    accuracy: float
+
+
+class ProbeCV(_Record):
+    """Cross-validation of the photo graph (the probe, optionally fine-tuned) on the train split."""
+
+    probe_grid: list[ProbeGridPoint]
+    lambda_: float = Field(alias="lambda")
+    finetune_grid: list[PriorWeightAccuracy] | None = None
+    threshold: float
+    cv_below_threshold: float
+    cv_accuracy_above_threshold: float
+    cv_accuracy: float
+    prior_weight: float
+    _sections: ClassVar[frozenset[str]] = frozenset({"finetune_grid"})
+
+
+class TrainingRecord(_Record):
+    """The training configuration (`TrainConfig` without its output dir) and how the run went."""
+
+    data: str
+    backbone: str
+    side: int
+    split: int
+    taps: int
+    views: int
+    aug_strength: float
+    finetune_epochs: int
+    lr: float
+    l2sp: float
+    batch: int
+    folds: int
+    seed: int
+    lambdas: tuple[float, ...]
+    prior_weights: tuple[float, ...]
+    target_accuracy: float
+    threads: int
+    thumbnail_epochs: int
+    thumbnail_folds: int
+    thumbnail_max_side: int
+    n_train: int
+    seconds: float
+    torch: str
+    python: str
+    export_max_abs_diff: float
+    fp16_max_abs_diff: float | None
+
+
+class ThumbnailRecipe(_Record):
+    """`ThumbnailConfig` as recorded."""
+
+    epochs: int
+    lr: float
+    weight_decay: float
+    label_smoothing: float
+    shift: int
+    drop_connect: float
+    dropout: float
+    batch: int
+    bf16: bool
+    folds: int
+    max_side: int
+    prior_weights: tuple[float, ...]
+
+
+class ThumbnailCVSummary(_Record):
+    accuracy_by_prior_weight: list[PriorWeightAccuracy]
+    prior_weight: float
+    threshold: float
+    cv_below_threshold: float
+    cv_accuracy_above_threshold: float
+    cv_accuracy: float
+
+
+class ThumbnailFit(_Record):
+    """What fitting the thumbnail graph chose, before it is exported."""
+
+    recipe: ThumbnailRecipe
+    cv: ThumbnailCVSummary
+    logit_scale: float
+    seconds: float
+
+
+class ThumbnailGraph(ThumbnailFit):
+    """The thumbnail graph: uploads whose longer side is at most `max_side` pixels go to `file`."""
+
+    file: str
+    max_side: int
+    export_max_abs_diff: float
+    fp16_max_abs_diff: float | None
+    artifact: Artifact
+
+
+class Percentiles(_Record):
+    p50: float
+    p99: float
+
+
+class EvaluationRecord(_Record):
+    """The headline figures of one `driver-routing evaluate --record-as NAME` run."""
+
+    n: int
+    accuracy: float
+    threshold: float
+    below_threshold: float
+    accuracy_above_threshold: float | None
+    latency_ms: Percentiles
+    confusion: list[list[int]]
+    command: str
+
+
+class ModelMetadata(_Record):
+    model_version: str
+    classes: list[str]
+    output: str
+    input: str
+    input_side: int
+    backbone: str
+    threshold: float
+    threshold_rule: str
+    cv: ProbeCV
+    training: TrainingRecord
+    artifact: Artifact
+    thumbnail: ThumbnailGraph | None = None
+    evaluation: dict[str, EvaluationRecord] = Field(default_factory=dict)
+    _sections: ClassVar[frozenset[str]] = frozenset({"thumbnail", "evaluation"})
+
+    @classmethod
+    def read(cls, path: Path) -> ModelMetadata:
+        # json.loads rather than model_validate_json: it reads NaN the way json.dumps writes it
+        return cls.model_validate(json.loads(path.read_text()))
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ModelMetadata:
+        return cls.read(model_dir / METADATA_FILE)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(by_alias=True), indent=2) + "\n"
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.to_json())
+
+    def graph_files(self) -> dict[str, str]:
+        """File of each graph by name: the photo graph and, when trained, the thumbnail graph."""
+        files = {"photo": self.artifact.file}
+        if self.thumbnail is not None:
+            files["thumbnail"] = self.thumbnail.file
+        return files
+
+
+def resolve_model_dir(model_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Explicit dir, else $MODEL_DIR, else SageMaker's /opt/ml/model if it has a model, else the package's."""
+    candidates: list[str | os.PathLike[str] | None] = [
+        model_dir,
+        os.environ.get("MODEL_DIR"),
+        SAGEMAKER_MODEL_DIR,
+    ]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / MODEL_FILE).exists():
+            return Path(candidate)
+    if model_dir:
+        raise FileNotFoundError(f"no {MODEL_FILE} in {model_dir}")
+    return ARTIFACTS_DIR
