@@ -23,8 +23,9 @@ def bench_model(
     Each figure stops after `budget_s` seconds, so a slow machine gives a rate rather than a hang."""
     import numpy as np
 
-    from model.inference import Predictor, resolve_model_dir
-    from model.preprocess import load_model_input
+    from model.metadata import resolve_model_dir
+    from model.serving.inference import Predictor
+    from model.serving.preprocess import load_model_input
 
     predictor = Predictor(resolve_model_dir())
     side = predictor.side

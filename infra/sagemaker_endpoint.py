@@ -23,7 +23,8 @@ from typing import Any
 
 import click
 
-METADATA_FILE = "metadata.json"
+from model.metadata import METADATA_FILE, ModelMetadata
+
 VARIANT = "AllTraffic"
 CAPTURE_CONTENT_TYPES = {"JsonContentTypes": ["application/json", "application/jsonlines"]}
 
@@ -57,11 +58,7 @@ class DeployConfig:
 
 def artifact_files(model_dir: Path) -> list[str]:
     """metadata.json and every graph it names: the photo graph and, when trained, the thumbnail graph."""
-    meta = json.loads((model_dir / METADATA_FILE).read_text())
-    graphs = [meta["artifact"]["file"]]
-    if "thumbnail" in meta:
-        graphs.append(meta["thumbnail"]["file"])
-    return [METADATA_FILE, *sorted(graphs)]
+    return [METADATA_FILE, *sorted(ModelMetadata.load(model_dir).graph_files().values())]
 
 
 def package_model(model_dir: Path) -> bytes:
@@ -82,8 +79,7 @@ def package_model(model_dir: Path) -> bytes:
 
 
 def model_version(model_dir: Path) -> str:
-    meta = json.loads((model_dir / METADATA_FILE).read_text())
-    return str(meta.get("model_version", "unknown"))
+    return ModelMetadata.load(model_dir).model_version
 
 
 def _short(text: str, n: int = 10) -> str:

@@ -78,8 +78,7 @@ def test_rules_must_cover_every_class_with_a_bay_route() -> None:
 
 
 def test_the_rules_use_the_threshold_the_committed_model_was_validated_with() -> None:
-    import json
-    from pathlib import Path
+    from model.metadata import ARTIFACTS_DIR, ModelMetadata
 
-    metadata = json.loads((Path(__file__).parents[2] / "model" / "artifacts" / "metadata.json").read_text())
-    assert {rule.min_confidence for rule in RULES.classes.values()} == {metadata["threshold"]}
+    threshold = ModelMetadata.load(ARTIFACTS_DIR).threshold
+    assert {rule.min_confidence for rule in RULES.classes.values()} == {threshold}
