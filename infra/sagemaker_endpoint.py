@@ -270,7 +270,7 @@ def command(
     as_json: bool,
 ) -> None:
     """Deploy (or update in place) the SageMaker endpoint serving model/artifacts."""
-    import boto3
+    from shared.aws.clients import client
 
     if image_uri == "builtin":
         image_uri = builtin_image_uri(region)
@@ -293,9 +293,7 @@ def command(
         cfg = replace(cfg, model_dir=model_dir)
     if serverless and cfg.capture_enabled:
         click.echo("warning: SageMaker Serverless Inference does not support data capture", err=True)
-    result = deploy(
-        cfg, boto3.client("s3", region_name=region), boto3.client("sagemaker", region_name=region), wait
-    )
+    result = deploy(cfg, client("s3", region), client("sagemaker", region), wait)
     for action in result["actions"]:
         click.echo(action)
     if as_json:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,19 +27,13 @@ import pytest
 
 from driver_routing.stack_outputs import QueueRef, StackNotFoundError, StackResources, describe_stack
 from local.deploy import LocalStackError, StackVerificationError, deploy_stack, registry
+from local.processes import free_port, wait_for_http
 
 REGION = "us-east-1"
 STACK = "test-routing"
 # Short timeouts, as the local pollers use; MaxReceiveCount 2 makes redrive quick to see.
 PARAMETERS = {"FunctionTimeout": "5", "QueueVisibilityTimeout": "30", "MaxReceiveCount": "2"}
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +45,7 @@ def endpoint() -> Iterator[str]:
         [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start on port {port}") from None
-                time.sleep(0.1)
+        wait_for_http(f"{url}/moto-api/", 20, process)
         yield url
     finally:
         process.terminate()
