@@ -8,6 +8,8 @@ still loads this module.
 
 from __future__ import annotations
 
+import errno
+import importlib.util
 import json
 import os
 import sys
@@ -60,9 +62,16 @@ def serve_command(host: str, port: int, model_dir: str | None, threads: int, mod
     """Run the model server: the SageMaker container contract (GET /ping, POST /invocations)."""
     from model.serving.server import ServerOptions, serve
 
-    serve(
-        ServerOptions(host=host, port=port, model_dir=model_dir, threads=threads, model_threads=model_threads)
-    )
+    try:
+        serve(
+            ServerOptions(
+                host=host, port=port, model_dir=model_dir, threads=threads, model_threads=model_threads
+            )
+        )
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise click.ClickException(f"port {port} on {host} is in use: pick another with --port") from None
 
 
 def _vehicles_default() -> str | None:
@@ -88,7 +97,6 @@ def _recipe(name: str) -> Callable[[], Any]:
     "--data",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=_vehicles_default,
-    required=True,
     help=f"Dataset dir with manifest.csv (default ${VEHICLES_ENV} or ../shared/data/...).",
 )
 @click.option(
@@ -126,7 +134,7 @@ def _recipe(name: str) -> Callable[[], Any]:
 @click.option("--seed", type=int, default=_recipe("seed"))
 @click.option("--threads", type=int, default=_recipe("threads"))
 def train_command(
-    data: Path,
+    data: Path | None,
     out: Path | None,
     backbone: str,
     side: int,
@@ -150,6 +158,8 @@ def train_command(
     from model.training.recipe import TrainConfig
     from model.training.train import train
 
+    if data is None:
+        raise click.UsageError(f"give --data DIR (no ../shared/data here, and ${VEHICLES_ENV} is not set)")
     cfg = TrainConfig(
         data=data,
         backbone=backbone,
@@ -189,7 +199,6 @@ def train_command(
     "--data",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=_vehicles_default,
-    required=True,
     help="manifest.csv dir (use --split) or folders named bicycle/ and motorcycle/.",
 )
 @click.option("--split", default=None, help="Manifest split to use (e.g. test).")
@@ -211,7 +220,7 @@ def train_command(
     help="Write the confusion matrix as PNG (needs matplotlib, the `bench` extra).",
 )
 def evaluate_command(
-    data: Path,
+    data: Path | None,
     split: str | None,
     endpoint_url: str | None,
     endpoint_name: str,
@@ -226,13 +235,18 @@ def evaluate_command(
     from model.evaluation.evaluate import confusion_png as write_png
     from model.evaluation.evaluate import dumps, evaluate, format_report
 
+    if data is None:
+        raise click.UsageError(f"give --data DIR (no ../shared/data here, and ${VEHICLES_ENV} is not set)")
+    if confusion_png is not None and importlib.util.find_spec("matplotlib") is None:
+        raise click.ClickException(
+            "--confusion-png needs the 'bench' extra (matplotlib is not installed): "
+            "pip install 'driver-routing[bench]'"
+        )
     summary = evaluate(data, split, endpoint_url, endpoint_name, model_dir, region, threshold)
     click.echo(format_report(summary))
     if confusion_png is not None:
-        if write_png(summary, confusion_png):
-            click.echo(f"confusion matrix written to {confusion_png}")
-        else:
-            click.echo("matplotlib not installed: no confusion PNG (pip install -e .[bench])", err=True)
+        write_png(summary, confusion_png)
+        click.echo(f"confusion matrix written to {confusion_png}")
     if record_as:
         from model.evaluation.evaluate import record
 

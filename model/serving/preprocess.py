@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # The decompression-bomb guard: an upload declaring more pixels than this is refused from its header,
 # before any decoding. Pillow's own process-wide `Image.MAX_IMAGE_PIXELS` is left alone (other code in
@@ -62,6 +62,8 @@ def decode_sized(data: bytes, side: int) -> tuple[Image.Image, int]:
             raise ImageTooLargeError(str(exc)) from exc
         except ImageTooLargeError:
             raise
+        except UnidentifiedImageError as exc:  # its message names an in-memory buffer, not the file
+            raise ImageDecodeError("not an image: no known image header") from exc
         except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError...)
             raise ImageDecodeError(f"cannot decode image: {exc}") from exc
     return to_rgb(img), native_side

@@ -187,3 +187,53 @@ def test_query_needs_something_to_look_for(state_dir: Path) -> None:
 def test_version_is_printed(state_dir: Path) -> None:
     result = cli("--version", state_dir=state_dir)
     assert result.returncode == 0 and result.stdout.startswith("driver-routing, version ")
+
+
+def test_serve_on_a_port_in_use_says_so(state_dir: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_line_error(cli("serve", "--port", str(port), state_dir=state_dir))
+    assert f"port {port}" in line and "--port" in line
+
+
+def test_evaluate_asked_for_a_plot_without_matplotlib_fails_before_it_starts(tmp_path: Path) -> None:
+    # GIVEN an interpreter without matplotlib
+    code = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None\n"
+        "from driver_routing.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    data = tmp_path / "data"
+    (data / "bicycle").mkdir(parents=True)
+    # WHEN evaluate is asked for a confusion PNG
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "evaluate",
+            "--data",
+            str(data),
+            "--confusion-png",
+            str(tmp_path / "c.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # THEN it fails with one line naming the extra, and writes nothing
+    line = one_line_error(result)
+    assert "driver-routing[bench]" in line
+    assert not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_data_is_not_shown_as_required_when_it_has_a_default(state_dir: Path, command: str) -> None:
+    result = cli(command, "--help", state_dir=state_dir)
+    assert result.returncode == 0
+    data_help = result.stdout.split("--data", 1)[1].split("\n  --", 1)[0]
+    assert "[required]" not in data_help

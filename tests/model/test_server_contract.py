@@ -146,6 +146,7 @@ def test_bad_input_never_gets_a_5xx(
     assert got == status, body
     assert headers["content-type"] == "application/json"
     assert json.loads(body)["error"] == code
+    assert " object at 0x" not in json.loads(body).get("message", "")  # says what is wrong, not where
 
 
 def test_a_body_of_exactly_the_limit_is_classified(model_server: RunningServer) -> None:
