@@ -67,7 +67,10 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
         raise click.UsageError(f"no photos given and no sample data under {data_root()}")
     paths = collect_photos(sources)
     config = StackConfig(
-        aws_port=free_port(), endpoint_port=free_port(), state_dir=Path(".driver-routing/demo")
+        aws_port=free_port(),
+        endpoint_port=free_port(),
+        api_port=free_port(),
+        state_dir=Path(".driver-routing/demo"),
     )
     click.echo(f"starting the local stack (moto :{config.aws_port}, endpoint :{config.endpoint_port}) ...")
     started = time.monotonic()
