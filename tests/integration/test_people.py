@@ -138,3 +138,20 @@ def test_the_cli_drives_a_photo_to_its_bay(stack: LocalStack, people: dict[str, 
     assert result.exit_code == 0, result.output
     assert "routed: go to bay B-NEAR-01" in result.output
     assert json.loads(result.output.strip().splitlines()[-1])["bay"] == "B-NEAR-01"
+
+
+def test_evaluate_reviews_reads_the_stacks_capture_table(stack: LocalStack, people: dict[str, str]) -> None:
+    # GIVEN a reviewed photo on the stack
+    assert stack.resources is not None
+    ticket = start_upload(stack, people["driver"]).json()
+    assert ticket["key"]
+    # WHEN `driver-routing evaluate --reviews --since 1h --json` runs
+    result = CliRunner().invoke(
+        main, ["evaluate", "--reviews", "--since", "1h", "--stack-name", stack.config.stack_name, "--json"]
+    )
+    # THEN it reports the shares of routed drivers, which add up
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["routed"] == summary["routed_by_model"] + summary["routed_by_dispatcher"]
+    assert summary["routed"] >= 1
+    assert "reviewed photos:" in result.output
