@@ -62,11 +62,13 @@ def test_only_the_board_files_skip_the_jwt_authorizer(sam: dict[str, Any]) -> No
 
 
 def test_cors_origins_come_from_a_parameter(sam: dict[str, Any]) -> None:
-    assert sam["Parameters"]["CorsAllowedOrigins"]["Type"] == "CommaDelimitedList"
+    parameter = sam["Parameters"]["CorsAllowedOrigins"]
+    assert re.fullmatch(parameter["AllowedPattern"], "https://a.example,http://127.0.0.1:8000")
+    assert not re.fullmatch(parameter["AllowedPattern"], "*")
     cors = resource(sam, "HttpApi")["CorsConfiguration"]
-    assert cors["AllowOrigins"] == {"Ref": "CorsAllowedOrigins"}
+    assert cors["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]}
     variables = resource(sam, "ApiFunction")["Environment"]["Variables"]
-    assert variables["CORS_ALLOWED_ORIGINS"] == {"Fn::Join": [",", {"Ref": "CorsAllowedOrigins"}]}
+    assert variables["CORS_ALLOWED_ORIGINS"] == {"Ref": "CorsAllowedOrigins"}
 
 
 def test_the_api_stage_logs_access_and_is_throttled(cfn: dict[str, Any]) -> None:
