@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The browser test drives Debian's chromium (Playwright cannot download its own browser here).
 install: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 ## The whole chain on the sample photos: starts the local stack, routes every photo, stops.
 demo: install

@@ -13,6 +13,7 @@ import click
 from driver_routing.commands import LazyGroup
 from driver_routing.connection import aws_client, connect
 from driver_routing.output import describe_decision, describe_record, emit_json
+from driver_routing.people import add_user, drive, sign_in_command
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME
 from shared.contracts import Route
 
@@ -204,6 +205,10 @@ def redrive(queue: str, stack_name: str, as_json: bool) -> None:
     click.echo(f"moved {moved} message(s) from {queue}-dlq to {queue}")
     if as_json:
         emit_json({"queue": queue, "moved": moved})
+
+
+for people_command in (add_user, sign_in_command, drive):
+    main.add_command(people_command)
 
 
 if __name__ == "__main__":

@@ -82,22 +82,25 @@ class UploadError(ValueError):
 def check_upload(paths: Iterable[Path], driver_id: str) -> list[Path]:
     """The photos to upload, or why not: checked here so that a mistake is said now, not as a
     rejection later. The chain checks again (ingest is the real guard)."""
-    from services.ingest.domain import DRIVER_ID, EXTENSIONS
+    from shared.imaging import ACCEPTED_FORMATS
+    from shared.photo_keys import DRIVER_ID
+
+    extensions = {extension for group in ACCEPTED_FORMATS.values() for extension in group}
 
     if not DRIVER_ID.fullmatch(driver_id):
         raise UploadError(
             f"--driver-id {driver_id!r}: use 1-64 of A-Z a-z 0-9 _ - (starting with a letter or digit)"
         )
     given = list(paths)
-    wrong = [p for p in given if p.is_file() and p.suffix.lower() not in EXTENSIONS]
+    wrong = [p for p in given if p.is_file() and p.suffix.lower() not in extensions]
     if wrong:
         names = ", ".join(str(p) for p in wrong[:3]) + (" ..." if len(wrong) > 3 else "")
-        raise UploadError(f"{names}: not a photo type the chain takes ({', '.join(sorted(EXTENSIONS))})")
-    found = collect_photos(given, suffixes=EXTENSIONS)
+        raise UploadError(f"{names}: not a photo type the chain takes ({', '.join(sorted(extensions))})")
+    found = collect_photos(given, suffixes=extensions)
     if not found:
         raise UploadError(
             f"no photos in {', '.join(str(p) for p in given)}: give image files "
-            f"({', '.join(sorted(EXTENSIONS))}) or folders that hold them"
+            f"({', '.join(sorted(extensions))}) or folders that hold them"
         )
     return found
 

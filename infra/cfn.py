@@ -36,6 +36,11 @@ LOCAL_DROPPED_TYPES = frozenset(
         "AWS::Lambda::Url",
     }
 )
+# The user pool, its client and groups: `local.identity` creates them with boto3 from this template's
+# properties once the stack is up (so the local API front knows the pool), and verifies them.
+LOCAL_IDENTITY_TYPES = frozenset(
+    {"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup"}
+)
 
 Template = dict[str, Any]
 
@@ -130,7 +135,8 @@ def without_functions(template: Template) -> Template:
     """The template minus the Lambda resources, and whatever refers to them (fixpoint)."""
     result = copy.deepcopy(template)
     resources: dict[str, Any] = result["Resources"]
-    dropped = {name for name, res in resources.items() if res.get("Type") in LOCAL_DROPPED_TYPES}
+    left_out = LOCAL_DROPPED_TYPES | LOCAL_IDENTITY_TYPES
+    dropped = {name for name, res in resources.items() if res.get("Type") in left_out}
     changed = True
     while changed:
         changed = False

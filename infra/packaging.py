@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FUNCTIONS = ("ingest", "classifier", "router", "capture")
+FUNCTIONS = ("ingest", "classifier", "router", "capture", "api")
 
 # The python3.12 runtime runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels run there too.
 # Without it pip falls back to older releases for projects that stopped publishing manylinux2014 wheels
@@ -31,7 +31,9 @@ LAMBDA_PYTHON = "3.12"
 
 # Package data the functions read next to their module (services/router/rules.yaml, via
 # `Path(__file__).with_name`). Not `*.onnx` or `*.md`, which pyproject also ships: no function reads them.
-DATA_SUFFIXES = (".yaml", ".yml", ".json")
+DATA_SUFFIXES = (".yaml", ".yml", ".json", ".html", ".js", ".css")
+# A shipped module's own folder of files it serves (services/api/static: the dispatch board).
+STATIC_FOLDER = "static"
 
 # Zip entries carry no build time, so two builds of the same inputs give the same bytes. 1980 is the
 # earliest date a zip can hold.
@@ -132,6 +134,7 @@ def third_party_imports(modules: dict[str, Path], root: Path = REPO) -> frozense
 def package_data(modules: dict[str, Path], root: Path = REPO) -> list[Path]:
     """The data files that sit in the directory of a shipped module."""
     directories = {path.parent for path in modules.values()}
+    directories |= {d / STATIC_FOLDER for d in directories if (d / STATIC_FOLDER).is_dir()}
     return sorted(p for d in directories for p in d.iterdir() if p.is_file() and p.suffix in DATA_SUFFIXES)
 
 

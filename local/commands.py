@@ -16,10 +16,14 @@ from local.stack import LocalStack, PortInUse, StackConfig
 @click.command()
 @click.option("--aws-port", default=5000, show_default=True, help="moto server port (the AWS endpoint).")
 @click.option("--endpoint-port", default=8080, show_default=True, help="Model endpoint port.")
+@click.option("--api-port", default=8000, show_default=True, help="Local HTTP API (and board) port.")
 @click.option("--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK")
-def up(aws_port: int, endpoint_port: int, stack_name: str) -> None:
+def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> None:
     """Run the local stack in the foreground until Ctrl-C."""
-    stack = LocalStack(StackConfig(aws_port=aws_port, endpoint_port=endpoint_port, stack_name=stack_name))
+    config = StackConfig(
+        aws_port=aws_port, endpoint_port=endpoint_port, api_port=api_port, stack_name=stack_name
+    )
+    stack = LocalStack(config)
     stopping = False
 
     def stop(signum: int, frame: Any) -> None:
@@ -48,11 +52,19 @@ def up(aws_port: int, endpoint_port: int, stack_name: str) -> None:
         click.echo(f"photo bucket:       s3://{resources.bucket}/photos/{{driver_id}}/")
         click.echo(f"routing topic:      {resources.topic_arn}")
         click.echo(f"capture table:      {resources.capture_table}")
+        click.echo(f"API (HTTP API):     {stack.api_url}")
+        click.echo(f"dispatch board:     {stack.api_url}/")
+        if stack.identity is not None:
+            click.echo(
+                f"user pool:          {stack.identity.user_pool_id} (client {stack.identity.client_id})"
+            )
         click.echo(f"logs:               {stack.log_dir}/")
         click.echo("\nFrom another terminal:")
         for name, value in stack.client_environment().items():
             click.echo(f"  export {name}={value}")
         click.echo("  driver-routing upload PHOTO --driver-id d-001 | watch | query --driver-id d-001")
+        click.echo("  driver-routing add-user dana --driver-id d-001; driver-routing drive PHOTO --user dana")
+        click.echo("  driver-routing add-user pat --dispatcher   (then sign in on the board)")
         click.echo(f"  aws s3 ls s3://{resources.bucket} --recursive")
         click.echo("\nCtrl-C stops the stack.")
         while not stopping:

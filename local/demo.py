@@ -14,6 +14,7 @@ import click
 from driver_routing.output import destination
 from driver_routing.subscription import DecisionSubscription
 from driver_routing.uploads import Upload, collect_photos, upload_photos
+from local.driver_demo import drive_one_photo, phone_photo
 from local.processes import free_port
 from local.stack import LocalStack, StackConfig
 from shared.aws.capture_table import CaptureTable
@@ -67,7 +68,10 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
         raise click.UsageError(f"no photos given and no sample data under {data_root()}")
     paths = collect_photos(sources)
     config = StackConfig(
-        aws_port=free_port(), endpoint_port=free_port(), state_dir=Path(".driver-routing/demo")
+        aws_port=free_port(),
+        endpoint_port=free_port(),
+        api_port=free_port(),
+        state_dir=Path(".driver-routing/demo"),
     )
     click.echo(f"starting the local stack (moto :{config.aws_port}, endpoint :{config.endpoint_port}) ...")
     started = time.monotonic()
@@ -94,6 +98,8 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
         while len(captured) < len(decisions) and time.monotonic() < deadline:
             captured = {r.photo_key for r in table.scan() if r.photo_key in keys}
             time.sleep(0.5)
+        photo = phone_photo(paths)
+        driver_path = drive_one_photo(stack, photo) if photo else "no photo for the driver's path"
     for upload in uploads:
         decision = decisions.get(upload.key)
         if decision is None:
@@ -116,6 +122,8 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
         f"labelled photos routed to the right bay: {summary['correct_bay']}/{summary['routed_to_a_bay']} "
         f"({summary['labelled'] - summary['routed_to_a_bay']} sent to manual review)"
     )
+    click.echo(f"\nthe driver's path (sign in, presigned POST, poll): {driver_path}")
+    summary["driver_path"] = driver_path
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
     if summary["missing"] or summary["captured"] < summary["uploaded"]:

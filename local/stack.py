@@ -20,6 +20,7 @@ from driver_routing.local_record import StackLock, default_state_dir, record_pat
 from driver_routing.stack_outputs import StackResources
 from local.deploy import deploy_stack
 from local.functions import FUNCTIONS
+from local.identity import LocalIdentity, deploy_identity
 from local.processes import HOST, die_with_parent, port_is_free, wait_for_http
 
 
@@ -34,6 +35,8 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 class StackConfig:
     aws_port: int = 5000
     endpoint_port: int = 8080
+    # The local HTTP API (local.api_gateway) in front of the API function; it serves the board too.
+    api_port: int = 8000
     stack_name: str = "driver-routing"
     region: str = "us-east-1"
     # The record and lock that let commands find the stack from any folder, and its logs.
@@ -58,6 +61,8 @@ class LocalStack:
         self.resources: StackResources | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._endpoint: subprocess.Popen[bytes] | None = None
+        self._api: subprocess.Popen[bytes] | None = None
+        self.identity: LocalIdentity | None = None
         # One entry per execution environment: "classifier", "classifier-2", ...
         self.environments: dict[str, str] = {
             (name if index == 1 else f"{name}-{index}"): name
@@ -79,6 +84,10 @@ class LocalStack:
         return f"http://{HOST}:{self.config.endpoint_port}"
 
     @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.config.api_port}"
+
+    @property
     def log_dir(self) -> Path:
         return self.config.state_dir / "logs"
 
@@ -90,6 +99,7 @@ class LocalStack:
             "AWS_REGION": self.config.region,
             "AWS_DEFAULT_REGION": self.config.region,
             **LOCAL_CREDENTIALS,
+            **self._people_environment(),
         }
 
     def function_environment(self) -> dict[str, str]:
@@ -109,14 +119,14 @@ class LocalStack:
     def start(self) -> StackResources:
         # Before anything else: a second stack on the same state folder must not touch the first.
         self._lock.acquire()
-        ports = [self.config.endpoint_port]
+        ports = [self.config.endpoint_port, self.config.api_port]
         if self.config.external_aws_url is None:
             ports.append(self.config.aws_port)
         for port in ports:
             if not port_is_free(port):
                 raise PortInUse(
                     f"port {port} on {HOST} is in use by another program; pick free ones with "
-                    "--aws-port and --endpoint-port"
+                    "--aws-port, --endpoint-port and --api-port"
                 )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         os.environ.update({k: v for k, v in LOCAL_CREDENTIALS.items() if k not in os.environ})
@@ -156,9 +166,13 @@ class LocalStack:
             region=self.config.region,
             parameters={"EndpointName": self.config.endpoint_name, **self.config.parameters},
         )
+        self.identity = deploy_identity(
+            self.aws_url, stack_name=self.config.stack_name, region=self.config.region
+        )
         wait_for_http(f"{self.endpoint_url}/ping", 120, self._endpoint, need_ok=True)
         for environment in self.environments:
             self.start_poller(environment)
+        self.start_api()
         self._write_state()
         return self.resources
 
@@ -181,12 +195,40 @@ class LocalStack:
             {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": function.name},
         )
 
+    def start_api(self) -> None:
+        """The local API gateway: the template's routes and JWT authorizer before the API handler."""
+        assert self.identity is not None
+        self._api = self._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "local.api_gateway",
+                "--port",
+                str(self.config.api_port),
+                "--jwks-url",
+                self.identity.jwks_url,
+                "--issuer",
+                self.identity.issuer,
+                "--audience",
+                self.identity.client_id,
+            ],
+            {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": "api"},
+        )
+        wait_for_http(f"{self.api_url}/config.json", 60, self._api, need_ok=True)
+
+    def _people_environment(self) -> dict[str, str]:
+        """What the CLI's people commands need: the API's URL and the user pool."""
+        if self.identity is None:
+            return {}
+        return {"DRIVER_ROUTING_API_URL": self.api_url, **self.identity.environment()}
+
     def supervise(self) -> list[str]:
         """Restart pollers that died; return their names. Raise if moto or the endpoint died.
 
         Call it from the thread that started the stack: children die with the thread that spawned them.
         """
-        for name, process in (("moto", self._moto), ("endpoint", self._endpoint)):
+        for name, process in (("moto", self._moto), ("endpoint", self._endpoint), ("api", self._api)):
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir}/{name}.log")
         restarted = []
@@ -199,7 +241,7 @@ class LocalStack:
         return restarted
 
     def stop(self) -> None:
-        children = [*self.pollers.values(), self._endpoint, self._moto]
+        children = [self._api, *self.pollers.values(), self._endpoint, self._moto]
         for process in children:
             if process is not None and process.poll() is None:
                 process.terminate()
@@ -232,7 +274,7 @@ class LocalStack:
     # --- helpers ---------------------------------------------------------------------------------
 
     def process_ids(self) -> dict[str, int]:
-        named = {"moto": self._moto, "endpoint": self._endpoint, **self.pollers}
+        named = {"moto": self._moto, "endpoint": self._endpoint, "api": self._api, **self.pollers}
         return {name: p.pid for name, p in named.items() if p is not None and p.poll() is None}
 
     def _spawn(self, name: str, command: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:

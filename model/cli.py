@@ -219,6 +219,9 @@ def train_command(
     default=None,
     help="Write the confusion matrix as PNG (needs matplotlib, the `bench` extra).",
 )
+@click.option("--reviews", is_flag=True, help="Live accuracy instead: the capture table's reviewed photos.")
+@click.option("--since", default=None, help="With --reviews: decisions since (ISO 8601 or 15m, 2h, 7d ago).")
+@click.option("--stack-name", default="driver-routing", show_default=True, envvar="DRIVER_ROUTING_STACK")
 def evaluate_command(
     data: Path | None,
     split: str | None,
@@ -230,8 +233,17 @@ def evaluate_command(
     as_json: bool,
     record_as: str | None,
     confusion_png: Path | None,
+    reviews: bool,
+    since: str | None,
+    stack_name: str,
 ) -> None:
-    """Send every image through the endpoint (boto3 invoke_endpoint) and report accuracy and latency."""
+    """Send every image through the endpoint (boto3 invoke_endpoint) and report accuracy and latency;
+    with --reviews, the model's live accuracy on the photos dispatchers reviewed."""
+    if reviews:
+        from driver_routing.live_accuracy import report
+
+        report(stack_name, since, as_json)
+        return
     from model.evaluation.evaluate import confusion_png as write_png
     from model.evaluation.evaluate import dumps, evaluate, format_report
 

@@ -14,6 +14,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = "1.0"
+# 1.1 adds optional fields only (a decision made by a dispatcher's review, `decided_by`, `review`):
+# a 1.0 reader that ignores unknown fields reads it as the same route, bay and driver.
+REVIEWED_SCHEMA_VERSION = "1.1"
 
 
 def utc_now() -> datetime:
@@ -51,6 +54,8 @@ class RejectionReason(StrEnum):
     EXTENSION_MISMATCH = "extension-mismatch"
     OBJECT_MISSING = "object-missing"
     ENDPOINT_REJECTED = "endpoint-rejected"
+    # A dispatcher looked at the photo and saw no bicycle and no motorcycle.
+    NOT_A_VEHICLE = "not-a-vehicle"
 
 
 def photo_identity(bucket: str, key: str, etag: str, version_id: str | None = None) -> str:
@@ -151,8 +156,34 @@ class Rejection(Contract):
 Assessment = Annotated[Prediction | Rejection, Field(discriminator="kind")]
 
 
+class ReviewLabel(StrEnum):
+    """What a dispatcher may say a photo shows."""
+
+    BICYCLE = "bicycle"
+    MOTORCYCLE = "motorcycle"
+    NOT_A_VEHICLE = "not-a-vehicle"
+
+
+class Review(Contract):
+    """A dispatcher's decision on a photo the model was unsure of."""
+
+    reviewer: str = Field(min_length=1, description="the dispatcher's user name")
+    label: ReviewLabel
+    note: str = Field(default="", max_length=500)
+    reviewed_at: datetime = Field(default_factory=utc_now)
+
+
+MODEL_DECIDER = "model"
+
+
 class RoutingDecision(Contract):
-    """router → SNS routing topic: where the driver loads and which orders they get."""
+    """router or a dispatcher's review → SNS routing topic: where the driver loads, which orders they get.
+
+    Subscribers read it as a tolerant reader: a later minor version may add optional fields.
+    """
+
+    # Unlike the internal messages, the topic has subscribers outside this code base, on any version.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     schema_version: str = SCHEMA_VERSION
     photo: PhotoRef
@@ -171,6 +202,9 @@ class RoutingDecision(Contract):
     ingested_at: datetime | None = None
     assessed_at: datetime | None = None
     decided_at: datetime = Field(default_factory=utc_now)
+    # Since 1.1: who decided ("model", or "dispatcher:<user>") and the review behind that decision.
+    decided_by: str = MODEL_DECIDER
+    review: Review | None = None
 
     @model_validator(mode="after")
     def _routed_decisions_have_a_bay(self) -> RoutingDecision:
@@ -192,6 +226,8 @@ class RoutingDecision(Contract):
             attributes["vehicle_class"] = self.vehicle_class.value
         if self.bay is not None:
             attributes["bay"] = self.bay
+        if self.review is not None:
+            attributes["decided_by"] = self.decided_by
         return attributes
 
 
@@ -221,6 +257,27 @@ class CaptureRecord(Contract):
     assessed_at: datetime | None = None
     decided_at: datetime
     captured_at: datetime = Field(default_factory=utc_now)
+    # Since 1.1: what rebuilds the photo's reference, and the review that decided a manual-review photo.
+    photo_etag: str | None = None
+    photo_version_id: str | None = None
+    photo_size: int | None = None
+    decided_by: str = MODEL_DECIDER
+    review: Review | None = None
+
+    @property
+    def photo(self) -> PhotoRef:
+        """The photo's reference; from records older than 1.1, rebuilt from the identity (same photo id)."""
+        etag = self.photo_etag or self.photo_identity.rsplit("#", 1)[-1]
+        version_id = self.photo_version_id if self.photo_etag else None
+        return PhotoRef(
+            bucket=self.bucket,
+            key=self.photo_key,
+            etag=etag,
+            version_id=version_id,
+            size=self.photo_size or 0,
+            uploaded_at=self.uploaded_at,
+            original_name=self.original_name,
+        )
 
     @property
     def decision_day(self) -> str:
@@ -252,4 +309,9 @@ class CaptureRecord(Contract):
             ingested_at=decision.ingested_at,
             assessed_at=decision.assessed_at,
             decided_at=decision.decided_at,
+            photo_etag=decision.photo.etag,
+            photo_version_id=decision.photo.version_id,
+            photo_size=decision.photo.size,
+            decided_by=decision.decided_by,
+            review=decision.review,
         )

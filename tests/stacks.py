@@ -17,7 +17,12 @@ from shared.aws import clients
 def running_stack(stack_name: str, state_dir: Path, **config: Any) -> Iterator[LocalStack]:
     saved = dict(os.environ)
     stack_config = StackConfig(
-        aws_port=free_port(), endpoint_port=free_port(), stack_name=stack_name, state_dir=state_dir, **config
+        aws_port=free_port(),
+        endpoint_port=free_port(),
+        api_port=free_port(),
+        stack_name=stack_name,
+        state_dir=state_dir,
+        **config,
     )
     try:
         with LocalStack(stack_config) as running:

@@ -17,7 +17,15 @@ class Capture:
         self._metrics = metrics
 
     def capture(self, decision: RoutingDecision) -> bool:
-        """True when the record was written; False when this photo already had one."""
+        """True when the record was written; False when this photo already had one.
+
+        A reviewed decision is the API's: it updated the record itself, under the condition that made
+        the review happen once, before publishing. It is no duplicate and there is nothing to write.
+        """
+        if decision.review is not None:
+            log_photo(self._logger, "reviewed decision already recorded by the API", decision.photo)
+            self._metrics.add_metric(name="ReviewedDecisionSeen", unit=MetricUnit.Count, value=1)
+            return False
         written = self._table.put_once(CaptureRecord.from_decision(decision))
         if written:
             log_photo(self._logger, "decision captured", decision.photo, route=decision.route.value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -13,9 +12,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from shared.contracts import PhotoRef, RejectionReason
 from shared.imaging import ACCEPTED_FORMATS, PhotoRejected
+from shared.photo_keys import DRIVER_ID, PREFIX
 
-PREFIX = "photos"
-DRIVER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 EXTENSIONS = frozenset(ext for exts in ACCEPTED_FORMATS.values() for ext in exts)
 UNKNOWN_DRIVER = "unknown"
 

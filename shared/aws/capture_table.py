@@ -11,7 +11,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from shared.contracts import CaptureRecord
+from shared.contracts import CaptureRecord, Route
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -94,6 +94,55 @@ class CaptureTable:
             )
             day += timedelta(days=1)
         return [r for r in records if since <= r.decided_at < until]
+
+    def find_by_key_prefix(self, driver_id: str, key_prefix: str) -> CaptureRecord | None:
+        """The driver's newest record whose photo key starts with `key_prefix` (newest pages first)."""
+        found = self._query(
+            IndexName=BY_DRIVER,
+            KeyConditionExpression="driver_id = :d",
+            FilterExpression="begins_with(photo_key, :p)",
+            ExpressionAttributeValues={":d": {"S": driver_id}, ":p": {"S": key_prefix}},
+            ScanIndexForward=False,
+            limit=1,
+        )
+        return next(iter(found), None)
+
+    def put_review(self, reviewed: CaptureRecord) -> bool:
+        """Replace a manual-review record by its reviewed version, once: False when it was already
+        reviewed or is not waiting for a review (the condition makes two dispatchers race safely)."""
+        try:
+            self._dynamodb.put_item(
+                TableName=self.name,
+                Item=to_item(reviewed, retention_days=self._retention_days),
+                ConditionExpression="attribute_exists(photo_id) AND attribute_not_exists(review) "
+                "AND #route = :manual",
+                ExpressionAttributeNames={"#route": "route"},
+                ExpressionAttributeValues={":manual": {"S": Route.MANUAL_REVIEW.value}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def undo_review(self, original: CaptureRecord, reviewed: CaptureRecord) -> bool:
+        """Put the record back as it was before `reviewed`, unless another review has replaced it."""
+        assert reviewed.review is not None
+        try:
+            self._dynamodb.put_item(
+                TableName=self.name,
+                Item=to_item(original, retention_days=self._retention_days),
+                ConditionExpression="review.reviewed_at = :at AND review.reviewer = :who",
+                ExpressionAttributeValues={
+                    ":at": {"S": reviewed.review.reviewed_at.isoformat().replace("+00:00", "Z")},
+                    ":who": {"S": reviewed.review.reviewer},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def count(self) -> int:
         total = 0

@@ -32,13 +32,18 @@ def client(
     endpoint_url: str | None = None,
     *,
     attempts: int = DEFAULT_ATTEMPTS,
+    signature_version: str | None = None,
 ) -> Any:
     """One client per service, region, endpoint and retry budget in this process; boto3 clients are
     thread-safe.
 
     `endpoint_url` is for tools that talk to a given server (the local stack's deployer); the
     services leave it to boto3's environment variables."""
-    config = Config(retries={"mode": "standard", "max_attempts": attempts}, max_pool_connections=32)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": attempts},
+        max_pool_connections=32,
+        signature_version=signature_version,
+    )
     with _session_lock:  # creating clients from one session is not thread-safe
         return _session().client(  # type: ignore[call-overload]
             service, region_name=region, endpoint_url=endpoint_url, config=config

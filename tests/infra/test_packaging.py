@@ -139,7 +139,14 @@ def test_artifact_holds_its_handler_and_no_other_service(
     assert f"services/{function}/handler.py" in listed
     assert f"services/{function}/service.py" in listed
     others = {name.split("/")[1] for name in listed if name.startswith("services/") and name.count("/") > 1}
-    assert others == {function}
+    # The API routes a dispatcher's review with the router's own rules, so it ships them; nothing else.
+    assert others == {function} | ({"router"} if function == "api" else set())
+    if function == "api":
+        assert {n for n in listed if n.startswith("services/router/")} == {
+            "services/router/__init__.py",
+            "services/router/rules.py",
+            "services/router/rules.yaml",
+        }
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -159,10 +166,17 @@ def test_only_the_classifier_has_the_endpoint_adapter(artifacts: dict[str, Artif
     assert holding == {"classifier"}
 
 
-def test_router_ships_its_rules_file_beside_the_module(artifacts: dict[str, Artifact]) -> None:
+def test_the_rules_file_ships_with_the_functions_that_route(artifacts: dict[str, Artifact]) -> None:
     # load_rules("") reads Path(rules.__file__).with_name("rules.yaml"): the default ROUTING_RULES_PATH.
-    assert "services/router/rules.yaml" in names(artifacts["router"])
-    assert not [n for f in FUNCTIONS if f != "router" for n in names(artifacts[f]) if n.endswith(".yaml")]
+    # The router routes the model's predictions, the API a dispatcher's reviews.
+    routing = {"router", "api"}
+    for function in routing:
+        assert "services/router/rules.yaml" in names(artifacts[function])
+    assert not [n for f in FUNCTIONS if f not in routing for n in names(artifacts[f]) if n.endswith(".yaml")]
+
+
+def test_the_api_ships_the_dispatch_board_it_serves(artifacts: dict[str, Artifact]) -> None:
+    assert {"services/api/static/board.html", "services/api/static/board.js"} <= set(names(artifacts["api"]))
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -268,7 +282,7 @@ def test_a_requirement_missing_for_an_import_fails_the_build(tmp_path: Path) -> 
 def test_unknown_function_is_one_line_and_a_non_zero_exit(capsys: pytest.CaptureFixture[str]) -> None:
     assert packaging.main(["ingest", "billing"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == "error: unknown function billing (known: ingest, classifier, router, capture)"
+    assert err.strip() == "error: unknown function billing (known: ingest, classifier, router, capture, api)"
 
 
 def test_pip_failure_is_one_line_and_a_non_zero_exit(

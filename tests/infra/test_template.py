@@ -30,6 +30,9 @@ FUNCTIONS = {  # logical id → (service package, the queue it consumes)
     "RouterFunction": ("router", "RouteQueue"),
     "CaptureFunction": ("capture", "CaptureQueue"),
 }
+# The fifth function, behind the HTTP API (tests/infra/test_api_template.py checks it).
+API_FUNCTION = "ApiFunction"
+API_OUTPUTS = {"ApiUrl", "UserPoolId", "UserPoolClientId"}
 WORK_QUEUES = ("IngestQueue", "ClassifyQueue", "RouteQueue", "CaptureQueue")
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 # Actions that have no resource-level permissions: the only ones allowed on Resource "*".
@@ -243,9 +246,11 @@ def test_every_table_is_encrypted_and_recoverable(sam: dict[str, Any]) -> None:
 
 def test_functions_run_the_services_handlers(sam: dict[str, Any]) -> None:
     functions = resources_of_type(sam, "AWS::Serverless::Function")
-    assert set(functions) == set(FUNCTIONS)
+    assert set(functions) == set(FUNCTIONS) | {API_FUNCTION}
     # No shared CodeUri: each function ships its own artifact (make package, infra/packaging.py).
     assert "CodeUri" not in sam["Globals"]["Function"]
+    for name, properties in ((n, f["Properties"]) for n, f in functions.items()):
+        assert properties["CodeUri"].startswith("../build/") and properties["CodeUri"].endswith(".zip"), name
     assert sam["Globals"]["Function"]["Runtime"] in ("python3.12", "python3.13")
     for name, (service, _) in FUNCTIONS.items():
         assert functions[name]["Properties"]["Handler"] == f"services.{service}.handler.lambda_handler"
@@ -364,7 +369,7 @@ def test_each_role_grants_exactly_what_its_function_needs(sam: dict[str, Any]) -
 
 def test_no_wildcard_action_and_no_wildcard_resource_where_an_arn_is_known(cfn: dict[str, Any]) -> None:
     roles = resources_of_type(cfn, "AWS::IAM::Role")
-    assert len(roles) == len(FUNCTIONS)
+    assert len(roles) == len(FUNCTIONS) + 1
     for role in roles:
         for statement in statements(cfn, role):
             actions = as_list(statement["Action"])
@@ -385,7 +390,7 @@ def test_sagemaker_endpoint_is_a_parameter(sam: dict[str, Any]) -> None:
 
 
 def test_outputs_name_every_resource_the_local_stack_reads(sam: dict[str, Any]) -> None:
-    assert set(sam["Outputs"]) == OUTPUTS
+    assert set(sam["Outputs"]) == OUTPUTS | API_OUTPUTS
 
 
 def test_local_template_has_no_function_and_keeps_everything_else(cfn: dict[str, Any]) -> None:
@@ -396,6 +401,13 @@ def test_local_template_has_no_function_and_keeps_everything_else(cfn: dict[str,
     assert {cfn["Resources"][name]["Type"] for name in dropped} == {
         "AWS::Lambda::Function",
         "AWS::Lambda::EventSourceMapping",
+        # the API's, played locally by local.api_gateway and local.identity
+        "AWS::Lambda::Permission",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Stage",
+        "AWS::Cognito::UserPool",
+        "AWS::Cognito::UserPoolClient",
+        "AWS::Cognito::UserPoolGroup",
     }
     assert set(local["Outputs"]) == OUTPUTS
     for name, res in local["Resources"].items():

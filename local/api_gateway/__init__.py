@@ -1,0 +1,1 @@
+"""The local API gateway: what API Gateway's HTTP API and its JWT authorizer do, for a laptop."""

@@ -1,0 +1,3 @@
+from local.api_gateway.server import main
+
+main()

@@ -1,0 +1,123 @@
+"""Lambda entry point behind the HTTP API: drivers upload and learn their bay, dispatchers run the board.
+
+API Gateway's JWT authorizer (Cognito user pool) has verified the token before this runs; the caller's
+groups and driver id come from its claims (`services.api.identity`), never from a body. The board page
+itself is served on public routes, so it needs no other host and shares the API's origin.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from services.api.bootstrap import build_api
+from services.api.identity import Caller, caller_from_claims
+from services.api.models import (
+    Board,
+    PhotoLink,
+    ReviewRequest,
+    ReviewResult,
+    UploadRequest,
+    UploadStatus,
+    UploadTicket,
+)
+from services.api.service import DispatchApi
+from services.api.settings import get_api_settings
+from shared.observability import powertools
+from shared.wiring import BuiltOnce
+
+STATIC = Path(__file__).with_name("static")
+PAGES = {"/": ("board.html", "text/html; charset=utf-8"), "/board.js": ("board.js", "text/javascript")}
+
+logger, metrics, tracer = powertools("api")
+
+
+def _cors() -> CORSConfig | None:
+    origins = get_api_settings().origins
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
+
+app = APIGatewayHttpResolver(enable_validation=True, cors=_cors())
+
+
+dispatch: BuiltOnce[DispatchApi] = BuiltOnce(lambda: build_api(get_api_settings(), logger, metrics))
+
+
+def caller() -> Caller:
+    return caller_from_claims(app.current_event.request_context.authorizer.jwt_claim)
+
+
+@app.post("/uploads")
+def create_upload(body: UploadRequest) -> Response[str]:
+    ticket: UploadTicket = dispatch.get().start_upload(caller(), body)
+    return Response(201, "application/json", ticket.model_dump_json())
+
+
+@app.get("/uploads/<upload_id>")
+def get_upload(upload_id: str) -> UploadStatus:
+    return dispatch.get().upload_status(caller(), upload_id)
+
+
+@app.get("/board")
+def get_board(cursor: Annotated[str | None, Query(max_length=80)] = None) -> Board:
+    return dispatch.get().board(caller(), cursor)
+
+
+@app.get("/photos/<photo_id>")
+def get_photo(photo_id: str) -> PhotoLink:
+    return dispatch.get().photo_link(caller(), photo_id)
+
+
+@app.post("/reviews/<photo_id>")
+def post_review(photo_id: str, body: ReviewRequest) -> ReviewResult:
+    return dispatch.get().review(caller(), photo_id, body)
+
+
+def _page(path: str) -> Response[str]:
+    name, content_type = PAGES[path]
+    return Response(200, content_type, (STATIC / name).read_text(encoding="utf-8"))
+
+
+@app.get("/")
+def board_page() -> Response[str]:
+    return _page("/")
+
+
+@app.get("/board.js")
+def board_script() -> Response[str]:
+    return _page("/board.js")
+
+
+@app.get("/config.json")
+def board_config() -> Response[str]:
+    """What the page needs to sign a dispatcher in with Cognito (public: ids, no secret)."""
+    settings = get_api_settings()
+    config = {
+        "region": settings.aws_region,
+        "cognito_endpoint": settings.cognito_url,
+        "client_id": settings.user_pool_client_id,
+    }
+    return Response(200, "application/json", json.dumps(config))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # One count per request: what a dashboard plots, and a metric for every invocation to flush.
+    metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
+    return app.resolve(event, context)

@@ -1,0 +1,105 @@
+"""The API's request and response bodies (validated by Powertools' event handler with pydantic)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts import CaptureRecord, ReviewLabel, Route
+
+ImageType = Literal["image/jpeg", "image/png"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UploadRequest(Body):
+    content_type: ImageType
+    # The upper bound is the settings' MAX_PHOTO_BYTES, checked by the service (it is configurable).
+    size: int = Field(gt=0, description="bytes the phone will send")
+
+
+class UploadTicket(Body):
+    upload_id: str
+    key: str
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+UploadState = Literal["pending", "routed", "manual-review", "rejected"]
+
+
+class UploadStatus(Body):
+    upload_id: str
+    status: UploadState
+    route: Route | None = None
+    bay: str | None = None
+    radius_km: float | None = None
+    vehicle_class: str | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    message: str | None = Field(default=None, description="one sentence for the driver")
+    decided_at: datetime | None = None
+
+
+class BoardItem(Body):
+    photo_id: str
+    driver_id: str
+    route: Route
+    bay: str | None
+    radius_km: float | None
+    vehicle_class: str | None
+    confidence: float | None
+    reason: str | None
+    decided_at: datetime
+    decided_by: str
+    review_label: str | None = None
+
+    @classmethod
+    def of(cls, record: CaptureRecord) -> BoardItem:
+        return cls(
+            photo_id=record.photo_id,
+            driver_id=record.driver_id,
+            route=record.route,
+            bay=record.bay,
+            radius_km=record.radius_km,
+            vehicle_class=record.vehicle_class.value if record.vehicle_class else None,
+            confidence=record.confidence,
+            reason=record.reason,
+            decided_at=record.decided_at,
+            decided_by=record.decided_by,
+            review_label=record.review.label.value if record.review else None,
+        )
+
+
+class Board(Body):
+    day: str
+    cursor: str = Field(description="send it back as ?cursor= to get only what changed")
+    full: bool = Field(description="true when this is the whole board, not a change since a cursor")
+    bays: dict[str, list[BoardItem]] = Field(description="today's routed decisions by bay, newest first")
+    manual_review: list[BoardItem] = Field(description="open manual-review items, oldest first")
+    rejected: list[BoardItem] = Field(description="today's rejections, newest first")
+
+
+class PhotoLink(Body):
+    photo_id: str
+    url: str
+    expires_at: datetime
+
+
+class ReviewRequest(Body):
+    label: ReviewLabel
+    note: str = Field(default="", max_length=500)
+
+
+class ReviewResult(Body):
+    photo_id: str
+    route: Route
+    bay: str | None
+    radius_km: float | None
+    decided_by: str
+    message_id: str

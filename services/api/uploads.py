@@ -1,0 +1,84 @@
+"""Upload ids and what an upload's status is, from its capture record: pure functions.
+
+The server chooses the key, `photos/{driver_id}/{token}{ext}`, and hands the driver the upload id
+`{driver_id}.{token}`. The id names its owner, so a request for another driver's upload is told apart
+(403) from one for an upload that does not exist (404) without a lookup; the token (128 random bits)
+is what cannot be guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from services.api.driver_messages import sentence_for
+from services.api.models import UploadStatus
+from shared.contracts import CaptureRecord, Route
+from shared.photo_keys import DRIVER_ID, PREFIX
+
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
+ROUTED = frozenset({Route.SHORT_RADIUS, Route.LONG_RADIUS})
+
+
+@dataclass(frozen=True)
+class UploadId:
+    driver_id: str
+    token: str
+
+    @classmethod
+    def new(cls, driver_id: str) -> UploadId:
+        return cls(driver_id, secrets.token_hex(16))
+
+    @classmethod
+    def parse(cls, text: str) -> UploadId | None:
+        driver_id, dot, token = text.partition(".")
+        if not dot or not DRIVER_ID.fullmatch(driver_id) or not TOKEN.fullmatch(token):
+            return None
+        return cls(driver_id, token)
+
+    def __str__(self) -> str:
+        return f"{self.driver_id}.{self.token}"
+
+    @property
+    def key_prefix(self) -> str:
+        return f"{PREFIX}/{self.driver_id}/{self.token}."
+
+    def key(self, extension: str) -> str:
+        return f"{self.key_prefix}{extension.lstrip('.')}"
+
+
+def status_of(upload_id: UploadId, record: CaptureRecord | None) -> UploadStatus:
+    """pending until the chain has decided; then routed, manual-review (a dispatcher will look) or
+    rejected with its reason and the sentence to show the driver."""
+    if record is None:
+        return UploadStatus(upload_id=str(upload_id), status="pending")
+    common = {
+        "upload_id": str(upload_id),
+        "route": record.route,
+        "decided_by": record.decided_by,
+        "decided_at": record.decided_at,
+    }
+    if record.route in ROUTED:
+        return UploadStatus(
+            status="routed",
+            bay=record.bay,
+            radius_km=record.radius_km,
+            vehicle_class=record.review.label.value
+            if record.review
+            else (record.vehicle_class.value if record.vehicle_class else None),
+            **common,
+        )
+    if record.route == Route.MANUAL_REVIEW:
+        return UploadStatus(
+            status="manual-review",
+            reason=record.reason,
+            message="A dispatcher is looking at your photo; wait here for your bay.",
+            **common,
+        )
+    return UploadStatus(
+        status="rejected",
+        reason=record.reason,
+        message=sentence_for(record.reason),
+        **common,
+    )

@@ -1,0 +1,163 @@
+"""The API's tests: in-process moto with resources shaped like the template's, and HTTP API events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.api_gateway.events import http_api_event
+from local.eventsource import LocalLambdaContext
+from services.api import handler as api_handler
+from services.api.settings import get_api_settings
+from shared.aws import clients
+from shared.aws.capture_table import CaptureTable
+from shared.contracts import CaptureRecord, PhotoRef, Probabilities, Route, RoutingDecision, VehicleClass
+from shared.settings import get_settings
+from shared.wiring import BuiltOnce
+
+REGION = "us-east-1"
+DRIVER = {"cognito:username": "dana", "custom:driver_id": "d-001", "cognito:groups": ["drivers"]}
+OTHER_DRIVER = {"cognito:username": "omar", "custom:driver_id": "d-002", "cognito:groups": ["drivers"]}
+DISPATCHER = {"cognito:username": "pat", "cognito:groups": ["dispatchers"]}
+
+
+@dataclass
+class Api:
+    s3: Any
+    sqs: Any
+    table: CaptureTable
+    bucket: str
+    subscriber_queue: str
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        claims: dict[str, Any] | None = None,
+        body: Any = None,
+        query: str = "",
+    ) -> tuple[int, Any]:
+        raw = json.dumps(body).encode() if body is not None else b""
+        event = http_api_event(
+            method=method,
+            path=path,
+            query_string=query,
+            headers=[("content-type", "application/json"), ("host", "api.local")],
+            body=raw,
+            claims=claims,
+        )
+        result = api_handler.lambda_handler(event, LocalLambdaContext("api", 30))  # type: ignore[arg-type]
+        text = result.get("body") or "null"
+        try:
+            return result["statusCode"], json.loads(text)
+        except ValueError:
+            return result["statusCode"], text
+
+    def published(self) -> list[RoutingDecision]:
+        found: list[RoutingDecision] = []
+        while batch := self.sqs.receive_message(QueueUrl=self.subscriber_queue, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                found.append(RoutingDecision.model_validate_json(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.subscriber_queue, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return found
+
+
+def clear_caches() -> None:
+    for cached in (get_settings, get_api_settings):
+        cached.cache_clear()
+    BuiltOnce.reset_all()
+    clients.clear()
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        s3, sqs, sns, dynamodb = (
+            boto3.client(s, region_name=REGION) for s in ("s3", "sqs", "sns", "dynamodb")
+        )
+        s3.create_bucket(Bucket="photos")
+        topic = sns.create_topic(Name="routing")["TopicArn"]
+        queue = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+        string = {"AttributeType": "S"}
+        dynamodb.create_table(
+            TableName="capture",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": n, **string}
+                for n in ("photo_id", "driver_id", "decided_at", "decision_day")
+            ],
+            KeySchema=[{"AttributeName": "photo_id", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": name,
+                    "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [
+                        {"AttributeName": hash_key, "KeyType": "HASH"},
+                        {"AttributeName": "decided_at", "KeyType": "RANGE"},
+                    ],
+                }
+                for name, hash_key in (("by-driver", "driver_id"), ("by-day", "decision_day"))
+            ],
+        )
+        for name, value in {
+            "PHOTO_BUCKET": "photos",
+            "ROUTING_TOPIC_ARN": topic,
+            "CAPTURE_TABLE": "capture",
+            "MAX_PHOTO_BYTES": "1000000",
+        }.items():
+            monkeypatch.setenv(name, value)
+        clear_caches()
+        yield Api(s3, sqs, CaptureTable(dynamodb, "capture"), "photos", queue)
+        clear_caches()
+
+
+def decision_for(
+    key: str,
+    *,
+    route: Route = Route.SHORT_RADIUS,
+    confidence: float = 0.99,
+    decided_at: datetime | None = None,
+    reason: str | None = None,
+) -> RoutingDecision:
+    driver_id = key.split("/")[1]
+    photo = PhotoRef(bucket="photos", key=key, etag="e" + key[-6:], size=1234, uploaded_at=datetime.now(UTC))
+    routed = route in (Route.SHORT_RADIUS, Route.LONG_RADIUS)
+    vehicle = VehicleClass.BICYCLE if route != Route.LONG_RADIUS else VehicleClass.MOTORCYCLE
+    return RoutingDecision(
+        photo=photo,
+        driver_id=driver_id,
+        route=route,
+        bay=({Route.SHORT_RADIUS: "B-NEAR-01", Route.LONG_RADIUS: "M-FAR-01"}[route] if routed else None),
+        radius_km=(3.0 if route == Route.SHORT_RADIUS else 12.0) if routed else None,
+        vehicle_class=vehicle if route != Route.REJECTED else None,
+        confidence=confidence if route != Route.REJECTED else None,
+        probabilities=Probabilities(bicycle=confidence, motorcycle=1 - confidence)
+        if route != Route.REJECTED
+        else None,
+        reason=reason or ("low-confidence" if route == Route.MANUAL_REVIEW else None),
+        rules_version="test",
+        decided_at=decided_at or datetime.now(UTC),
+    )
+
+
+def capture(api: Api, decision: RoutingDecision, captured_at: datetime | None = None) -> CaptureRecord:
+    record = CaptureRecord.from_decision(decision)
+    if captured_at is not None:
+        record = record.model_copy(update={"captured_at": captured_at})
+    assert api.table.put_once(record)
+    return record

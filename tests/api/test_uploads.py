@@ -1,0 +1,159 @@
+"""POST /uploads and GET /uploads/{id} on HTTP API events, with the claims the authorizer would pass.
+
+The policy document the API signs is the real guard here: moto accepts presigned POSTs without
+checking their policy, so the tests read the policy itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.api.driver_messages import FALLBACK, SENTENCES, sentence_for
+from shared.contracts import RejectionReason, Route
+from tests.api.conftest import DISPATCHER, DRIVER, OTHER_DRIVER, Api, capture, decision_for
+
+
+def policy_of(fields: dict[str, str]) -> dict[str, Any]:
+    policy: dict[str, Any] = json.loads(base64.b64decode(fields["policy"]))
+    return policy
+
+
+def start(api: Api, claims: dict[str, Any] = DRIVER, **body: Any) -> tuple[int, Any]:
+    return api.call("POST", "/uploads", claims, {"content_type": "image/jpeg", "size": 5000, **body})
+
+
+def test_a_driver_gets_a_presigned_post_for_one_key_under_their_own_prefix(api: Api) -> None:
+    # GIVEN a signed-in driver d-001
+    # WHEN they ask to upload a JPEG
+    before = datetime.now(UTC)
+    status, ticket = start(api)
+    # THEN the key is chosen by the server under photos/d-001/, named by the upload id
+    assert status == 201
+    token = ticket["upload_id"].split(".", 1)[1]
+    assert ticket["upload_id"].startswith("d-001.")
+    assert ticket["key"] == f"photos/d-001/{token}.jpg"
+    assert ticket["fields"]["key"] == ticket["key"]
+    assert ticket["fields"]["Content-Type"] == "image/jpeg"
+    # AND the signed policy holds exactly that key, that type, 1..max bytes and at most 5 minutes
+    policy = policy_of(ticket["fields"])
+    conditions = policy["conditions"]
+    assert {"key": ticket["key"]} in conditions
+    assert {"Content-Type": "image/jpeg"} in conditions
+    assert ["content-length-range", 1, 1000000] in conditions
+    assert {"bucket": "photos"} in conditions
+    assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
+    expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert before < expiration <= before + timedelta(seconds=301)
+    assert datetime.fromisoformat(ticket["expires_at"].replace("Z", "+00:00")) <= before + timedelta(
+        seconds=301
+    )
+
+
+def test_two_uploads_get_two_keys(api: Api) -> None:
+    # GIVEN a driver WHEN they start two uploads THEN each has its own key
+    assert start(api)[1]["key"] != start(api)[1]["key"]
+
+
+def test_png_uploads_get_a_png_key_and_policy(api: Api) -> None:
+    status, ticket = start(api, content_type="image/png")
+    assert status == 201
+    assert ticket["key"].endswith(".png")
+    assert {"Content-Type": "image/png"} in policy_of(ticket["fields"])["conditions"]
+
+
+def test_the_driver_id_never_comes_from_the_body(api: Api) -> None:
+    # GIVEN a driver d-001 who names another driver in the body
+    status, body = start(api, driver_id="d-002")
+    # THEN the body is refused: the only driver id is the token's
+    assert status == 422
+    assert any(error["loc"][-1] == "driver_id" for error in body["detail"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"content_type": "image/gif", "size": 10}, "content_type"),
+        ({"content_type": "image/jpeg", "size": 0}, "size"),
+        ({"content_type": "image/jpeg"}, "size"),
+        ({"size": 10}, "content_type"),
+    ],
+)
+def test_a_bad_body_is_a_422_naming_the_field(api: Api, body: dict[str, Any], field: str) -> None:
+    status, answer = api.call("POST", "/uploads", DRIVER, body)
+    assert status == 422
+    assert field in {error["loc"][-1] for error in answer["detail"]}
+
+
+def test_a_photo_over_the_limit_is_refused_before_any_upload(api: Api) -> None:
+    status, answer = start(api, size=1000001)
+    assert status == 422
+    assert "size" in answer["message"]
+
+
+def test_only_drivers_upload(api: Api) -> None:
+    # GIVEN a dispatcher, and a request with no verified claims at all
+    # WHEN each asks to upload THEN the dispatcher is forbidden and the anonymous caller unauthorized
+    assert start(api, DISPATCHER)[0] == 403
+    assert api.call("POST", "/uploads", None, {"content_type": "image/jpeg", "size": 5})[0] == 401
+    no_driver_id = {"cognito:username": "x", "cognito:groups": "[drivers]"}
+    assert start(api, no_driver_id)[0] == 403
+
+
+def test_status_goes_from_pending_to_routed(api: Api) -> None:
+    # GIVEN an upload whose photo has arrived in the bucket
+    _, ticket = start(api)
+    api.s3.put_object(Bucket=api.bucket, Key=ticket["key"], Body=b"jpeg")
+    path = f"/uploads/{ticket['upload_id']}"
+    # WHEN the chain has not decided yet THEN it is pending
+    status, answer = api.call("GET", path, DRIVER)
+    assert (status, answer["upload_id"], answer["status"]) == (200, ticket["upload_id"], "pending")
+    # WHEN the decision is captured THEN it is routed with the bay and radius
+    capture(api, decision_for(ticket["key"]))
+    status, answer = api.call("GET", path, DRIVER)
+    assert status == 200
+    assert answer["status"] == "routed"
+    assert (answer["bay"], answer["radius_km"], answer["route"]) == ("B-NEAR-01", 3.0, "short-radius")
+    assert answer["decided_by"] == "model"
+
+
+def test_manual_review_and_rejections_tell_the_driver_what_next(api: Api) -> None:
+    _, waiting = start(api)
+    _, refused = start(api)
+    capture(api, decision_for(waiting["key"], route=Route.MANUAL_REVIEW, confidence=0.6))
+    capture(api, decision_for(refused["key"], route=Route.REJECTED, reason="corrupt-image"))
+    _, answer = api.call("GET", f"/uploads/{waiting['upload_id']}", DRIVER)
+    assert answer["status"] == "manual-review"
+    _, answer = api.call("GET", f"/uploads/{refused['upload_id']}", DRIVER)
+    assert answer["status"] == "rejected"
+    assert answer["reason"] == "corrupt-image"
+    assert answer["message"] == "The photo could not be read. Please take the photo again."
+
+
+def test_every_rejection_reason_has_its_own_sentence() -> None:
+    assert set(SENTENCES) == set(RejectionReason)
+    assert len(set(SENTENCES.values())) == len(SENTENCES)
+    assert all(s.endswith(".") and len(s) < 120 for s in SENTENCES.values())
+    assert sentence_for("some-future-code") == FALLBACK
+
+
+def test_a_driver_reads_only_their_own_uploads(api: Api) -> None:
+    # GIVEN d-001's routed upload
+    _, ticket = start(api)
+    capture(api, decision_for(ticket["key"]))
+    path = f"/uploads/{ticket['upload_id']}"
+    # WHEN another driver or a dispatcher asks for it THEN both are forbidden
+    assert api.call("GET", path, OTHER_DRIVER)[0] == 403
+    assert api.call("GET", path, DISPATCHER)[0] == 403
+
+
+def test_unknown_uploads_are_404(api: Api) -> None:
+    # GIVEN an id that was never handed out, one whose photo never arrived, and a malformed one
+    _, ticket = start(api)
+    assert api.call("GET", f"/uploads/d-001.{'0' * 32}", DRIVER)[0] == 404
+    assert api.call("GET", f"/uploads/{ticket['upload_id']}", DRIVER)[0] == 404
+    assert api.call("GET", "/uploads/not-an-id", DRIVER)[0] == 404

@@ -1,0 +1,122 @@
+"""The people's side of the template: user pool, HTTP API with its JWT authorizer, the API function.
+
+GIVEN infra/template.yaml WHEN it is read THEN the API's routes are the handler's, only the board's
+public files skip the authorizer, the role grants exactly what the API does, and the pool never lets
+a user choose their own driver id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from infra.cfn import load_template, resources_of_type, translate
+from services.api.handler import app
+from services.api.settings import ApiSettings
+from tests.infra.test_template import ACTIONS_WITHOUT_RESOURCES, POWERTOOLS_VARIABLES, grants, resource
+
+PUBLIC = {("GET", "/"), ("GET", "/board.js"), ("GET", "/config.json")}
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    return translate(sam, region="us-east-1")
+
+
+def http_events(sam: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    events = resource(sam, "ApiFunction")["Events"]
+    return {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"] for e in events.values()}
+
+
+def test_the_template_routes_exactly_the_handlers_routes(sam: dict[str, Any]) -> None:
+    # GIVEN the handler's Powertools routes, in API Gateway's path syntax
+    handled = {
+        (route.method, re.sub(r"<(\w+)>", r"{\1}", route.path))
+        for route in [*app._static_routes, *app._dynamic_routes]
+    }
+    # THEN the template's HttpApi events are the same set, every one on the one HTTP API
+    events = http_events(sam)
+    assert set(events) == handled
+    assert {str(e["ApiId"]) for e in events.values()} == {str({"Ref": "HttpApi"})}
+
+
+def test_only_the_board_files_skip_the_jwt_authorizer(sam: dict[str, Any]) -> None:
+    events = http_events(sam)
+    public = {key for key, props in events.items() if props.get("Auth", {}).get("Authorizer") == "NONE"}
+    assert public == PUBLIC
+    auth = resource(sam, "HttpApi")["Auth"]
+    assert auth["DefaultAuthorizer"] == "CognitoJwt"
+    jwt = auth["Authorizers"]["CognitoJwt"]
+    assert jwt["IdentitySource"] == "$request.header.Authorization"
+    assert jwt["JwtConfiguration"]["issuer"] == {
+        "Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"
+    }
+    assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "UserPoolClient"}]
+
+
+def test_cors_origins_come_from_a_parameter(sam: dict[str, Any]) -> None:
+    parameter = sam["Parameters"]["CorsAllowedOrigins"]
+    assert re.fullmatch(parameter["AllowedPattern"], "https://a.example,http://127.0.0.1:8000")
+    assert not re.fullmatch(parameter["AllowedPattern"], "*")
+    cors = resource(sam, "HttpApi")["CorsConfiguration"]
+    assert cors["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]}
+    variables = resource(sam, "ApiFunction")["Environment"]["Variables"]
+    assert variables["CORS_ALLOWED_ORIGINS"] == {"Ref": "CorsAllowedOrigins"}
+
+
+def test_the_api_stage_logs_access_and_is_throttled(cfn: dict[str, Any]) -> None:
+    (stage,) = resources_of_type(cfn, "AWS::ApiGatewayV2::Stage").values()
+    props = stage["Properties"]
+    assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+
+
+def test_people_are_created_by_the_depot_and_cannot_set_their_own_driver_id(sam: dict[str, Any]) -> None:
+    pool = resource(sam, "UserPool")
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert [a["Name"] for a in pool["Schema"]] == ["driver_id"]
+    client = resource(sam, "UserPoolClient")
+    assert client["GenerateSecret"] is False
+    assert client["WriteAttributes"] == []
+    assert "custom:driver_id" in client["ReadAttributes"]
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    groups = {
+        g["Properties"]["GroupName"] for g in resources_of_type(sam, "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == {"drivers", "dispatchers"}
+
+
+def test_the_api_role_grants_exactly_what_the_api_does(sam: dict[str, Any]) -> None:
+    photos = "arn:${AWS::Partition}:s3:::${PhotoBucket}/photos/*"
+    assert grants(sam, "ApiFunction") == (
+        {(a, "ApiLogGroup.Arn") for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
+        | {(a, "*") for a in ACTIONS_WITHOUT_RESOURCES}
+        | {(a, photos) for a in ("s3:PutObject", "s3:GetObject", "s3:GetObjectVersion")}
+        | {("s3:ListBucket", "PhotoBucket.Arn")}
+        | {("dynamodb:GetItem", "CaptureTable.Arn"), ("dynamodb:PutItem", "CaptureTable.Arn")}
+        | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-driver")}
+        | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-day")}
+        | {("sns:Publish", "RoutingTopic")}
+    )
+    (listing,) = [
+        s
+        for p in resource(sam, "ApiRole")["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        if s["Action"] == "s3:ListBucket"
+    ]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "photos/*"}}
+
+
+def test_the_api_environment_uses_only_its_settings_names(cfn: dict[str, Any]) -> None:
+    aliases = {str(f.validation_alias) for f in ApiSettings.model_fields.values() if f.validation_alias}
+    variables = resource(cfn, "ApiFunction")["Environment"]["Variables"]
+    assert set(variables) <= aliases | POWERTOOLS_VARIABLES
+    assert {"USER_POOL_ID", "USER_POOL_CLIENT_ID", "CAPTURE_TABLE", "PHOTO_BUCKET"} <= set(variables)
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "api"

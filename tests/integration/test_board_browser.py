@@ -1,0 +1,174 @@
+"""The dispatch board in a real browser (Playwright for Python, Debian's chromium) on the local stack.
+
+GIVEN a dispatcher signed in on the board page the local API gateway serves
+WHEN a driver's photo is routed, and a photo waits for manual review
+THEN the decision appears in its bay within 2 seconds without a reload, and one click on a choice
+routes the waiting driver: one reviewed decision on the topic, the review in the capture record.
+A screenshot of the board is saved to docs/board.png.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from driver_routing.driver_app import sign_in, upload
+from driver_routing.people import create_user
+from driver_routing.subscription import DecisionSubscription
+from local.stack import LocalStack
+from shared.aws.capture_table import CaptureTable
+from shared.aws.clients import client
+from shared.aws.messaging import DecisionTopic
+from shared.contracts import PhotoRef, Probabilities, Route, RoutingDecision, VehicleClass
+from tests.conftest import DATA, REPO
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+REGION = "us-east-1"
+PASSWORD = "Board-Test-Pass-1"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BICYCLE = DATA / "photos" / "bicycle" / "aicaphw1_bicycle_14.jpg"
+MOTORCYCLE_DIR = DATA / "photos" / "motorcycle"
+SCREENSHOT = REPO / "docs" / "board.png"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make test installs it)"),
+    pytest.mark.skipif(not BICYCLE.exists(), reason=f"needs the sample photos under {DATA}"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def waiting_for_review(stack: LocalStack, driver_id: str) -> PhotoRef:
+    """A photo the router sent to manual review, published as the router would.
+
+    Stored outside `photos/`, so the chain's ingest never sees it and the one decision is this one."""
+    assert stack.resources is not None
+    s3 = client("s3", REGION)
+    photo = next(iter(sorted(MOTORCYCLE_DIR.glob("*.jpg"))))
+    key = f"review-samples/{driver_id}/{uuid.uuid4().hex}.jpg"
+    put = s3.put_object(
+        Bucket=stack.resources.bucket, Key=key, Body=photo.read_bytes(), ContentType="image/jpeg"
+    )
+    ref = PhotoRef(
+        bucket=stack.resources.bucket,
+        key=key,
+        etag=put["ETag"].strip('"'),
+        version_id=put.get("VersionId"),
+        size=photo.stat().st_size,
+        uploaded_at=datetime.now(UTC),
+    )
+    decision = RoutingDecision(
+        photo=ref,
+        driver_id=driver_id,
+        route=Route.MANUAL_REVIEW,
+        vehicle_class=VehicleClass.MOTORCYCLE,
+        confidence=0.61,
+        probabilities=Probabilities(bicycle=0.39, motorcycle=0.61),
+        reason="low-confidence",
+        rules_version="test",
+    )
+    DecisionTopic(client("sns", REGION), stack.resources.topic_arn).publish(decision)
+    return ref
+
+
+def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStack, browser: object) -> None:
+    assert stack.identity is not None and stack.resources is not None
+    idp = client("cognito-idp", REGION)
+    suffix = uuid.uuid4().hex[:6]
+    dispatcher, driver, driver_id = f"disp-{suffix}", f"drv-{suffix}", f"board-{suffix}"
+    create_user(idp, stack.identity.user_pool_id, dispatcher, PASSWORD, None)
+    create_user(idp, stack.identity.user_pool_id, driver, PASSWORD, driver_id)
+    table = CaptureTable(client("dynamodb", REGION), stack.resources.capture_table)
+
+    # GIVEN a dispatcher signed in on the board, on a phone-sized screen
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page.goto(f"{stack.api_url}/")
+    page.fill("#username", dispatcher)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_selector("#board:not([hidden])")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('live')")
+
+    # WHEN a driver's photo of a bicycle goes through the chain
+    token = sign_in(idp, stack.identity.client_id, driver, PASSWORD)
+    ticket = upload(stack.api_url, token, BICYCLE)
+    deadline = time.monotonic() + 60
+    record = None
+    while record is None and time.monotonic() < deadline:
+        record = table.find_by_key_prefix(driver_id, ticket["key"])
+        time.sleep(0.05)
+    assert record is not None, "the chain did not decide the photo"
+    captured = time.monotonic()
+    # THEN its card appears in the bicycle bay within 2 seconds of the record, without a reload
+    page.wait_for_selector(f"[data-bay='B-NEAR-01'] [data-photo-id='{record.photo_id}']", timeout=2000)
+    shown_after_s = time.monotonic() - captured
+    assert shown_after_s < 2.0
+    card = page.inner_text(f"[data-bay='B-NEAR-01'] [data-photo-id='{record.photo_id}']")
+    assert driver_id in card and "bicycle" in card
+
+    # GIVEN a photo waiting for manual review, with its photo shown in the review lane
+    with DecisionSubscription(
+        client("sqs", REGION), client("sns", REGION), stack.resources.topic_arn
+    ) as topic:
+        waiting = waiting_for_review(stack, driver_id)
+        lane_card = f"#review-lane [data-photo-id='{waiting.photo_id}']"
+        page.wait_for_selector(lane_card, timeout=5000)
+        page.wait_for_function(f'document.querySelector("{lane_card} img").naturalWidth > 0', timeout=5000)
+        page.screenshot(path=str(SCREENSHOT.with_name("board-phone.png")), full_page=True)
+        # WHEN the dispatcher says it is a bicycle
+        page.click(f"{lane_card} button[data-label='bicycle']")
+        # THEN it leaves the lane for the bicycle bay, marked as decided by that dispatcher
+        page.wait_for_selector(f"[data-bay='B-NEAR-01'] [data-photo-id='{waiting.photo_id}']", timeout=3000)
+        assert page.query_selector(lane_card) is None
+        assert f"by {dispatcher}" in page.inner_text(
+            f"[data-bay='B-NEAR-01'] [data-photo-id='{waiting.photo_id}']"
+        )
+        # AND the topic carries one reviewed decision for it, and the record keeps the model's call
+        seen: list[RoutingDecision] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not [d for d in seen if d.review is not None]:
+            seen += [d for d in topic.receive(wait_s=1) if d.photo.key == waiting.key]
+        time.sleep(1.5)
+        seen += [d for d in topic.receive(wait_s=1) if d.photo.key == waiting.key]
+    # the router's manual-review decision, then exactly one reviewed decision
+    assert [d.decided_by for d in seen] == ["model", f"dispatcher:{dispatcher}"]
+    reviewed = seen[1]
+    assert (reviewed.schema_version, reviewed.bay, reviewed.route) == ("1.1", "B-NEAR-01", Route.SHORT_RADIUS)
+    stored = table.get(waiting.photo_id)
+    assert stored is not None and stored.review is not None
+    assert (stored.review.reviewer, stored.review.label.value) == (dispatcher, "bicycle")
+    assert (stored.vehicle_class, stored.confidence) == (VehicleClass.MOTORCYCLE, 0.61)
+    # AND the page fits the phone's width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # The board as a dispatcher's desk sees it, with a photo waiting, for the README.
+    assert page.is_hidden("#sign-in")
+    another = waiting_for_review(stack, f"{driver_id}-b")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    photo = f"#review-lane [data-photo-id='{another.photo_id}'] img"
+    page.wait_for_function(f'document.querySelector("{photo}")?.naturalWidth > 0', timeout=5000)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.close()
+    print(f"decision shown {shown_after_s:.2f} s after its record was written")
