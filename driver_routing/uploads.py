@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import time
 import uuid
 from collections import Counter
@@ -19,8 +18,9 @@ from driver_routing.stack_outputs import StackResources
 from driver_routing.subscription import DecisionSubscription
 from shared.aws.photo_store import original_name_metadata
 from shared.contracts import RoutingDecision, VehicleClass
+from shared.formats import ACCEPTED_EXTENSIONS, content_type_for
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+PHOTO_SUFFIXES = ACCEPTED_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def photo_key(driver_id: str, path: Path) -> str:
 
 
 def upload_photo(s3: Any, bucket: str, path: Path, key: str) -> Upload:
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    # Python's mimetypes knows neither HEIC nor AVIF everywhere: the chain's own table decides.
+    content_type = content_type_for(path.suffix) or "application/octet-stream"
     response = s3.put_object(
         Bucket=bucket,
         Key=key,

@@ -51,6 +51,8 @@ class RejectionReason(StrEnum):
     EXTENSION_MISMATCH = "extension-mismatch"
     OBJECT_MISSING = "object-missing"
     ENDPOINT_REJECTED = "endpoint-rejected"
+    # A file we know and do not read (SVG, PDF, TIFF, RAW, video): the driver is told what to send.
+    UNSUPPORTED_FORMAT = "unsupported-format"
 
 
 def photo_identity(bucket: str, key: str, etag: str, version_id: str | None = None) -> str:
