@@ -67,7 +67,12 @@ def png_16bit_rgb(image: Image.Image) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
     return b"".join(
-        [b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", header), chunk(b"IDAT", zlib.compress(rows)), chunk(b"IEND", b"")]
+        [
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", header),
+            chunk(b"IDAT", zlib.compress(rows)),
+            chunk(b"IEND", b""),
+        ]
     )
 
 
@@ -122,8 +127,11 @@ class FormatSample:
     pillow_format: str
 
 
-def format_samples(size: tuple[int, int] = (400, 300)) -> list[FormatSample]:
-    picture = scene(size)
+def format_samples(
+    size: tuple[int, int] = (400, 300), picture: Image.Image | None = None
+) -> list[FormatSample]:
+    """The picture (`scene(size)` unless given) in every accepted format."""
+    picture = scene(size) if picture is None else picture.convert("RGB")
     grey = picture.convert("L").convert("RGB")
     rgba, flattened = transparent(picture)
     palette = picture.quantize(256)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from shared.contracts import RejectionReason
-from shared.imaging import PhotoRejected, inspect_photo, endpoint_payload
+from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
 from tests.samples import png_header_claiming
 
 BOMB = RejectionReason.DECOMPRESSION_BOMB
