@@ -210,6 +210,21 @@ def train_command(
     default=None,
     help="Write the confusion matrix as PNG (needs matplotlib, the `bench` extra).",
 )
+@click.option(
+    "--through-chain",
+    is_flag=True,
+    help="Upload each image to the stack (AWS_ENDPOINT_URL's, a running `up`, else a local one started "
+    "for the run) and read its capture record: the whole chain's figures.",
+)
+@click.option(
+    "--raw-bytes",
+    is_flag=True,
+    help="Send the files as they are, not the payload the classifier makes of them.",
+)
+@click.option("--stack-name", default="driver-routing", show_default=True, help="With --through-chain.")
+@click.option(
+    "--chain-timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for the records."
+)
 def evaluate_command(
     data: Path,
     split: str | None,
@@ -221,12 +236,33 @@ def evaluate_command(
     as_json: bool,
     record_as: str | None,
     confusion_png: Path | None,
+    through_chain: bool,
+    raw_bytes: bool,
+    stack_name: str,
+    chain_timeout: float,
 ) -> None:
-    """Send every image through the endpoint (boto3 invoke_endpoint) and report accuracy and latency."""
+    """Send every image through the endpoint (boto3 invoke_endpoint), as the classifier sends it, or
+    through the whole chain, and report accuracy and latency."""
     from model.evaluation.evaluate import confusion_png as write_png
     from model.evaluation.evaluate import dumps, evaluate, format_report
 
-    summary = evaluate(data, split, endpoint_url, endpoint_name, model_dir, region, threshold)
+    if through_chain and (raw_bytes or endpoint_url):
+        raise click.UsageError(
+            "--through-chain uploads photos: it takes neither --raw-bytes nor --endpoint-url"
+        )
+    mode = "chain" if through_chain else "raw" if raw_bytes else "payload"
+    summary = evaluate(
+        data,
+        split,
+        endpoint_url,
+        endpoint_name,
+        model_dir,
+        region,
+        threshold,
+        mode=mode,
+        stack_name=stack_name,
+        chain_timeout_s=chain_timeout,
+    )
     click.echo(format_report(summary))
     if confusion_png is not None:
         if write_png(summary, confusion_png):
