@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 JPEG_QUALITY = 95
+# How a camera held sideways stores the pixels, per EXIF orientation it then writes.
+_STORED_TURNS = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 
 
 def scene(size: tuple[int, int] = (400, 300), seed: int = 0) -> Image.Image:
@@ -47,12 +49,17 @@ def save(image: Image.Image, fmt: str, **options: object) -> bytes:
     return out.getvalue()
 
 
-def heic(image: Image.Image) -> bytes:
-    """HEIC through pillow-heif's encoder (x265, GPL): a test-only dependency, never shipped."""
+def heic(image: Image.Image, orientation: int = 1) -> bytes:
+    """HEIC through pillow-heif's encoder (x265, GPL): a test-only dependency, never shipped. With an
+    orientation, the pixels are stored turned and the EXIF tag says how to stand them up (an iPhone's)."""
     import pillow_heif
 
+    exif = Image.Exif()
+    if orientation != 1:
+        image = image.transpose(_STORED_TURNS[orientation])
+        exif[0x0112] = orientation
     out = io.BytesIO()
-    pillow_heif.from_pillow(image).save(out, quality=95)
+    pillow_heif.from_pillow(image).save(out, quality=95, exif=exif.tobytes())
     return out.getvalue()
 
 
@@ -84,10 +91,9 @@ def png_16bit_grey(image: Image.Image) -> bytes:
 def with_orientation(image: Image.Image, orientation: int) -> bytes:
     """A JPEG stored the way a phone held sideways stores it: pixels turned, the EXIF tag says how to
     stand it up again."""
-    stored = {6: image.transpose(Image.Transpose.ROTATE_90), 8: image.transpose(Image.Transpose.ROTATE_270)}
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return jpeg(stored[orientation], exif=exif)
+    return jpeg(image.transpose(_STORED_TURNS[orientation]), exif=exif)
 
 
 def on_white(image: Image.Image, alpha: Image.Image) -> Image.Image:
@@ -153,6 +159,7 @@ def format_samples(
         ("webp-animated", ".webp", lambda: animated(picture, "WEBP", lossless=True), picture, "WEBP"),
         ("avif", ".avif", lambda: save(picture, "AVIF", quality=95), picture, "AVIF"),
         ("heic", ".heic", lambda: heic(picture), picture, "HEIF"),
+        ("heic-exif-rotated-90", ".heic", lambda: heic(picture, 6), picture, "HEIF"),
         ("gif", ".gif", lambda: save(palette, "GIF"), palette.convert("RGB"), "GIF"),
         ("gif-animated", ".gif", lambda: animated(palette, "GIF"), palette.convert("RGB"), "GIF"),
     ]

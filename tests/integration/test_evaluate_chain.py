@@ -35,8 +35,18 @@ def test_evaluate_through_the_chain_reads_the_capture_records(stack: LocalStack,
     data = labelled_set(tmp_path / "set")
 
     # WHEN evaluate runs through the chain and, for the same images, against the endpoint alone
+    name = stack.config.stack_name
     chained = evaluate(
-        data, None, None, "vehicle-classifier", None, REGION, None, mode="chain", chain_timeout_s=60
+        data,
+        None,
+        None,
+        "vehicle-classifier",
+        None,
+        REGION,
+        None,
+        mode="chain",
+        stack_name=name,
+        chain_timeout_s=60,
     )
     direct = evaluate(data, None, stack.endpoint_url, "vehicle-classifier", None, REGION, None)
 
