@@ -7,13 +7,9 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 
-import pytest
-
 from model.serving.preprocess import ImageDecodeError, ImageTooLargeError, load_sized_input
 from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
 from tests.format_samples import FormatSample, format_samples
-
-pytest.importorskip("pillow_heif", reason="the HEIC fixture needs pillow-heif's encoder (the dev extra)")
 
 SEED = 20261201
 PER_FORMAT = 160  # x 20 formats: 3,200 damaged files, a few seconds
@@ -72,5 +68,5 @@ def test_damaged_files_of_every_format_end_as_a_decision_or_a_rejection() -> Non
 
     # THEN every file was accepted or rejected with a reason, and nothing else escaped
     assert unexpected == []
-    assert sum(outcomes.values()) == len(samples) * PER_FORMAT
+    assert sum(outcomes.values()) == len(samples) * PER_FORMAT >= 19 * PER_FORMAT
     assert outcomes["corrupt-image"] > len(samples) * PER_FORMAT // 4  # the damage was real

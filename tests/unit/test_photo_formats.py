@@ -16,8 +16,6 @@ from shared.formats import UPLOAD_CONTENT_TYPES, content_type_for, extension_for
 from shared.imaging import DRIVER_SENTENCES, PhotoRejected, endpoint_payload, inspect_photo
 from tests.format_samples import FormatSample, format_samples, jpeg, unsupported_files
 
-pytest.importorskip("pillow_heif", reason="the HEIC fixture needs pillow-heif's encoder (the dev extra)")
-
 LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_pixels": 50_000_000}
 SIDE = 192
 SAMPLES = format_samples()
@@ -54,6 +52,11 @@ def test_each_format_reaches_the_endpoint_as_the_same_picture_in_jpeg_would(samp
     # THEN the endpoint is sent the same picture, within what JPEG itself costs
     assert pixels.shape == reference.shape == (SIDE, SIDE, 3)
     assert np.abs(pixels - reference).mean() < SAME_PICTURE
+
+
+def test_heic_is_among_the_formats_checked() -> None:
+    pytest.importorskip("pillow_heif", reason="the HEIC samples need pillow-heif's encoder (the dev extra)")
+    assert {"heic", "heic-exif-rotated-90"} <= {s.name for s in SAMPLES}
 
 
 def test_the_comparison_tells_a_wrong_orientation_or_frame_apart() -> None:
