@@ -13,13 +13,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MODEL_SERVER_PORT=8080
 
 # Serving needs only these: no torch, no AWS SDK.
-RUN pip install --no-cache-dir "onnxruntime>=1.20" "pillow>=11" "numpy>=1.26" "click>=8.1" "waitress>=3.0" \
-    "pydantic>=2.7,<3"
+RUN pip install --no-cache-dir "onnxruntime>=1.20" "pillow>=11.3" "pi-heif>=1.4,<2" "numpy>=1.26" \
+    "click>=8.1" "waitress>=3.0" "pydantic>=2.7,<3"
 
 # The serving code, the metadata schema and the model; training and evaluation stay out of the image.
 WORKDIR /opt/program
 COPY model/__init__.py model/cli.py model/metadata.py /opt/program/model/
 COPY model/serving/ /opt/program/model/serving/
+# The chain's one decoder and its formats table: the server decodes uploads as ingest and the classifier do.
+COPY shared/__init__.py shared/decoding.py shared/formats.py /opt/program/shared/
 COPY model/artifacts/ /opt/program/model/artifacts/
 ENV PYTHONPATH=/opt/program
 

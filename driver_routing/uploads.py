@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import time
 import uuid
 from collections import Counter
@@ -19,8 +18,9 @@ from driver_routing.stack_outputs import StackResources
 from driver_routing.subscription import DecisionSubscription
 from shared.aws.photo_store import original_name_metadata
 from shared.contracts import RoutingDecision, VehicleClass
+from shared.formats import ACCEPTED_EXTENSIONS, content_type_for
 
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+PHOTO_SUFFIXES = ACCEPTED_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,8 @@ def photo_key(driver_id: str, path: Path) -> str:
 
 
 def upload_photo(s3: Any, bucket: str, path: Path, key: str) -> Upload:
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    # Python's mimetypes knows neither HEIC nor AVIF everywhere: the chain's own table decides.
+    content_type = content_type_for(path.suffix) or "application/octet-stream"
     response = s3.put_object(
         Bucket=bucket,
         Key=key,
@@ -82,11 +83,9 @@ class UploadError(ValueError):
 def check_upload(paths: Iterable[Path], driver_id: str) -> list[Path]:
     """The photos to upload, or why not: checked here so that a mistake is said now, not as a
     rejection later. The chain checks again (ingest is the real guard)."""
-    from shared.imaging import ACCEPTED_FORMATS
     from shared.photo_keys import DRIVER_ID
 
-    extensions = {extension for group in ACCEPTED_FORMATS.values() for extension in group}
-
+    extensions = ACCEPTED_EXTENSIONS
     if not DRIVER_ID.fullmatch(driver_id):
         raise UploadError(
             f"--driver-id {driver_id!r}: use 1-64 of A-Z a-z 0-9 _ - (starting with a letter or digit)"

@@ -221,7 +221,27 @@ def train_command(
 )
 @click.option("--reviews", is_flag=True, help="Live accuracy instead: the capture table's reviewed photos.")
 @click.option("--since", default=None, help="With --reviews: decisions since (ISO 8601 or 15m, 2h, 7d ago).")
-@click.option("--stack-name", default="driver-routing", show_default=True, envvar="DRIVER_ROUTING_STACK")
+@click.option(
+    "--through-chain",
+    is_flag=True,
+    help="Upload each image to the stack (AWS_ENDPOINT_URL's, a running `up`, else a local one started "
+    "for the run) and read its capture record: the whole chain's figures.",
+)
+@click.option(
+    "--raw-bytes",
+    is_flag=True,
+    help="Send the files as they are, not the payload the classifier makes of them.",
+)
+@click.option(
+    "--stack-name",
+    default="driver-routing",
+    show_default=True,
+    envvar="DRIVER_ROUTING_STACK",
+    help="With --through-chain or --reviews.",
+)
+@click.option(
+    "--chain-timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for the records."
+)
 def evaluate_command(
     data: Path | None,
     split: str | None,
@@ -235,10 +255,14 @@ def evaluate_command(
     confusion_png: Path | None,
     reviews: bool,
     since: str | None,
+    through_chain: bool,
+    raw_bytes: bool,
     stack_name: str,
+    chain_timeout: float,
 ) -> None:
-    """Send every image through the endpoint (boto3 invoke_endpoint) and report accuracy and latency;
-    with --reviews, the model's live accuracy on the photos dispatchers reviewed."""
+    """Send every image through the endpoint (boto3 invoke_endpoint), as the classifier sends it, or
+    through the whole chain, and report accuracy and latency; with --reviews, the model's live accuracy
+    on the photos dispatchers reviewed."""
     if reviews:
         from driver_routing.live_accuracy import report
 
@@ -249,12 +273,28 @@ def evaluate_command(
 
     if data is None:
         raise click.UsageError(f"give --data DIR (no ../shared/data here, and ${VEHICLES_ENV} is not set)")
+    if through_chain and (raw_bytes or endpoint_url):
+        raise click.UsageError(
+            "--through-chain uploads photos: it takes neither --raw-bytes nor --endpoint-url"
+        )
     if confusion_png is not None and importlib.util.find_spec("matplotlib") is None:
         raise click.ClickException(
             "--confusion-png needs the 'bench' extra (matplotlib is not installed): "
             "pip install 'driver-routing[bench]'"
         )
-    summary = evaluate(data, split, endpoint_url, endpoint_name, model_dir, region, threshold)
+    mode = "chain" if through_chain else "raw" if raw_bytes else "payload"
+    summary = evaluate(
+        data,
+        split,
+        endpoint_url,
+        endpoint_name,
+        model_dir,
+        region,
+        threshold,
+        mode=mode,
+        stack_name=stack_name,
+        chain_timeout_s=chain_timeout,
+    )
     click.echo(format_report(summary))
     if confusion_png is not None:
         write_png(summary, confusion_png)

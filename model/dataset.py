@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLASSES: tuple[str, str] = ("bicycle", "motorcycle")  # index 0, 1: the endpoint's answer order
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".avif"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -56,6 +56,8 @@ class RejectionReason(StrEnum):
     ENDPOINT_REJECTED = "endpoint-rejected"
     # A dispatcher looked at the photo and saw no bicycle and no motorcycle.
     NOT_A_VEHICLE = "not-a-vehicle"
+    # A file we know and do not read (SVG, PDF, TIFF, RAW, video): the driver is told what to send.
+    UNSUPPORTED_FORMAT = "unsupported-format"
 
 
 def photo_identity(bucket: str, key: str, etag: str, version_id: str | None = None) -> str:

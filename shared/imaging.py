@@ -1,21 +1,37 @@
-"""Photo checks and resizing with Pillow: pure functions on bytes, no AWS."""
+"""Photo checks and the endpoint payload: pure functions on bytes, no AWS.
+
+Decoding is `shared.decoding`'s, the formats `shared.formats`'s; this module turns what they find into
+the chain's rejections, and makes the one payload both the classifier and `evaluate` send.
+"""
 
 from __future__ import annotations
 
 import io
-import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from shared.contracts import RejectionReason
+from shared.decoding import (
+    Decoded,
+    DecodeError,
+    ImageTooLarge,
+    UnacceptedFormat,
+    UnknownFormat,
+    decode,
+    resize_square,
+)
+from shared.driver_messages import SENT_AS
+from shared.formats import ACCEPTED, PHOTO_FORMATS, sniff_unsupported
 
-# Pillow's format names for what the service accepts, and the extensions that may carry them.
-ACCEPTED_FORMATS: dict[str, tuple[str, ...]] = {
-    "JPEG": (".jpg", ".jpeg"),
-    "PNG": (".png",),
-}
-CONTENT_TYPES: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png"}
+# The endpoint payload is always a PNG: lossless, so the model sees the pixels this module made.
+PAYLOAD_CONTENT_TYPE = "image/png"
+# Side of the square the ingest check decodes to: enough to reach every byte of the file.
+CHECK_SIDE = 256
+# zlib level 1: a 192 px square encodes in about a millisecond; higher levels save bytes nobody pays for.
+PNG_COMPRESS_LEVEL = 1
 
 
 class PhotoRejected(Exception):
@@ -35,70 +51,86 @@ class ImageFacts:
     height: int
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    """Open (header only) and refuse an image declaring more than `max_pixels` before decoding it.
+def unsupported(what: str) -> PhotoRejected:
+    """The rejection for a file we know and do not read (`what`: "a PDF document"); its detail is the
+    sentence the driver is told."""
+    return PhotoRejected(
+        RejectionReason.UNSUPPORTED_FORMAT,
+        f"This file is {what}, which we cannot read: send a photo from the camera as {SENT_AS}.",
+    )
 
-    The limit is checked here rather than through Pillow's process-wide `Image.MAX_IMAGE_PIXELS`, which
-    stays as it is; past twice that global Pillow refuses the image itself, with the same reason.
-    """
+
+@contextmanager
+def rejections() -> Iterator[None]:
+    """The decoder's verdicts as the chain's rejection reasons."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # `max_pixels` decides
-            image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as error:
+        yield
+    except ImageTooLarge as error:
         raise PhotoRejected(RejectionReason.DECOMPRESSION_BOMB, str(error)) from error
-    except UnidentifiedImageError as error:
-        raise PhotoRejected(RejectionReason.NOT_AN_IMAGE, "no known image header") from error
-    width, height = image.size
-    if width * height > max_pixels:
-        raise PhotoRejected(
-            RejectionReason.DECOMPRESSION_BOMB, f"{width}x{height} is {width * height} pixels > {max_pixels}"
-        )
-    return image
+    except UnacceptedFormat:
+        raise
+    except UnknownFormat as error:
+        raise PhotoRejected(RejectionReason.NOT_AN_IMAGE, str(error)) from error
+    except DecodeError as error:
+        raise PhotoRejected(RejectionReason.CORRUPT_IMAGE, str(error)[:500]) from error
 
 
-def _decode(image: Image.Image, max_side: int) -> Image.Image:
-    """Decode every byte (so truncation shows), at a reduced JPEG scale where that is enough."""
-    if image.format == "JPEG":
-        image.draft("RGB", (max_side, max_side))
+def decode_photo(data: bytes, *, side: int, max_pixels: int) -> Decoded:
+    """Decode an upload of an accepted format, or reject it with the reason the driver is told."""
+    what = sniff_unsupported(data)
+    if what:
+        raise unsupported(what)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # `_open` checked the size
-            image.load()
-    except Image.DecompressionBombError as error:
-        raise PhotoRejected(RejectionReason.DECOMPRESSION_BOMB, str(error)) from error
-    except (OSError, SyntaxError, ValueError) as error:
-        raise PhotoRejected(RejectionReason.CORRUPT_IMAGE, str(error)) from error
-    return image
+        with rejections():
+            return decode(data, side=side, max_pixels=max_pixels, accept=ACCEPTED)
+    except UnacceptedFormat as error:
+        raise unsupported(f"a {error.format} image") from error
 
 
 def inspect_photo(data: bytes, *, extension: str, max_bytes: int, max_pixels: int) -> ImageFacts:
-    """Check that `data` is a whole JPEG or PNG of sane size whose extension tells the truth."""
+    """Check that `data` is a whole photo of an accepted format and sane size, named for what it is.
+
+    It is decoded the way the classifier will decode it, so a photo that passes here cannot fail there.
+    """
     if not data:
         raise PhotoRejected(RejectionReason.EMPTY_OBJECT)
     if len(data) > max_bytes:
         raise PhotoRejected(RejectionReason.TOO_LARGE, f"{len(data)} bytes > {max_bytes}")
-    image = _open(data, max_pixels)
-    if image.format not in ACCEPTED_FORMATS:
-        raise PhotoRejected(RejectionReason.NOT_AN_IMAGE, f"format {image.format} is not accepted")
-    if extension.lower() not in ACCEPTED_FORMATS[image.format]:
+    decoded = decode_photo(data, side=CHECK_SIDE, max_pixels=max_pixels)
+    photo_format = ACCEPTED[decoded.format]
+    if extension.lower() not in photo_format.extensions:
         raise PhotoRejected(
-            RejectionReason.EXTENSION_MISMATCH, f"extension {extension!r} but content is {image.format}"
+            RejectionReason.EXTENSION_MISMATCH, f"extension {extension!r} but content is {decoded.format}"
         )
-    width, height = image.size
-    _decode(image, max_side=256)
-    return ImageFacts(image.format, CONTENT_TYPES[image.format], width, height)
+    return ImageFacts(decoded.format, photo_format.content_type, decoded.width, decoded.height)
 
 
-def prepare_for_endpoint(data: bytes, *, max_side: int, max_pixels: int, quality: int = 90) -> bytes:
-    """A JPEG whose longer side is at most `max_side`: far below the 6 MB real-time payload limit.
+def endpoint_payload(data: bytes, *, side: int, max_pixels: int) -> bytes:
+    """What the endpoint is sent for an upload: the classifier's and `evaluate`'s, byte for byte.
 
-    Small images (a 32x32 thumbnail) are sent as they are re-encoded, never up-scaled here: the model
-    server owns the resize to its input size.
+    One decode (frame 0, JPEG draft, EXIF orientation, onto RGB); an image larger than `side` gets the
+    one resize, to the model's side x side input, so the server resizes no more; a smaller one (a 32 px
+    thumbnail) keeps its true pixels and size, which route it to the thumbnail graph. Then PNG, which
+    the server reads whatever the upload was (HEIC, AVIF...). At most 3 bytes a pixel plus headers:
+    a 1024 px side stays far below SageMaker's 6 MB payload limit.
     """
-    image = _decode(_open(data, max_pixels), max_side=max_side)
-    rgb = image.convert("RGB")
-    rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    decoded = decode_photo(data, side=side, max_pixels=max_pixels)
+    image = decoded.image if max(decoded.image.size) <= side else resize_square(decoded.image, side)
+    return encode_png(image)
+
+
+def encode_png(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    rgb.save(out, format="JPEG", quality=quality)
+    image.save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return out.getvalue()
+
+
+__all__ = [
+    "PAYLOAD_CONTENT_TYPE",
+    "PHOTO_FORMATS",
+    "ImageFacts",
+    "PhotoRejected",
+    "decode_photo",
+    "endpoint_payload",
+    "inspect_photo",
+]

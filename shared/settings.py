@@ -25,9 +25,11 @@ class Settings(BaseSettings):
     # Photo limits. A 12-megapixel phone JPEG is 3-8 MB: it is resized by the classifier, never rejected.
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_PHOTO_BYTES")
     max_photo_pixels: int = Field(default=50_000_000, validation_alias="MAX_PHOTO_PIXELS")
-    # The classifier sends the endpoint a JPEG whose longer side is at most this (the model sees 192 px).
+    # The classifier resizes a larger photo to this square, the model's input side (metadata.json's
+    # `input_side`), so the server resizes no more; a smaller one goes as it is (`endpoint_payload`).
     # The endpoint answers uploads of at most 64 px a side with its thumbnail graph: keep this well above.
-    endpoint_image_side: int = Field(default=320, ge=128, validation_alias="ENDPOINT_IMAGE_SIDE")
+    # At most 1024: a PNG of that square stays below SageMaker's 6 MB payload limit.
+    endpoint_image_side: int = Field(default=192, ge=128, le=1024, validation_alias="ENDPOINT_IMAGE_SIDE")
 
     # Endpoint retries inside one invocation, before the record goes back to SQS.
     endpoint_attempts: int = Field(default=4, validation_alias="ENDPOINT_ATTEMPTS")

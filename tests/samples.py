@@ -30,6 +30,12 @@ def noisy_image(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (96, 72)) 
     return out.getvalue()
 
 
+def tiff_bytes(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(noisy_image(seed, "PNG", (64, 48)))).save(out, format="TIFF")
+    return out.getvalue()
+
+
 def png_header_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims a huge image: a decompression bomb in a few hundred bytes."""
 
@@ -75,7 +81,10 @@ def bad_uploads(driver_id: str, seed: int, *, too_large_bytes: int) -> list[BadU
         BadUpload("lying extension", f"{base}-lies.png", whole, "extension-mismatch"),
         BadUpload("invalid driver id", f"photos/bad%driver!{seed}/a.jpg", whole, "invalid-driver-id"),
         BadUpload("key outside the pattern", f"photos/{driver_id}/deeper/{seed}.jpg", whole, "bad-key"),
-        BadUpload("unsupported extension", f"{base}.gif", whole, "unsupported-extension"),
+        BadUpload("unsupported extension", f"{base}.txt", whole, "unsupported-extension"),
+        BadUpload("a pdf", f"{base}.pdf", b"%PDF-1.7\n" + whole, "unsupported-format"),
+        BadUpload("a tiff named as a jpeg", f"{base}-tiff.jpg", tiff_bytes(seed), "unsupported-format"),
+        BadUpload("jpeg cut inside its header", f"{base}-head.jpg", whole[:200], "corrupt-image"),
         BadUpload("deleted before processing", f"{base}-gone.jpg", None, "object-missing"),
     ]
 

@@ -1,7 +1,9 @@
 """Evaluate the endpoint the way production calls it: boto3 sagemaker-runtime invoke_endpoint, one image each.
 
-Unless an endpoint URL is given, the model server is started locally behind the SageMaker-runtime
-imitation (`local.sagemaker_runtime`) on a free port.
+Each image is sent as the classifier sends it (`shared.imaging.endpoint_payload`: the same bytes), or
+as the file is with `raw`. Unless an endpoint URL is given, the model server is started locally behind
+the SageMaker-runtime imitation (`local.sagemaker_runtime`) on a free port. `model.evaluation.chain`
+measures the whole chain instead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,15 @@ import numpy as np
 from bench.stats import percentile
 from local.processes import HOST, free_port, wait_for_http
 from model.dataset import CLASSES, REPO_ROOT, Sample, load_samples
+from model.evaluation.outcomes import Outcome
 from model.metadata import METADATA_FILE, EvaluationRecord, ModelMetadata, Percentiles, resolve_model_dir
 
-CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-
-
-@dataclass
-class Outcome:
-    sample: Sample
-    probs: list[float]
-    latency_ms: float
-    server_ms: float | None
+MODES = ("payload", "raw", "chain")
+LATENCY_LABELS = {
+    "payload": "boto3 round trip",
+    "raw": "boto3 round trip",
+    "chain": "upload to decision",
+}
 
 
 @contextmanager
@@ -66,11 +65,24 @@ def runtime_client(endpoint_url: str, region: str) -> Any:
     return client("sagemaker-runtime", region, endpoint_url, attempts=3)
 
 
-def invoke_all(client: Any, endpoint_name: str, samples: list[Sample]) -> list[Outcome]:
+def request_body(path: Path, raw: bool) -> tuple[bytes, str]:
+    """The body and content type sent for one image: the classifier's payload, or the file as it is."""
+    from shared.formats import content_type_for
+    from shared.imaging import PAYLOAD_CONTENT_TYPE, endpoint_payload
+    from shared.settings import Settings
+
+    data = path.read_bytes()
+    if raw:
+        return data, content_type_for(path.suffix) or "application/x-image"
+    settings = Settings()
+    payload = endpoint_payload(data, side=settings.endpoint_image_side, max_pixels=settings.max_photo_pixels)
+    return payload, PAYLOAD_CONTENT_TYPE
+
+
+def invoke_all(client: Any, endpoint_name: str, samples: list[Sample], raw: bool = False) -> list[Outcome]:
     outcomes = []
     for sample in samples:
-        body = sample.path.read_bytes()
-        content_type = CONTENT_TYPES.get(sample.path.suffix.lower(), "application/x-image")
+        body, content_type = request_body(sample.path, raw)
         start = time.perf_counter()
         resp = client.invoke_endpoint(EndpointName=endpoint_name, ContentType=content_type, Body=body)
         probs = json.loads(resp["Body"].read())
@@ -125,7 +137,8 @@ def format_report(summary: dict[str, Any]) -> str:
     for name, row in zip(CLASSES, c, strict=True):
         lines.append(f"  {name:<11} " + " ".join(f"{v:>5}" for v in row))
     lat = summary["latency_ms"]
-    lines.append(f"latency_ms (boto3 round trip) p50={lat['p50']:.2f} p99={lat['p99']:.2f}")
+    label = LATENCY_LABELS[summary.get("mode", "payload")]
+    lines.append(f"latency_ms ({label}) p50={lat['p50']:.2f} p99={lat['p99']:.2f}")
     if summary["server_ms"]:
         s = summary["server_ms"]
         lines.append(f"server_ms (decode+resize+model) p50={s['p50']:.2f} p99={s['p99']:.2f}")
@@ -168,16 +181,28 @@ def evaluate(
     model_dir: str | None,
     region: str,
     threshold: float | None,
+    mode: str = "payload",
+    stack_name: str = "driver-routing",
+    chain_timeout_s: float = 600.0,
 ) -> dict[str, Any]:
+    """`mode`: "payload" (what the classifier sends), "raw" (the files as they are) or "chain" (each
+    image uploaded to a stack, its capture record read)."""
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}; one of {MODES}")
     samples = load_samples(data, split)
     threshold = read_threshold(model_dir) if threshold is None else threshold
-    if endpoint_url:
-        outcomes = invoke_all(runtime_client(endpoint_url, region), endpoint_name, samples)
+    if mode == "chain":
+        from model.evaluation.chain import chain_stack, through_chain
+
+        with chain_stack(stack_name, model_dir) as resources:
+            outcomes = through_chain(samples, resources, region, chain_timeout_s)
+    elif endpoint_url:
+        outcomes = invoke_all(runtime_client(endpoint_url, region), endpoint_name, samples, mode == "raw")
     else:
         with local_endpoint(model_dir, endpoint_name) as url:
-            outcomes = invoke_all(runtime_client(url, region), endpoint_name, samples)
+            outcomes = invoke_all(runtime_client(url, region), endpoint_name, samples, mode == "raw")
     summary = summarise(outcomes, threshold)
-    summary.update({"data": str(data), "split": split, "endpoint_name": endpoint_name})
+    summary.update({"data": str(data), "split": split, "endpoint_name": endpoint_name, "mode": mode})
     return summary
 
 

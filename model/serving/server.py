@@ -21,14 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from model.metadata import resolve_model_dir
-from model.serving.inference import (
-    IMAGE_CONTENT_TYPES,
-    JSONLINES_CONTENT_TYPES,
-    MAX_PAYLOAD_BYTES,
-    Predictor,
-    RequestError,
-    unsupported_content_type,
-)
+from model.serving.inference import JSONLINES_CONTENT_TYPES, MAX_PAYLOAD_BYTES, Predictor, RequestError
+from model.serving.preprocess import IMAGE_CONTENT_TYPES
 
 log = logging.getLogger("model.serving.server")
 
@@ -128,6 +122,13 @@ class ModelApp:
             return 200, result, headers
         except RequestError as exc:
             return exc.status, exc.body(), []
+
+
+def unsupported_content_type(content_type: str) -> RequestError:
+    accepted = sorted(IMAGE_CONTENT_TYPES | {"application/jsonlines"})
+    return RequestError(
+        415, "unsupported-content-type", f"content type {content_type!r}; accepted: {accepted}"
+    )
 
 
 def media_type(content_type: str) -> str:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.contracts import CaptureRecord, ReviewLabel, Route
+from shared.formats import UPLOAD_CONTENT_TYPES
 
-ImageType = Literal["image/jpeg", "image/png"]
+
+def _accepted(content_type: str) -> str:
+    if content_type not in UPLOAD_CONTENT_TYPES:
+        raise ValueError(f"must be one of {', '.join(UPLOAD_CONTENT_TYPES)}")
+    return content_type
+
+
+# What ingest decodes (shared.formats), so an upload the API allows is one the chain can read.
+ImageType = Annotated[str, AfterValidator(_accepted)]
 
 
 class Body(BaseModel):

@@ -29,10 +29,11 @@ from services.api.models import (
 )
 from services.api.photo_links import PhotoLinks
 from services.api.reviews import reviewed_decision, reviewed_record
-from services.api.settings import UPLOAD_EXTENSIONS, ApiSettings
+from services.api.settings import ApiSettings
 from services.api.uploads import UploadId, status_of
 from services.router.rules import RoutingRules
 from shared.contracts import CaptureRecord, Review, RoutingDecision, utc_now
+from shared.formats import extension_for
 
 
 class Records(Protocol):
@@ -82,7 +83,7 @@ class DispatchApi:
         if request.size > limit:
             raise ServiceError(422, f"size: a photo may be at most {limit} bytes")
         upload_id = UploadId.new(driver_id)
-        key = upload_id.key(UPLOAD_EXTENSIONS[request.content_type])
+        key = upload_id.key(extension_for(request.content_type))
         ttl = self._settings.upload_url_ttl_s
         expires_at = self._clock() + timedelta(seconds=ttl)
         url, fields = self._links.upload_form(key, request.content_type, limit, ttl)

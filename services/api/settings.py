@@ -9,9 +9,6 @@ from pydantic import Field, field_validator
 
 from shared.settings import Settings
 
-# The service accepts what ingest can decode: shared.imaging.CONTENT_TYPES, with the key's extension.
-UPLOAD_EXTENSIONS: dict[str, str] = {"image/jpeg": ".jpg", "image/png": ".png"}
-
 
 class ApiSettings(Settings):
     # A presigned POST lives at most 5 minutes: long enough for a phone on a slow network.

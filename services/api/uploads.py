@@ -12,9 +12,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from services.api.driver_messages import sentence_for
 from services.api.models import UploadStatus
 from shared.contracts import CaptureRecord, Route
+from shared.driver_messages import sentence_for
 from shared.photo_keys import DRIVER_ID, PREFIX
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from services.classifier.domain import to_prediction
 from shared.aws.ports import MessageSender, PhotoReader, VehicleClassifier
 from shared.contracts import PhotoJob
-from shared.imaging import PhotoRejected, prepare_for_endpoint
+from shared.imaging import PhotoRejected, endpoint_payload
 from shared.observability import log_photo
 from shared.rejections import reject
 from shared.settings import Settings
@@ -34,8 +34,8 @@ class Classifier:
     def classify(self, job: PhotoJob) -> dict[str, Any]:
         try:
             data = self._store.read(job.photo, max_bytes=self._settings.max_photo_bytes).data
-            payload = prepare_for_endpoint(
-                data, max_side=self._settings.endpoint_image_side, max_pixels=self._settings.max_photo_pixels
+            payload = endpoint_payload(
+                data, side=self._settings.endpoint_image_side, max_pixels=self._settings.max_photo_pixels
             )
             answer = self._endpoint.classify(payload)
         except PhotoRejected as rejected:

@@ -11,10 +11,11 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from shared.contracts import PhotoRef, RejectionReason
-from shared.imaging import ACCEPTED_FORMATS, PhotoRejected
+from shared.formats import ACCEPTED_EXTENSIONS, UNSUPPORTED_EXTENSIONS
+from shared.imaging import PhotoRejected, unsupported
 from shared.photo_keys import DRIVER_ID, PREFIX
 
-EXTENSIONS = frozenset(ext for exts in ACCEPTED_FORMATS.values() for ext in exts)
+EXTENSIONS = ACCEPTED_EXTENSIONS
 UNKNOWN_DRIVER = "unknown"
 
 
@@ -37,6 +38,8 @@ def parse_photo_key(key: str) -> PhotoKey:
     if not DRIVER_ID.fullmatch(driver_id):
         raise PhotoRejected(RejectionReason.INVALID_DRIVER_ID, "driver id must be 1-64 of [A-Za-z0-9_-]")
     photo_key = PhotoKey(driver_id, filename)
+    if photo_key.extension in UNSUPPORTED_EXTENSIONS:
+        raise unsupported(f"{UNSUPPORTED_EXTENSIONS[photo_key.extension]} ({photo_key.extension})")
     if photo_key.extension not in EXTENSIONS:
         raise PhotoRejected(
             RejectionReason.UNSUPPORTED_EXTENSION, f"extension must be one of {sorted(EXTENSIONS)}"

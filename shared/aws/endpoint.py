@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from shared.aws.ports import EndpointAnswer
 from shared.contracts import Probabilities, RejectionReason
-from shared.imaging import PhotoRejected
+from shared.imaging import PAYLOAD_CONTENT_TYPE, PhotoRejected
 
 __all__ = ["EndpointAnswer", "VehicleEndpoint"]
 
@@ -28,11 +28,15 @@ class VehicleEndpoint:
         self.name = name
 
     def classify(self, jpeg: bytes) -> EndpointAnswer:
-        """Probabilities for one JPEG. The model's own 4xx (bad image) rejects the photo for good;
-        throttling, 5xx and timeouts raise, after botocore's retries, so SQS redelivers the record."""
+        """Probabilities for one payload (`shared.imaging.endpoint_payload`, a PNG). The model's own 4xx
+        (bad image) rejects the photo for good; throttling, 5xx and timeouts raise, after botocore's
+        retries, so SQS redelivers the record."""
         try:
             response = self._runtime.invoke_endpoint(
-                EndpointName=self.name, ContentType="image/jpeg", Accept="application/json", Body=jpeg
+                EndpointName=self.name,
+                ContentType=PAYLOAD_CONTENT_TYPE,
+                Accept="application/json",
+                Body=jpeg,
             )
         except ClientError as error:
             original = int(str(error.response.get("OriginalStatusCode") or 0))

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from services.api.driver_messages import FALLBACK, SENTENCES, sentence_for
 from shared.contracts import RejectionReason, Route
+from shared.driver_messages import FALLBACK, SENTENCES, sentence_for
 from tests.api.conftest import DISPATCHER, DRIVER, OTHER_DRIVER, Api, capture, decision_for
 
 
@@ -77,7 +77,7 @@ def test_the_driver_id_never_comes_from_the_body(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"content_type": "image/gif", "size": 10}, "content_type"),
+        ({"content_type": "image/svg+xml", "size": 10}, "content_type"),
         ({"content_type": "image/jpeg", "size": 0}, "size"),
         ({"content_type": "image/jpeg"}, "size"),
         ({"size": 10}, "content_type"),
@@ -131,7 +131,7 @@ def test_manual_review_and_rejections_tell_the_driver_what_next(api: Api) -> Non
     _, answer = api.call("GET", f"/uploads/{refused['upload_id']}", DRIVER)
     assert answer["status"] == "rejected"
     assert answer["reason"] == "corrupt-image"
-    assert answer["message"] == "The photo could not be read. Please take the photo again."
+    assert answer["message"] == SENTENCES[RejectionReason.CORRUPT_IMAGE]
 
 
 def test_every_rejection_reason_has_its_own_sentence() -> None:

@@ -146,3 +146,30 @@ def test_a_duplicate_job_does_not_call_the_endpoint_again(classifier: Classifier
     assert first == second
     assert len(classifier.endpoint.payloads) == 1
     assert len(classifier.route.sent) == 1
+
+
+def test_the_endpoint_gets_the_one_payload_evaluate_sends_too(classifier: Classifier) -> None:
+    # GIVEN an iPhone's HEIC photo and a 32 px thumbnail
+    pytest.importorskip("pillow_heif", reason="the HEIC fixture needs pillow-heif's encoder")
+    from shared.imaging import endpoint_payload
+    from tests.format_samples import heic, scene
+
+    photos = {
+        "photos/d-3/iphone.heic": heic(scene((400, 300))),
+        "photos/d-3/thumb.png": image_bytes("PNG", (32, 32)),
+    }
+    classifier.endpoint.answers = [MOTORCYCLE, MOTORCYCLE]
+
+    # WHEN the classifier handles each
+    for key, data in photos.items():
+        classifier.unit.run(classifier.job(key, data))
+
+    # THEN both were classified, and the endpoint got, byte for byte, the payload `evaluate` makes: a PNG,
+    # the thumbnail at its size
+    assert [type(sent).__name__ for sent in classifier.route.sent] == ["Prediction", "Prediction"]
+    expected = [
+        endpoint_payload(data, side=SIDE, max_pixels=Settings().max_photo_pixels) for data in photos.values()
+    ]
+    assert classifier.endpoint.payloads == expected
+    sizes = [Image.open(io.BytesIO(payload)).size for payload in classifier.endpoint.payloads]
+    assert sizes == [(SIDE, SIDE), (32, 32)]

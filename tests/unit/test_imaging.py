@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from shared.contracts import RejectionReason
-from shared.imaging import PhotoRejected, inspect_photo, prepare_for_endpoint
+from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
 from tests.samples import image_bytes, png_header_claiming
 
 LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_pixels": 50_000_000}
@@ -31,11 +31,15 @@ def test_zero_bytes() -> None:
 
 
 def test_not_an_image() -> None:
-    assert rejection(b"%PDF-1.7 definitely not a photo" * 10) == RejectionReason.NOT_AN_IMAGE
+    assert rejection(b"just some words, not a photo\n" * 10) == RejectionReason.NOT_AN_IMAGE
+
+
+def test_a_pdf_is_a_format_we_do_not_take() -> None:
+    assert rejection(b"%PDF-1.7 definitely not a photo" * 10) == RejectionReason.UNSUPPORTED_FORMAT
 
 
 def test_an_image_of_a_format_we_do_not_take() -> None:
-    assert rejection(image_bytes("GIF"), ".jpg") == RejectionReason.NOT_AN_IMAGE
+    assert rejection(image_bytes("BMP"), ".jpg") == RejectionReason.UNSUPPORTED_FORMAT
 
 
 def test_truncated_jpeg() -> None:
@@ -72,15 +76,13 @@ def test_an_extension_that_lies() -> None:
 def test_a_12_megapixel_phone_photo_is_resized_far_below_the_payload_limit() -> None:
     photo = image_bytes("JPEG", (4000, 3000), (90, 120, 200))
     inspect_photo(photo, extension=".jpg", **LIMITS)
-    payload = prepare_for_endpoint(photo, max_side=320, max_pixels=LIMITS["max_pixels"])
+    payload = endpoint_payload(photo, side=192, max_pixels=LIMITS["max_pixels"])
     resized = Image.open(io.BytesIO(payload))
-    assert resized.format == "JPEG"
-    assert max(resized.size) == 320
+    assert resized.format == "PNG"
+    assert resized.size == (192, 192)
     assert len(payload) < 100_000
 
 
 def test_a_thumbnail_is_not_upscaled() -> None:
-    payload = prepare_for_endpoint(
-        image_bytes("PNG", (32, 32)), max_side=320, max_pixels=LIMITS["max_pixels"]
-    )
+    payload = endpoint_payload(image_bytes("PNG", (32, 32)), side=192, max_pixels=LIMITS["max_pixels"])
     assert Image.open(io.BytesIO(payload)).size == (32, 32)

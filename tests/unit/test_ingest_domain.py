@@ -52,7 +52,10 @@ def test_unicode_and_spaces_in_the_file_name_are_valid() -> None:
         ("photos/../a.jpg", RejectionReason.INVALID_DRIVER_ID),
         ("photos/driver with space/a.jpg", RejectionReason.INVALID_DRIVER_ID),
         ("photos/" + "d" * 65 + "/a.jpg", RejectionReason.INVALID_DRIVER_ID),
-        ("photos/d-1/a.gif", RejectionReason.UNSUPPORTED_EXTENSION),
+        ("photos/d-1/a.txt", RejectionReason.UNSUPPORTED_EXTENSION),
+        ("photos/d-1/a.pdf", RejectionReason.UNSUPPORTED_FORMAT),
+        ("photos/d-1/IMG_0001.MOV", RejectionReason.UNSUPPORTED_FORMAT),
+        ("photos/d-1/scan.tiff", RejectionReason.UNSUPPORTED_FORMAT),
         ("photos/d-1/noextension", RejectionReason.UNSUPPORTED_EXTENSION),
     ],
 )

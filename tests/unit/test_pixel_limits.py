@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from shared.contracts import RejectionReason
-from shared.imaging import PhotoRejected, inspect_photo, prepare_for_endpoint
+from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
 from tests.samples import png_header_claiming
 
 BOMB = RejectionReason.DECOMPRESSION_BOMB
@@ -23,7 +23,7 @@ def reason(data: bytes, max_pixels: int) -> RejectionReason:
 def test_a_limit_below_pillows_decides_and_the_global_stays_untouched() -> None:
     assert reason(png_header_claiming(3_000, 3_000), max_pixels=5_000_000) == BOMB
     with pytest.raises(PhotoRejected):
-        prepare_for_endpoint(png_header_claiming(3_000, 3_000), max_side=320, max_pixels=5_000_000)
+        endpoint_payload(png_header_claiming(3_000, 3_000), side=192, max_pixels=5_000_000)
     assert Image.MAX_IMAGE_PIXELS == PILLOW_DEFAULT
 
 

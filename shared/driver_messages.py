@@ -1,6 +1,7 @@
 """One sentence a driver reads on their phone for every reason a photo can be turned away.
 
-Written for a person holding a phone at the depot: what to do next, no codes, no blame.
+Written for a person holding a phone at the depot: what to do next, no codes, no blame. The upload API
+shows them; ingest's rejections carry the reason they are looked up by.
 """
 
 from __future__ import annotations
@@ -8,17 +9,27 @@ from __future__ import annotations
 from shared.contracts import RejectionReason
 
 RETAKE = "Please take the photo again."
+SENT_AS = "JPEG, HEIC, PNG, WebP or AVIF"
 
 SENTENCES: dict[RejectionReason, str] = {
     RejectionReason.BAD_KEY: "The upload went to the wrong place. Please send the photo again from the app.",
     RejectionReason.INVALID_DRIVER_ID: "Your account has no valid driver number. Please ask the depot.",
     RejectionReason.EMPTY_OBJECT: f"The photo arrived empty. {RETAKE}",
-    RejectionReason.TOO_LARGE: "The photo is too large. Please take it again at a lower resolution.",
-    RejectionReason.UNSUPPORTED_EXTENSION: "That file type is not accepted. Please send a JPEG or PNG photo.",
-    RejectionReason.NOT_AN_IMAGE: f"The file is not a photo. {RETAKE}",
-    RejectionReason.CORRUPT_IMAGE: f"The photo could not be read. {RETAKE}",
-    RejectionReason.DECOMPRESSION_BOMB: "The photo is far too large to read. Please take it again.",
-    RejectionReason.EXTENSION_MISMATCH: "The photo's format did not match its type. Please send it again.",
+    RejectionReason.TOO_LARGE: "The file is too large: send the photo the camera took, not a video.",
+    RejectionReason.UNSUPPORTED_EXTENSION: (
+        f"That file type is not accepted. Please send a photo as {SENT_AS}."
+    ),
+    RejectionReason.UNSUPPORTED_FORMAT: (
+        f"We cannot read this kind of file: send a photo from the camera as {SENT_AS}."
+    ),
+    RejectionReason.NOT_AN_IMAGE: f"This file is not a photo: send a photo of the vehicle as {SENT_AS}.",
+    RejectionReason.CORRUPT_IMAGE: (
+        "The photo arrived damaged or incomplete: take it again and send it once more."
+    ),
+    RejectionReason.DECOMPRESSION_BOMB: "The picture has too many pixels: send the photo the camera took.",
+    RejectionReason.EXTENSION_MISMATCH: (
+        "The file's name does not match its contents: send the photo as the camera saved it."
+    ),
     RejectionReason.OBJECT_MISSING: "The photo was gone before we could read it. Please upload it again.",
     RejectionReason.ENDPOINT_REJECTED: f"Our system could not look at this photo. {RETAKE}",
     RejectionReason.NOT_A_VEHICLE: (
