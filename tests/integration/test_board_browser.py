@@ -4,11 +4,14 @@ GIVEN a dispatcher signed in on the board page the local API gateway serves
 WHEN a driver's photo is routed, and a photo waits for manual review
 THEN the decision appears in its bay within 2 seconds without a reload, and one click on a choice
 routes the waiting driver: one reviewed decision on the topic, the review in the capture record.
-A screenshot of the board is saved to docs/board.png.
+Screenshots of the board are saved to $BOARD_SCREENSHOT_DIR (default build/screenshots; `docs/` holds
+the README's copies). The photo waiting for review is a generated picture: no sample photo is ever
+committed, a screenshot of one included.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -27,6 +30,7 @@ from shared.aws.clients import client
 from shared.aws.messaging import DecisionTopic
 from shared.contracts import PhotoRef, Probabilities, Route, RoutingDecision, VehicleClass
 from tests.conftest import DATA, REPO
+from tests.format_samples import jpeg, scene
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -42,8 +46,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 BICYCLE = DATA / "photos" / "bicycle" / "aicaphw1_bicycle_14.jpg"
-MOTORCYCLE_DIR = DATA / "photos" / "motorcycle"
-SCREENSHOT = REPO / "docs" / "board.png"
+SCREENSHOT = Path(os.environ.get("BOARD_SCREENSHOT_DIR", REPO / "build" / "screenshots")) / "board.png"
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make test installs it)"),
@@ -65,17 +68,15 @@ def waiting_for_review(stack: LocalStack, driver_id: str) -> PhotoRef:
     Stored outside `photos/`, so the chain's ingest never sees it and the one decision is this one."""
     assert stack.resources is not None
     s3 = client("s3", REGION)
-    photo = next(iter(sorted(MOTORCYCLE_DIR.glob("*.jpg"))))
+    body = jpeg(scene((480, 360), seed=len(driver_id)))
     key = f"review-samples/{driver_id}/{uuid.uuid4().hex}.jpg"
-    put = s3.put_object(
-        Bucket=stack.resources.bucket, Key=key, Body=photo.read_bytes(), ContentType="image/jpeg"
-    )
+    put = s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=body, ContentType="image/jpeg")
     ref = PhotoRef(
         bucket=stack.resources.bucket,
         key=key,
         etag=put["ETag"].strip('"'),
         version_id=put.get("VersionId"),
-        size=photo.stat().st_size,
+        size=len(body),
         uploaded_at=datetime.now(UTC),
     )
     decision = RoutingDecision(
@@ -168,7 +169,7 @@ def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStac
     page.set_viewport_size({"width": 1280, "height": 720})
     photo = f"#review-lane [data-photo-id='{another.photo_id}'] img"
     page.wait_for_function(f'document.querySelector("{photo}")?.naturalWidth > 0', timeout=5000)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     page.close()
     print(f"decision shown {shown_after_s:.2f} s after its record was written")
