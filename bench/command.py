@@ -41,7 +41,15 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
 
 @click.command()
 @click.option("--photos", "count", default=2000, show_default=True, help="Photos in the throughput run.")
-@click.option("--rate", "offered_rate", default=50.0, show_default=True, help="Photos/s in the latency run.")
+@click.option("--rate", "offered_rate", default=20.0, show_default=True, help="Photos/s in the latency run.")
+@click.option(
+    "--sweep",
+    "sweep_spec",
+    default="30,40,50,60,70,80",
+    show_default=True,
+    help="Rising offered rates (photos/s), a short run each, until p99 upload -> record passes 1 s.",
+)
+@click.option("--sweep-seconds", default=8.0, show_default=True, help="Seconds of each sweep run.")
 @click.option("--duration", default=20.0, show_default=True, help="Seconds of the latency run.")
 @click.option("--data", "data_dir", type=click.Path(exists=True, path_type=Path), help="Folder of photos.")
 @click.option("--model-images", default=400, show_default=True, help="Images in the model-alone run.")
@@ -59,6 +67,8 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
 def bench(
     count: int,
     offered_rate: float,
+    sweep_spec: str,
+    sweep_seconds: float,
     duration: float,
     data_dir: Path | None,
     model_images: int,
@@ -76,6 +86,10 @@ def bench(
 
     if count < 1 or offered_rate <= 0 or duration <= 0:
         raise click.UsageError("--photos, --rate and --duration must be positive")
+    try:
+        sweep_rates = [float(r) for r in sweep_spec.split(",") if r.strip()]
+    except ValueError:
+        raise click.UsageError(f"--sweep {sweep_spec!r}: expected rates like 30,40,50") from None
     try:
         concurrency = parse_concurrency(concurrency_specs)
     except ValueError as error:
@@ -115,6 +129,8 @@ def bench(
             workers=workers,
             timeout_s=timeout,
             echo=click.echo,
+            sweep_rates=sweep_rates,
+            sweep_s=sweep_seconds,
         )
 
     result = build_result(

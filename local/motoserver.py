@@ -15,15 +15,44 @@ every receipt handle in a DeleteMessageBatch takes two scans that rebuild each m
 With 2,000 queued that is most of moto's time. `speed_up_sqs` keeps the same answers with one clock
 reading per scan and one pass per deletion, and takes the queue's lock while it rebuilds the message list
 (moto's own version could drop a message appended by a concurrent send during the rebuild).
+moto's `BaseModel` keeps every model instance it ever creates in a class-level list (for its
+`/moto-api/data.json` view): every SQS message handed out, every deep copy of a DynamoDB item a scan or
+query returns. Over a long run that list, not the data, is most of moto's memory. `untrack_instances`
+stops the tracking; the stack never reads that view.
+
+`count_requests` counts every request by caller, service and operation (`/_local/requests` answers the
+counts as JSON): the figure the bench divides by photos. The caller is the `app/...` id in the
+User-Agent (`AWS_SDK_UA_APP_ID`), which the local stack sets for the functions' process.
 Everything else is moto's `main`, with the same arguments.
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import json
 import logging
+import re
 import sys
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
+
+COUNTS_PATH = "/_local/requests"
+_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
+_APP_ID = re.compile(r"(?:^| )app/([^ ]+)")
+_S3_OPERATIONS = {
+    ("GET", True): "GetObject",
+    ("PUT", True): "PutObject",
+    ("HEAD", True): "HeadObject",
+    ("DELETE", True): "DeleteObject",
+    ("GET", False): "ListObjects",
+    ("PUT", False): "PutBucket",
+    ("HEAD", False): "HeadBucket",
+    ("POST", False): "PostBucket",
+}
 
 
 def quieten_moto() -> None:
@@ -85,9 +114,91 @@ def speed_up_sqs() -> None:
     queue.delete_message = delete_message  # type: ignore[method-assign]
 
 
+def untrack_instances() -> None:
+    try:
+        from moto.core import common_models
+    except ImportError:  # pragma: no cover - moto is the `local` extra
+        return
+
+    def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    common_models.BaseModel.__new__ = untracked  # type: ignore[assignment,method-assign]
+
+
+class RequestCounter:
+    """Requests per (caller, service, operation), from what every AWS SDK puts on the wire."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str, str]] = Counter()
+
+    def count(self, environ: dict[str, Any]) -> None:
+        service = _SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        app = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+        key = (
+            app.group(1) if app else "other",
+            service.group(1) if service else "unsigned",
+            _operation(environ),
+        )
+        with self._lock:
+            self._counts[key] += 1
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            items = sorted(self._counts.items())
+        return [{"caller": c, "service": s, "operation": o, "count": n} for (c, s, o), n in items]
+
+
+def _operation(environ: dict[str, Any]) -> str:
+    """The API operation: JSON protocols name it in X-Amz-Target, query protocols in `Action` (in the
+    form body: read and put back), S3 in its method and path."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if action:
+        return action[0]
+    if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+        if action:
+            return action[0]
+    path = environ.get("PATH_INFO", "/").strip("/")
+    method = environ.get("REQUEST_METHOD", "GET")
+    operation = _S3_OPERATIONS.get((method, "/" in path), method)
+    if operation == "GetObject" and environ.get("HTTP_RANGE"):
+        return "GetObject(range)"
+    return operation
+
+
+def count_requests(counter: RequestCounter) -> None:
+    try:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    except ImportError:  # pragma: no cover - moto is the `local` extra
+        return
+    dispatch = DomainDispatcherApplication.__call__
+
+    def counted(self: Any, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == COUNTS_PATH:
+            body = json.dumps(counter.snapshot()).encode()
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        counter.count(environ)
+        return dispatch(self, environ, start_response)  # type: ignore[no-any-return]
+
+    DomainDispatcherApplication.__call__ = counted  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     quieten_moto()
     speed_up_sqs()
+    untrack_instances()
+    count_requests(RequestCounter())
     from moto.server import main as moto_main
 
     moto_main(argv)

@@ -181,6 +181,11 @@ class RoutingDecision(Contract):
             raise ValueError(f"route {self.route} needs a reason")
         return self
 
+    @property
+    def deduplication_id(self) -> str:
+        """What a FIFO topic deduplicates on: one decision per photo identity within its window."""
+        return self.photo.photo_id
+
     def message_attributes(self) -> dict[str, str]:
         """What SNS subscribers filter on."""
         attributes = {

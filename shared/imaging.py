@@ -63,12 +63,19 @@ def _decode(image: Image.Image, max_side: int) -> Image.Image:
     return image
 
 
-def inspect_photo(data: bytes, *, extension: str, max_bytes: int, max_pixels: int) -> ImageFacts:
-    """Check that `data` is a whole JPEG or PNG of sane size whose extension tells the truth."""
-    if not data:
+def inspect_photo(
+    data: bytes, *, extension: str, max_bytes: int, max_pixels: int, size: int | None = None
+) -> ImageFacts:
+    """Check from its header that `data` is a JPEG or PNG of sane size whose extension tells the truth.
+
+    `data` may be the object's first bytes only (`size` is then the whole object's): the header holds
+    the format and the dimensions, which is all this needs. Whether every byte decodes is found where
+    the photo is decoded anyway, in `prepare_for_endpoint` (`corrupt-image`)."""
+    size = len(data) if size is None else size
+    if not data or size == 0:
         raise PhotoRejected(RejectionReason.EMPTY_OBJECT)
-    if len(data) > max_bytes:
-        raise PhotoRejected(RejectionReason.TOO_LARGE, f"{len(data)} bytes > {max_bytes}")
+    if size > max_bytes:
+        raise PhotoRejected(RejectionReason.TOO_LARGE, f"{size} bytes > {max_bytes}")
     image = _open(data, max_pixels)
     if image.format not in ACCEPTED_FORMATS:
         raise PhotoRejected(RejectionReason.NOT_AN_IMAGE, f"format {image.format} is not accepted")
@@ -77,7 +84,6 @@ def inspect_photo(data: bytes, *, extension: str, max_bytes: int, max_pixels: in
             RejectionReason.EXTENSION_MISMATCH, f"extension {extension!r} but content is {image.format}"
         )
     width, height = image.size
-    _decode(image, max_side=256)
     return ImageFacts(image.format, CONTENT_TYPES[image.format], width, height)
 
 
