@@ -20,6 +20,17 @@ moto's `BaseModel` keeps every model instance it ever creates in a class-level l
 query returns. Over a long run that list, not the data, is most of moto's memory. `untrack_instances`
 stops the tracking; the stack never reads that view.
 
+moto's FIFO topics forward deduplication ids to their FIFO queues, but the topic itself does not
+deduplicate, and a FIFO queue in moto only drops a duplicate of a message it still holds (one already
+deleted by its consumer is forgotten). AWS deduplicates on the topic for five minutes from the first
+publish. `deduplicate_fifo_topics` gives moto's topics that window, so the local stack keeps the promise
+the chain relies on (one decision per photo), and the chaos run can show it.
+
+moto's CloudFormation imports the models of some twenty services it might be asked to create
+(EC2, RDS, ECS, Lambda, ...) so that their resource types are known: ~150 MB for services this stack never
+creates. `only_needed_services` puts empty stand-ins for those packages in `sys.modules` first; a
+request for one of them would fail, and nothing in the local stack makes one.
+
 `count_requests` counts every request by caller, service and operation (`/_local/requests` answers the
 counts as JSON): the figure the bench divides by photos. The caller is the `app/...` id in the
 User-Agent (`AWS_SDK_UA_APP_ID`), which the local stack sets for the functions' process.
@@ -29,18 +40,24 @@ Everything else is moto's `main`, with the same arguments.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.abc
+import importlib.machinery
 import io
 import json
 import logging
 import re
 import sys
 import threading
+import time
+import types
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
 COUNTS_PATH = "/_local/requests"
+DEDUPLICATION_WINDOW_S = 300.0
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 _APP_ID = re.compile(r"(?:^| )app/([^ ]+)")
 _S3_OPERATIONS = {
@@ -126,6 +143,107 @@ def untrack_instances() -> None:
     common_models.BaseModel.__new__ = untracked  # type: ignore[assignment,method-assign]
 
 
+# What moto's CloudFormation imports and the template never creates (see infra/template.yaml).
+UNUSED_SERVICES = (
+    "apigateway",
+    "autoscaling",
+    "awslambda",
+    "batch",
+    "datapipeline",
+    "ec2",
+    "ecr",
+    "ecs",
+    "efs",
+    "elb",
+    "elbv2",
+    "emr",
+    "iot",
+    "kinesis",
+    "rds",
+    "redshift",
+    "route53",
+    "sagemaker",
+    "stepfunctions",
+)
+
+
+# The services the template's resources live in.
+USED_SERVICES = ("s3", "sqs", "sns", "dynamodb", "iam", "logs", "cloudwatch", "kms", "ssm")
+
+
+class _StandIn(types.ModuleType):
+    """A package nothing here uses: any name imported from it is an empty class."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        stand_in = type(name, (), {})
+        setattr(self, name, stand_in)
+        return stand_in
+
+
+class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, packages: Iterable[str]) -> None:
+        self._packages = tuple(packages)
+
+    def find_spec(
+        self, name: str, path: Any = None, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if any(name == p or name.startswith(f"{p}.") for p in self._packages):
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = _StandIn(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+def only_needed_services(unused: Iterable[str] = UNUSED_SERVICES) -> None:
+    packages = [f"moto.{service}" for service in unused if f"moto.{service}" not in sys.modules]
+    sys.meta_path.insert(0, _StandInFinder(packages))
+    # CloudFormation finds resource types among the models imported so far; some of the stack's own
+    # (log groups) were imported only through a stood-in service.
+    for service in USED_SERVICES:
+        importlib.import_module(f"moto.{service}.models")
+
+
+def deduplicate_fifo_topics(window_s: float = DEDUPLICATION_WINDOW_S) -> None:
+    try:
+        from moto.sns import models
+    except ImportError:  # pragma: no cover - moto is the `local` extra
+        return
+    publish = models.Topic.publish
+    lock = threading.Lock()
+    first: dict[tuple[str, str], tuple[float, str]] = {}  # (topic, dedup id) -> (when, message id)
+
+    def deduplicated(
+        self: Any, message: str, *args: Any, deduplication_id: str | None = None, **kwargs: Any
+    ) -> str:
+        if not self.fifo_topic:
+            return publish(self, message, *args, deduplication_id=deduplication_id, **kwargs)  # type: ignore[no-any-return]
+        if deduplication_id is None and str(self.content_based_deduplication).lower() == "true":
+            deduplication_id = hashlib.sha256(message.encode()).hexdigest()
+        key = (self.arn, deduplication_id or "")
+        with lock:
+            now = time.monotonic()
+            seen = first.get(key)
+            if deduplication_id and seen is not None and now - seen[0] < window_s:
+                return seen[1]  # AWS answers a duplicate with the first publish's message id
+            message_id: str = publish(self, message, *args, deduplication_id=deduplication_id, **kwargs)
+            if deduplication_id:
+                first[key] = (now, message_id)
+                if len(first) % 1000 == 0:
+                    for old in [k for k, (at, _) in first.items() if now - at >= window_s]:
+                        del first[old]
+        return message_id
+
+    models.Topic.publish = deduplicated  # type: ignore[method-assign]
+
+
 class RequestCounter:
     """Requests per (caller, service, operation), from what every AWS SDK puts on the wire."""
 
@@ -195,9 +313,11 @@ def count_requests(counter: RequestCounter) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    only_needed_services()
     quieten_moto()
     speed_up_sqs()
     untrack_instances()
+    deduplicate_fifo_topics()
     count_requests(RequestCounter())
     from moto.server import main as moto_main
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from driver_routing.local_record import StackLock, default_state_dir, record_path, write_record
 from driver_routing.stack_outputs import StackResources
-from local.deploy import deploy_stack
+from local.deploy import deploy_stack, needs_managed_policies
 from local.functions import FUNCTIONS
 from local.processes import HOST, die_with_parent, port_is_free, wait_for_http
 
@@ -139,7 +139,7 @@ class LocalStack:
                     "-p",
                     str(self.config.aws_port),
                 ],
-                {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+                {"MOTO_IAM_LOAD_MANAGED_POLICIES": str(self._managed_policies()).lower()},
             )
         self._endpoint = self._spawn(
             "endpoint",
@@ -270,6 +270,10 @@ class LocalStack:
             start_new_session=True,  # Ctrl-C reaches the stack, which stops its children in order
             preexec_fn=die_with_parent,
         )
+
+    def _managed_policies(self) -> bool:
+        parameters = {"EndpointName": self.config.endpoint_name, **self.config.parameters}
+        return needs_managed_policies(self.config.region, parameters)
 
     def _write_state(self) -> None:
         write_record(self.config.state_dir, self.config.stack_name, self.client_environment())

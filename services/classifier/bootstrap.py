@@ -17,7 +17,7 @@ from shared.settings import Settings
 def vehicle_endpoint(settings: Settings) -> VehicleEndpoint:
     """The SageMaker endpoint on its own retry budget and timeouts (see `endpoint_client`)."""
     runtime = endpoint_client(settings.aws_region, settings.endpoint_attempts, settings.endpoint_timeout_s)
-    return VehicleEndpoint(runtime, settings.endpoint_name)
+    return VehicleEndpoint(runtime, settings.endpoint_name, batch_limit=settings.endpoint_batch_size)
 
 
 def build_classifier(

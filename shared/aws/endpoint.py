@@ -38,11 +38,10 @@ def _answer(line: Any, model_version: str | None) -> EndpointAnswer | PhotoRejec
 
 
 class VehicleEndpoint:
-    batch_limit = BATCH_LIMIT
-
-    def __init__(self, runtime: Any, name: str) -> None:
+    def __init__(self, runtime: Any, name: str, *, batch_limit: int = BATCH_LIMIT) -> None:
         self._runtime = runtime
         self.name = name
+        self.batch_limit = min(batch_limit, BATCH_LIMIT)
 
     def classify(self, jpeg: bytes) -> EndpointAnswer:
         """Probabilities for one JPEG. The model's own 4xx (bad image) rejects the photo for good;
