@@ -46,6 +46,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise PhotoRejected(RejectionReason.DECOMPRESSION_BOMB, str(error)) from error
     except UnidentifiedImageError as error:
         raise PhotoRejected(RejectionReason.NOT_AN_IMAGE, "no known image header") from error
+    except (OSError, SyntaxError, ValueError) as error:  # a header cut short
+        raise PhotoRejected(RejectionReason.CORRUPT_IMAGE, str(error)) from error
 
 
 def _decode(image: Image.Image, max_side: int) -> Image.Image:

@@ -17,6 +17,8 @@ from shared.settings import Settings
 # One ranged read: a JPEG's or PNG's header (format, dimensions) and the object's metadata. A JPEG
 # whose EXIF block runs past it is read whole.
 HEADER_BYTES = 64 * 1024
+# What a header cut off by the ranged read looks like to Pillow.
+HEADER_CUT_SHORT = frozenset({RejectionReason.NOT_AN_IMAGE, RejectionReason.CORRUPT_IMAGE})
 
 
 class Ingest:
@@ -68,7 +70,7 @@ class Ingest:
             return inspect_photo(stored.data, extension=key.extension, size=stored.size, **limits)
         except PhotoRejected as rejected:
             partial = stored.size is not None and stored.size > len(stored.data)
-            if rejected.reason is not RejectionReason.NOT_AN_IMAGE or not partial:
+            if rejected.reason not in HEADER_CUT_SHORT or not partial:
                 raise
         whole = self._store.read(photo, max_bytes=self._settings.max_photo_bytes)
         return inspect_photo(whole.data, extension=key.extension, size=whole.size, **limits)
