@@ -175,7 +175,8 @@ def render_table(result: Mapping[str, Any]) -> list[str]:
         f"chain            {result['chain_photos_per_s']:>8.1f} photos/s   ({tput['photos']} "
         f"photos in {tput['seconds']:.1f} s; uploads at {tput['upload_photos_per_s']:.0f}/s)",
         f"ratio            {result['ratio']:>8.3f}",
-        f"requests/photo   {result['requests_per_photo']:>8.2f}   {result['requests_per_photo_by_operation']}",
+        f"requests/photo   {result['requests_per_photo']:>8.2f}   "
+        f"{result['requests_per_photo_by_operation']}",
         f"max rate, p99<1s {result['max_rate_p99_under_1s']!s:>8} photos/s   sweep: "
         + ", ".join(f"{r['offered_rate']:g}/s p99 {r['latency_ms']['p99']}" for r in result["sweep"]),
         f"concurrency      {result['concurrency']}; load average {result['load_average']}",

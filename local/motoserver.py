@@ -140,7 +140,7 @@ def untrack_instances() -> None:
     def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
         return object.__new__(cls)
 
-    common_models.BaseModel.__new__ = untracked  # type: ignore[assignment,method-assign]
+    common_models.BaseModel.__new__ = untracked  # type: ignore[method-assign]
 
 
 # What moto's CloudFormation imports and the template never creates (see infra/template.yaml).
@@ -216,7 +216,7 @@ def deduplicate_fifo_topics(window_s: float = DEDUPLICATION_WINDOW_S) -> None:
         from moto.sns import models
     except ImportError:  # pragma: no cover - moto is the `local` extra
         return
-    publish = models.Topic.publish
+    publish: Any = models.Topic.publish
     lock = threading.Lock()
     first: dict[tuple[str, str], tuple[float, str]] = {}  # (topic, dedup id) -> (when, message id)
 
@@ -224,7 +224,7 @@ def deduplicate_fifo_topics(window_s: float = DEDUPLICATION_WINDOW_S) -> None:
         self: Any, message: str, *args: Any, deduplication_id: str | None = None, **kwargs: Any
     ) -> str:
         if not self.fifo_topic:
-            return publish(self, message, *args, deduplication_id=deduplication_id, **kwargs)  # type: ignore[no-any-return]
+            return str(publish(self, message, *args, deduplication_id=deduplication_id, **kwargs))
         if deduplication_id is None and str(self.content_based_deduplication).lower() == "true":
             deduplication_id = hashlib.sha256(message.encode()).hexdigest()
         key = (self.arn, deduplication_id or "")
@@ -233,7 +233,7 @@ def deduplicate_fifo_topics(window_s: float = DEDUPLICATION_WINDOW_S) -> None:
             seen = first.get(key)
             if deduplication_id and seen is not None and now - seen[0] < window_s:
                 return seen[1]  # AWS answers a duplicate with the first publish's message id
-            message_id: str = publish(self, message, *args, deduplication_id=deduplication_id, **kwargs)
+            message_id = str(publish(self, message, *args, deduplication_id=deduplication_id, **kwargs))
             if deduplication_id:
                 first[key] = (now, message_id)
                 if len(first) % 1000 == 0:
@@ -276,17 +276,17 @@ def _operation(environ: dict[str, Any]) -> str:
         return str(target).rsplit(".", 1)[-1]
     action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
     if action:
-        return action[0]
+        return str(action[0])
     if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
         action = parse_qs(body.decode("utf-8", "replace")).get("Action")
         if action:
-            return action[0]
+            return str(action[0])
     path = environ.get("PATH_INFO", "/").strip("/")
     method = environ.get("REQUEST_METHOD", "GET")
-    operation = _S3_OPERATIONS.get((method, "/" in path), method)
+    operation = _S3_OPERATIONS.get((method, "/" in path), str(method))
     if operation == "GetObject" and environ.get("HTTP_RANGE"):
         return "GetObject(range)"
     return operation

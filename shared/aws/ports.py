@@ -6,8 +6,8 @@ production and the in-memory fakes in the tests. Nothing here imports boto3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from pydantic import BaseModel

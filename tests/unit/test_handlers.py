@@ -31,11 +31,11 @@ from services.classifier import handler as classifier_handler
 from services.classifier.bootstrap import build_classifier
 from services.ingest import handler as ingest_handler
 from services.router import handler as router_handler
+from services.router.domain import decide
+from services.router.rules import load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client, endpoint_client
 from shared.aws.endpoint import VehicleEndpoint
-from services.router.domain import decide
-from services.router.rules import load_rules
 from shared.contracts import (
     Assessment,
     CaptureRecord,
