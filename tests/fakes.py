@@ -92,10 +92,10 @@ class FakeEndpoint:
     payloads: list[bytes] = field(default_factory=list)
     calls: int = 0
 
-    def send_batch(self, jpegs: Sequence[bytes]) -> list[EndpointAnswer | PhotoRejected]:
+    def send_batch(self, jpegs: Sequence[bytes]) -> list[EndpointAnswer | Exception]:
         self.calls += 1
         self.payloads.extend(jpegs)
-        results: list[EndpointAnswer | PhotoRejected] = []
+        results: list[EndpointAnswer | Exception] = []
         for _ in jpegs:
             answer = self.answers.pop(0)
             if isinstance(answer, PhotoRejected):

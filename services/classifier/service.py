@@ -50,15 +50,17 @@ class Classifier:
             reject(self._route_queue, self._logger, job.photo, job.driver_id, rejected)
             return
 
-        def answered(answer: EndpointAnswer | PhotoRejected) -> None:
+        def answered(answer: EndpointAnswer | Exception) -> None:
             self._answered(job, answer, payload_bytes=len(payload))
 
         self._outbox.add(self._endpoint, payload, then=answered)
 
-    def _answered(self, job: PhotoJob, answer: EndpointAnswer | PhotoRejected, **fields: Any) -> None:
+    def _answered(self, job: PhotoJob, answer: EndpointAnswer | Exception, **fields: Any) -> None:
         if isinstance(answer, PhotoRejected):
             reject(self._route_queue, self._logger, job.photo, job.driver_id, answer)
             return
+        if isinstance(answer, Exception):
+            raise answer
         prediction = to_prediction(job, answer, self._endpoint.name)
         self._route_queue.send(prediction)
         log_photo(

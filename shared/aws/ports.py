@@ -13,7 +13,6 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared.contracts import CaptureRecord, PhotoRef, Probabilities, RoutingDecision
-from shared.imaging import PhotoRejected
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,8 @@ class VehicleClassifier(Protocol):
     @property
     def batch_limit(self) -> int: ...
 
-    def send_batch(self, jpegs: Sequence[bytes]) -> Sequence[EndpointAnswer | PhotoRejected]:
-        """Per JPEG, its probabilities, or `PhotoRejected` (endpoint-rejected) when the model refuses
-        that image. Any error of the call as a whole is transient and propagates."""
+    def send_batch(self, jpegs: Sequence[bytes]) -> Sequence[EndpointAnswer | Exception]:
+        """Per JPEG, its probabilities, or a `shared.imaging.PhotoRejected` (endpoint-rejected) when the
+        model refuses that image (not named here: the router and capture import this module without
+        Pillow). Any error of the call as a whole is transient and propagates."""
         ...

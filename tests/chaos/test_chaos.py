@@ -99,6 +99,16 @@ def crash_stage(stack: LocalStack, stage: str) -> None:
     stack.crash_environment(stage)
 
 
+def published_more_than_once(stack: LocalStack) -> int:
+    """Photos the router published more than once (its crashes and kills): each extra publish is one
+    the FIFO topic had to drop for `published_twice` to stay 0."""
+    keys: Counter[str] = Counter()
+    for line in (stack.log_dir / f"{POLLERS}.log").read_text(errors="replace").splitlines():
+        if '"message":"decision published"' in line:
+            keys[json.loads(line).get("photo_key", "")] += 1
+    return sum(1 for n in keys.values() if n > 1)
+
+
 def crashes_logged(stack: LocalStack) -> dict[str, int]:
     text = (stack.log_dir / f"{POLLERS}.log").read_text(errors="replace")
     return {stage: text.count(f"environment of {stage} crashed") for stage in STAGES}
@@ -257,6 +267,7 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
         "dlq_unexplained": len([b for b in dlq if b not in ledger.malformed]),
         "published_twice": sum(1 for k in [*ledger.good, *ledger.bad] if decisions[k] > 1),
         "records_twice": sum(1 for k in [*ledger.good, *ledger.bad] if records[k] > 1),
+        "router_published_again": published_more_than_once(stack),
         "functions_process_killed": stack.restarts[POLLERS],
         "stages_crashed": crashes_logged(stack),
         "faults": [e for e in ledger.events if e != "dup"],
