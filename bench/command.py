@@ -2,11 +2,15 @@
 
 One run, on a local stack of its own (free ports, like the demo):
 1. the model alone (`bench.model_alone`): the limit the chain is measured against;
-2. latency at a fixed offered rate (open loop): upload -> decision on the topic and upload -> record,
-   p50/p95/p99, and the time each stage adds (from the timestamps the contracts carry);
-3. sustained throughput: N photos uploaded as fast as a thread pool can, until the last record lands;
+2. latency at a rate the chain sustains (default 20 photos/s, open loop): upload -> decision on the
+   topic and upload -> record, p50/p95/p99, and the time each stage adds (from the contracts' timestamps);
+3. a sweep of short runs at rising offered rates, until p99 upload -> record passes 1 s: the highest
+   rate that stayed under it (`max_rate_p99_under_1s`);
+4. sustained throughput: N photos uploaded as fast as a thread pool can, until the last record lands;
    lost (no decision or no record) and duplicated (more than one decision on the topic) per photo;
-4. peak RSS of the whole stack (moto, endpoint, the four pollers), sampled every 0.5 s.
+5. the chain's AWS requests per photo by service and operation (what the moto server served to the
+   functions, plus their endpoint calls), and the CPU milliseconds each process spent per photo;
+6. peak RSS of the whole stack (moto, endpoint, the functions' process), sampled every 0.5 s.
 
 This module only reads the options and runs the phases (`bench.phases`) in order; the figures come
 from `bench.stats` and are printed by `bench.report`.

@@ -35,9 +35,20 @@ def requests_per_photo(phase: Phase) -> float:
     return round(sum(phase.requests.values()) / phase.count, 2) if phase.count else 0.0
 
 
+def cpu_ms_per_photo(phase: Phase) -> dict[str, float]:
+    """CPU milliseconds each process spent per photo of the phase, and their total: on a machine of
+    N cores the chain cannot go faster than N * 1000 / total photos per second."""
+    if not phase.count:
+        return {}
+    seconds = phase.wait_end - phase.start
+    per_process = {name: round(cores * seconds * 1000 / phase.count, 1) for name, cores in phase.cpu.items()}
+    return {**per_process, "total": round(sum(per_process.values()), 1)}
+
+
 def _phase_figures(phase: Phase) -> dict[str, Any]:
     return {
         "cpu_cores_by_process": phase.cpu,
+        "cpu_ms_per_photo": cpu_ms_per_photo(phase),
         "requests_per_photo": requests_per_photo(phase),
         "requests_per_photo_by_operation": {
             name: round(n / phase.count, 3) for name, n in sorted(phase.requests.items())
@@ -184,6 +195,7 @@ def render_table(result: Mapping[str, Any]) -> list[str]:
         f"peak RSS         {result['peak_rss_mb']:>8.1f} MB   {result['peak_rss_by_process_mb']}",
         f"CPU cores, latency run     {lat['cpu_cores_by_process']}",
         f"CPU cores, throughput run  {tput['cpu_cores_by_process']}",
+        f"CPU ms per photo, throughput run  {tput['cpu_ms_per_photo']}",
         "",
         f"latency at {lat['offered_rate']:g} photos/s offered "
         f"({lat['achieved_rate']:g}/s achieved, {lat['photos']} photos), ms:",

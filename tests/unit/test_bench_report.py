@@ -148,7 +148,12 @@ def test_result_has_the_json_keys_scripts_read() -> None:
         "load_average",
         "targets",
     }
-    per_phase = {"cpu_cores_by_process", "requests_per_photo", "requests_per_photo_by_operation"}
+    per_phase = {
+        "cpu_cores_by_process",
+        "cpu_ms_per_photo",
+        "requests_per_photo",
+        "requests_per_photo_by_operation",
+    }
     assert set(result["latency"]) == {"offered_rate", "photos", "achieved_rate"} | per_phase | ACCOUNTING_KEYS
     assert (
         set(result["throughput"])
@@ -188,6 +193,8 @@ def test_result_of_a_known_run() -> None:
     assert result["requests_per_photo"] == 5.5
     assert result["requests_per_photo_by_operation"] == {"s3:GetObject": 1.0, "sqs:ReceiveMessage": 4.5}
     assert result["max_rate_p99_under_1s"] == 8.0
+    # moto at 0.5 cores over the 3 s from the first upload to the end of the wait, for 4 photos
+    assert result["throughput"]["cpu_ms_per_photo"] == {"moto": 375.0, "total": 375.0}
     assert [row["p99_under_1s"] for row in result["sweep"]] == [True, False]
 
 
