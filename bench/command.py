@@ -2,11 +2,15 @@
 
 One run, on a local stack of its own (free ports, like the demo):
 1. the model alone (`bench.model_alone`): the limit the chain is measured against;
-2. latency at a fixed offered rate (open loop): upload -> decision on the topic and upload -> record,
-   p50/p95/p99, and the time each stage adds (from the timestamps the contracts carry);
-3. sustained throughput: N photos uploaded as fast as a thread pool can, until the last record lands;
+2. latency at a rate the chain sustains (default 20 photos/s, open loop): upload -> decision on the
+   topic and upload -> record, p50/p95/p99, and the time each stage adds (from the contracts' timestamps);
+3. a sweep of short runs at rising offered rates, until p99 upload -> record passes 1 s: the highest
+   rate that stayed under it (`max_rate_p99_under_1s`);
+4. sustained throughput: N photos uploaded as fast as a thread pool can, until the last record lands;
    lost (no decision or no record) and duplicated (more than one decision on the topic) per photo;
-4. peak RSS of the whole stack (moto, endpoint, the four pollers), sampled every 0.5 s.
+5. the chain's AWS requests per photo by service and operation (what the moto server served to the
+   functions, plus their endpoint calls), and the CPU milliseconds each process spent per photo;
+6. peak RSS of the whole stack (moto, endpoint, the functions' process), sampled every 0.5 s.
 
 This module only reads the options and runs the phases (`bench.phases`) in order; the figures come
 from `bench.stats` and are printed by `bench.report`.
@@ -41,7 +45,15 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
 
 @click.command()
 @click.option("--photos", "count", default=2000, show_default=True, help="Photos in the throughput run.")
-@click.option("--rate", "offered_rate", default=50.0, show_default=True, help="Photos/s in the latency run.")
+@click.option("--rate", "offered_rate", default=20.0, show_default=True, help="Photos/s in the latency run.")
+@click.option(
+    "--sweep",
+    "sweep_spec",
+    default="30,40,50,60,70,80",
+    show_default=True,
+    help="Rising offered rates (photos/s), a short run each, until p99 upload -> record passes 1 s.",
+)
+@click.option("--sweep-seconds", default=8.0, show_default=True, help="Seconds of each sweep run.")
 @click.option("--duration", default=20.0, show_default=True, help="Seconds of the latency run.")
 @click.option("--data", "data_dir", type=click.Path(exists=True, path_type=Path), help="Folder of photos.")
 @click.option("--model-images", default=400, show_default=True, help="Images in the model-alone run.")
@@ -59,6 +71,8 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
 def bench(
     count: int,
     offered_rate: float,
+    sweep_spec: str,
+    sweep_seconds: float,
     duration: float,
     data_dir: Path | None,
     model_images: int,
@@ -76,6 +90,10 @@ def bench(
 
     if count < 1 or offered_rate <= 0 or duration <= 0:
         raise click.UsageError("--photos, --rate and --duration must be positive")
+    try:
+        sweep_rates = [float(r) for r in sweep_spec.split(",") if r.strip()]
+    except ValueError:
+        raise click.UsageError(f"--sweep {sweep_spec!r}: expected rates like 30,40,50") from None
     try:
         concurrency = parse_concurrency(concurrency_specs)
     except ValueError as error:
@@ -115,6 +133,8 @@ def bench(
             workers=workers,
             timeout_s=timeout,
             echo=click.echo,
+            sweep_rates=sweep_rates,
+            sweep_s=sweep_seconds,
         )
 
     result = build_result(

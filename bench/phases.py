@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bench.load import Sample, Uploaded, Uploader, upload
-from bench.probes import CaptureProbe, DecisionCollector, RssSampler, Seen
-from bench.stats import Accounting, account, cpu_cores
+from bench.probes import CaptureProbe, DecisionCollector, RequestProbe, RssSampler, Seen, difference
+from bench.stats import Accounting, account, cpu_cores, summarise_stages
 from driver_routing.subscription import DecisionSubscription
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 Echo = Callable[[str], None]
 
 WARM_UP_PHOTOS = 20
+P99_LIMIT_MS = 1000.0  # upload -> record
 STALL_S = 60.0  # nothing decided or captured for this long: the chain is stuck, stop waiting
 
 
@@ -41,6 +42,9 @@ class Phase:
     cpu: dict[str, float]
     accounting: Accounting
     timelines: list[dict[str, Any]]
+    # The chain's AWS requests during the phase, by service:Operation (uploads and probes not counted).
+    requests: dict[str, int]
+    rate_per_s: float | None = None  # offered rate (None: as fast as the upload threads go)
 
 
 @dataclass(frozen=True)
@@ -48,12 +52,19 @@ class Chain:
     """What the stack-side phases measured, and what the stack looked like while they ran."""
 
     steady: Phase  # latency at the offered rate
+    sweep: list[Phase]  # short runs at rising offered rates, until p99 passes 1 s
     burst: Phase  # sustained throughput
     peak_rss_mb: float
     peak_rss_by_process_mb: dict[str, float]
     decision_receive_errors: int
     poller_restarts: dict[str, int]
     stack_processes: list[str]
+
+
+def p99_under_limit(phase: Phase) -> bool:
+    """Every photo recorded, and upload -> record p99 within P99_LIMIT_MS."""
+    p99 = summarise_stages(phase.timelines).get("upload_to_record", {}).get("p99")
+    return phase.accounting.lost == 0 and p99 is not None and p99 <= P99_LIMIT_MS
 
 
 def timelines(
@@ -87,27 +98,29 @@ class Runner:
         collector: DecisionCollector,
         capture: CaptureProbe,
         rss: RssSampler,
+        requests: RequestProbe | None = None,
         *,
         supervise: Callable[[], object],
         timeout_s: float,
         echo: Echo,
-        poll_s: float = 1.0,
+        poll_s: float = 0.5,
         stall_s: float = STALL_S,
     ) -> None:
         self.collector = collector
         self.capture = capture
         self.rss = rss
+        self.requests = requests
         self.supervise = supervise  # restarts a poller that died, so a wait can still finish
         self.timeout_s = timeout_s
         self.echo = echo
-        self.poll_s = poll_s  # the COUNT scan is work for moto too: poll gently
+        self.poll_s = poll_s
         self.stall_s = stall_s
 
     def wait_for(
         self, keys: list[str], *, baseline_records: int, timeout_s: float
     ) -> dict[str, CaptureRecord]:
         """Until every key has a decision and the table has as many new records, the deadline passes,
-        or nothing moves for `stall_s`. Polls a cheap COUNT scan, then reads the records once."""
+        or nothing moves for `stall_s`. Polls the table's item count, then reads the records once."""
         deadline = time.monotonic() + timeout_s
         last_progress, last_state = time.monotonic(), (-1, -1)
         next_echo = time.monotonic() + 5
@@ -136,10 +149,12 @@ class Runner:
     def measure(self, uploader: Uploader, count: int, *, rate_per_s: float | None, workers: int) -> Phase:
         """Upload, wait for every decision and record, then account for each photo and the CPU it took."""
         baseline = self.capture.count()
+        requests_before = self.requests.snapshot() if self.requests else {}
         cpu_before, wall_before = self.rss.cpu_snapshot(), time.time()
         start = upload(uploader, count, rate_per_s=rate_per_s, workers=workers)
         uploads_end = max(u.done for u in uploader.results)
         records = self.wait_for(uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s)
+        requests = difference(self.requests.snapshot(), requests_before) if self.requests else {}
         return Phase(
             uploader=uploader,
             count=count,
@@ -150,6 +165,8 @@ class Runner:
             cpu=cpu_cores(cpu_before, self.rss.cpu_snapshot(), time.time() - wall_before),
             accounting=account(uploader.keys(), self.collector.counts(), records),
             timelines=timelines(uploader.results, records, self.collector.snapshot()),
+            requests=requests,
+            rate_per_s=rate_per_s,
         )
 
 
@@ -163,20 +180,28 @@ def measure_chain(
     workers: int,
     timeout_s: float,
     echo: Echo,
+    sweep_rates: Sequence[float] = (),
+    sweep_s: float = 8.0,
 ) -> Chain:
-    """Warm-up, then latency at `offered_rate`, then `count` photos as fast as `workers` threads go."""
+    """Warm-up, then latency at `offered_rate`, then short runs at each of `sweep_rates` until one's p99
+    passes `P99_LIMIT_MS`, then `count` photos as fast as `workers` threads go."""
     resources = stack.resources
     assert resources is not None, "the stack is started"
     region = stack.config.region
     os.environ.update(stack.client_environment())  # the clients below find the local endpoints here
     s3 = client("s3", region)
     capture = CaptureProbe(CaptureTable(client("dynamodb", region), resources.capture_table))
+    from local.stack import CHAIN_APP_ID
+
+    requests = RequestProbe(stack.aws_url, CHAIN_APP_ID, stack.call_counts)
     with (
         RssSampler(stack.process_ids) as rss,
         DecisionSubscription(client("sqs", region), client("sns", region), resources.topic_arn) as sub,
         DecisionCollector(sub) as collector,
     ):
-        runner = Runner(collector, capture, rss, supervise=stack.supervise, timeout_s=timeout_s, echo=echo)
+        runner = Runner(
+            collector, capture, rss, requests, supervise=stack.supervise, timeout_s=timeout_s, echo=echo
+        )
         runner.warm_up(Uploader(s3, resources.bucket, samples, "warm"))
 
         echo(f"latency: {latency_count} photos at {offered_rate:g}/s ...")
@@ -187,12 +212,26 @@ def measure_chain(
             workers=max(8, int(offered_rate // 5)),  # enough threads that a slow put never delays the next
         )
 
+        sweep = []
+        for step, rate_per_s in enumerate(sweep_rates):
+            echo(f"sweep: {int(rate_per_s * sweep_s)} photos at {rate_per_s:g}/s ...")
+            phase = runner.measure(
+                Uploader(s3, resources.bucket, samples, f"sweep{step}"),
+                max(1, int(rate_per_s * sweep_s)),
+                rate_per_s=rate_per_s,
+                workers=max(8, int(rate_per_s // 5)),
+            )
+            sweep.append(phase)
+            if not p99_under_limit(phase):
+                break
+
         echo(f"throughput: {count} photos as fast as {workers} upload threads go ...")
         burst = runner.measure(
             Uploader(s3, resources.bucket, samples, "tput"), count, rate_per_s=None, workers=workers
         )
     return Chain(
         steady=steady,
+        sweep=sweep,
         burst=burst,
         peak_rss_mb=rss.peak_mb,
         peak_rss_by_process_mb=dict(rss.peak_by_process_mb),

@@ -3,10 +3,13 @@ memory and CPU of the stack's processes."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from shared.contracts import CaptureRecord, RoutingDecision
@@ -17,7 +20,7 @@ class Subscription(Protocol):
 
 
 class RecordTable(Protocol):
-    def count(self) -> int: ...
+    def approximate_count(self) -> int: ...
 
     def scan(self) -> Iterator[CaptureRecord]: ...
 
@@ -142,15 +145,46 @@ class DecisionCollector:
 
 
 class CaptureProbe:
-    """The capture table as the benchmark reads it: a cheap count to poll, the records read once."""
+    """The capture table as the benchmark reads it: a cheap count to poll (the table's item count, no
+    scan), the records read once at the end of a phase."""
 
     def __init__(self, table: RecordTable) -> None:
         self._table = table
 
     def count(self) -> int:
-        return self._table.count()
+        return self._table.approximate_count()
 
     def records(self, keys: Iterable[str]) -> dict[str, CaptureRecord]:
         """Records for these photo keys (one scan); other phases' records are left out."""
         wanted = set(keys)
         return {r.photo_key: r for r in self._table.scan() if r.photo_key in wanted}
+
+
+class RequestProbe:
+    """The chain's AWS requests so far, by `service:Operation`: what the moto server served to the
+    functions' app id, plus the calls that never reach moto (the SageMaker endpoint) as the functions'
+    process counted them."""
+
+    def __init__(self, aws_url: str, app_id: str, calls_path: Path) -> None:
+        self._url = f"{aws_url}/_local/requests"
+        self._app_id = app_id
+        self._calls_path = calls_path
+
+    def snapshot(self) -> dict[str, int]:
+        with urllib.request.urlopen(self._url, timeout=10) as response:
+            rows = json.loads(response.read())
+        counts = {
+            f"{row['service']}:{row['operation']}": int(row["count"])
+            for row in rows
+            if row["caller"] == self._app_id
+        }
+        try:
+            calls = json.loads(self._calls_path.read_text())
+        except (OSError, ValueError):
+            calls = {}
+        counts.update({k: int(v) for k, v in calls.items() if k.startswith("sagemaker-runtime:")})
+        return counts
+
+
+def difference(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
+    return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] - before.get(k, 0)}

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.phases import Chain, Phase
+from bench.phases import P99_LIMIT_MS, Chain, Phase, p99_under_limit
 from bench.stats import per_second, rate, stage_values, summarise, summarise_stages
 
-# Targets from issue #5, for this 2-core machine.
-TARGET_CHAIN_PHOTOS_PER_S = 100.0
-TARGET_P99_MS = 500.0
+# Targets from issue #15, for this 2-core machine.
+TARGET_CHAIN_PHOTOS_PER_S = 60.0
+TARGET_P99_MS = P99_LIMIT_MS
 TARGET_PEAK_RSS_MB = 600.0
+TARGET_REQUESTS_PER_PHOTO = 6.0
 
 SATURATED_STAGES = (
     "s3_event_to_ingested",
@@ -30,8 +31,47 @@ def _percentiles(stages: Mapping[str, Any], name: str) -> dict[str, Any]:
     return {k: row[k] for k in ("p50", "p95", "p99")}
 
 
+def requests_per_photo(phase: Phase) -> float:
+    return round(sum(phase.requests.values()) / phase.count, 2) if phase.count else 0.0
+
+
+def cpu_ms_per_photo(phase: Phase) -> dict[str, float]:
+    """CPU milliseconds each process spent per photo of the phase, and their total: on a machine of
+    N cores the chain cannot go faster than N * 1000 / total photos per second."""
+    if not phase.count:
+        return {}
+    seconds = phase.wait_end - phase.start
+    per_process = {name: round(cores * seconds * 1000 / phase.count, 1) for name, cores in phase.cpu.items()}
+    return {**per_process, "total": round(sum(per_process.values()), 1)}
+
+
 def _phase_figures(phase: Phase) -> dict[str, Any]:
-    return {"cpu_cores_by_process": phase.cpu, **phase.accounting.as_dict()}
+    return {
+        "cpu_cores_by_process": phase.cpu,
+        "cpu_ms_per_photo": cpu_ms_per_photo(phase),
+        "requests_per_photo": requests_per_photo(phase),
+        "requests_per_photo_by_operation": {
+            name: round(n / phase.count, 3) for name, n in sorted(phase.requests.items())
+        },
+        **phase.accounting.as_dict(),
+    }
+
+
+def _sweep_row(phase: Phase) -> dict[str, Any]:
+    return {
+        "offered_rate": phase.rate_per_s,
+        "latency_ms": _percentiles(summarise_stages(phase.timelines), "upload_to_record"),
+        "lost": phase.accounting.lost,
+        "requests_per_photo": requests_per_photo(phase),
+        "p99_under_1s": p99_under_limit(phase),
+    }
+
+
+def max_rate_p99_under_1s(chain: Chain) -> float | None:
+    """The highest offered rate whose p99 upload -> record stayed under 1 s, over the latency run and
+    the sweep (which stops at the first rate that fails)."""
+    passing = [p.rate_per_s for p in (chain.steady, *chain.sweep) if p.rate_per_s and p99_under_limit(p)]
+    return max(passing) if passing else None
 
 
 def build_result(
@@ -54,10 +94,14 @@ def build_result(
         "model_images_per_s": limit,
         "chain_photos_per_s": chain_rate,
         "ratio": round(chain_rate / limit, 3) if limit else None,
+        "requests_per_photo": requests_per_photo(burst),
+        "requests_per_photo_by_operation": _phase_figures(burst)["requests_per_photo_by_operation"],
         "latency_ms": _percentiles(lat_stages, "upload_to_record"),
         "decision_latency_ms": _percentiles(lat_stages, "upload_to_decision"),
-        "lost": burst.accounting.lost + steady.accounting.lost,
-        "duplicated": len(burst.accounting.duplicated) + len(steady.accounting.duplicated),
+        "max_rate_p99_under_1s": max_rate_p99_under_1s(chain),
+        "sweep": [_sweep_row(phase) for phase in chain.sweep],
+        "lost": sum(p.accounting.lost for p in (burst, steady, *chain.sweep)),
+        "duplicated": sum(len(p.accounting.duplicated) for p in (burst, steady, *chain.sweep)),
         "peak_rss_mb": round(chain.peak_rss_mb, 1),
         "peak_rss_by_process_mb": {k: round(v, 1) for k, v in sorted(chain.peak_rss_by_process_mb.items())},
         "stages_ms": lat_stages,
@@ -106,6 +150,11 @@ def targets(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "value": result["chain_photos_per_s"],
             "met": result["chain_photos_per_s"] >= TARGET_CHAIN_PHOTOS_PER_S,
         },
+        "requests_per_photo": {
+            "target": f"<= {TARGET_REQUESTS_PER_PHOTO:g}",
+            "value": result["requests_per_photo"],
+            "met": result["requests_per_photo"] <= TARGET_REQUESTS_PER_PHOTO,
+        },
         "lost_and_duplicated": {
             "target": "0 / 0",
             "value": f"{result['lost']} / {result['duplicated']}",
@@ -137,11 +186,16 @@ def render_table(result: Mapping[str, Any]) -> list[str]:
         f"chain            {result['chain_photos_per_s']:>8.1f} photos/s   ({tput['photos']} "
         f"photos in {tput['seconds']:.1f} s; uploads at {tput['upload_photos_per_s']:.0f}/s)",
         f"ratio            {result['ratio']:>8.3f}",
+        f"requests/photo   {result['requests_per_photo']:>8.2f}   "
+        f"{result['requests_per_photo_by_operation']}",
+        f"max rate, p99<1s {result['max_rate_p99_under_1s']!s:>8} photos/s   sweep: "
+        + ", ".join(f"{r['offered_rate']:g}/s p99 {r['latency_ms']['p99']}" for r in result["sweep"]),
         f"concurrency      {result['concurrency']}; load average {result['load_average']}",
         f"lost/duplicated  {result['lost']:>4} / {result['duplicated']}",
         f"peak RSS         {result['peak_rss_mb']:>8.1f} MB   {result['peak_rss_by_process_mb']}",
         f"CPU cores, latency run     {lat['cpu_cores_by_process']}",
         f"CPU cores, throughput run  {tput['cpu_cores_by_process']}",
+        f"CPU ms per photo, throughput run  {tput['cpu_ms_per_photo']}",
         "",
         f"latency at {lat['offered_rate']:g} photos/s offered "
         f"({lat['achieved_rate']:g}/s achieved, {lat['photos']} photos), ms:",

@@ -92,6 +92,7 @@ def redrive(sqs: Any, queue: QueueRef, *, batch: int = 10, max_messages: int | N
             MaxNumberOfMessages=batch,
             WaitTimeSeconds=1,
             MessageAttributeNames=["All"],
+            AttributeNames=["MessageGroupId", "MessageDeduplicationId"],
         ).get("Messages", [])
         if not messages:
             break
@@ -100,6 +101,7 @@ def redrive(sqs: Any, queue: QueueRef, *, batch: int = 10, max_messages: int | N
                 "Id": str(i),
                 "MessageBody": m["Body"],
                 **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}),
+                **_fifo_fields(queue, m),
             }
             for i, m in enumerate(messages)
         ]
@@ -114,3 +116,16 @@ def redrive(sqs: Any, queue: QueueRef, *, batch: int = 10, max_messages: int | N
             sqs.delete_message_batch(QueueUrl=queue.dlq_url, Entries=done)
         moved += len(done)
     return moved
+
+
+def _fifo_fields(queue: QueueRef, message: dict[str, Any]) -> dict[str, str]:
+    """A FIFO queue (the capture queue, subscribed to the FIFO topic) takes a message back in its own
+    group. Its deduplication id is new (but the same for the same DLQ message, should the operator run
+    the redrive twice): with the original one, SQS would drop a redrive within five minutes of the first
+    delivery as a duplicate."""
+    if not queue.url.endswith(".fifo"):
+        return {}
+    return {
+        "MessageGroupId": message.get("Attributes", {}).get("MessageGroupId", "redrive"),
+        "MessageDeduplicationId": f"redrive-{message['MessageId']}",
+    }

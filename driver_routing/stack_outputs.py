@@ -28,7 +28,6 @@ REQUIRED_OUTPUTS = (
     "PhotoBucketName",
     "RoutingTopicArn",
     "CaptureTableName",
-    "IdempotencyTableName",
     *(key for pair in QUEUE_OUTPUTS.values() for key in pair),
 )
 COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
@@ -59,7 +58,6 @@ class StackResources:
     queues: dict[str, QueueRef]  # keys: "ingest", "classify", "route", "capture"
     topic_arn: str
     capture_table: str
-    idempotency_table: str
 
     def environment(self) -> dict[str, str]:
         """The variables the services read (shared/settings.py names), plus every queue and DLQ URL."""
@@ -67,7 +65,6 @@ class StackResources:
             "PHOTO_BUCKET": self.bucket,
             "ROUTING_TOPIC_ARN": self.topic_arn,
             "CAPTURE_TABLE": self.capture_table,
-            "IDEMPOTENCY_TABLE": self.idempotency_table,
         }
         for key, queue in self.queues.items():
             env[f"{key.upper()}_QUEUE_URL"] = queue.url
@@ -131,5 +128,4 @@ def resources_from_outputs(
         queues=queues,
         topic_arn=outputs["RoutingTopicArn"],
         capture_table=outputs["CaptureTableName"],
-        idempotency_table=outputs["IdempotencyTableName"],
     )

@@ -13,6 +13,8 @@ from shared.contracts import Route, RoutingDecision
 
 
 class DecisionSubscription:
+    """On the FIFO routing topic, a FIFO queue: one copy of each photo's decision, in order per driver."""
+
     def __init__(self, sqs: Any, sns: Any, topic_arn: str, *, routes: list[Route] | None = None) -> None:
         self._sqs = sqs
         self._sns = sns
@@ -23,9 +25,13 @@ class DecisionSubscription:
 
     def __enter__(self) -> DecisionSubscription:
         name = f"driver-routing-watch-{uuid.uuid4().hex[:12]}"
-        self.queue_url = self._sqs.create_queue(QueueName=name, Attributes={"SqsManagedSseEnabled": "true"})[
-            "QueueUrl"
-        ]
+        attributes = {"SqsManagedSseEnabled": "true"}
+        if self._topic_arn.endswith(".fifo"):
+            # A FIFO topic's subscriber: a FIFO queue deduplicates again on the decision's id, so each
+            # photo's decision arrives once; a standard queue may deliver twice.
+            name += ".fifo"
+            attributes["FifoQueue"] = "true"
+        self.queue_url = self._sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]

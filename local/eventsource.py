@@ -91,7 +91,12 @@ class SqsEventSource:
     time, as in a Lambda execution environment: handlers keep per-invocation state at module level
     (Powertools' batch processor, logger keys, metrics), which concurrent invocations would mix up —
     one invocation's failures reported in another's response, and deleted. More throughput means more
-    environments (processes), as Lambda scales.
+    environments, as Lambda scales (`local.poller` runs several in one process, each on its own copy
+    of the handler's modules).
+
+    `crash_next()` makes the next invocation die after its handler returned and before the poller
+    deleted anything: the window in which a function's side effects are done but SQS will deliver the
+    batch again. The environment is then replaced by a fresh one (`new_environment`), as Lambda would.
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class SqsEventSource:
         batch_size: int = 10,
         wait_time_s: int = 2,
         concurrency: int = 1,
+        new_environment: Callable[[], Handler] | None = None,
     ) -> None:
         self._sqs = sqs
         self.queue_url = queue_url
@@ -122,7 +128,13 @@ class SqsEventSource:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._invoking = threading.Lock()
+        self._crash = threading.Event()
+        self._new_environment = new_environment
         self.stats = PollerStats()
+        self.crashes = 0
+
+    def crash_next(self) -> None:
+        self._crash.set()
 
     def poll_once(self) -> int:
         """Receive one batch, invoke the handler, delete what succeeded. Returns the batch size."""
@@ -148,6 +160,13 @@ class SqsEventSource:
                 failed = {m["MessageId"] for m in messages}
                 with self._lock:
                     self.stats.handler_errors += 1
+            if self._crash.is_set():
+                self._crash.clear()
+                self.crashes += 1
+                log.warning("environment of %s crashed after its handler (injected)", self.function_name)
+                if self._new_environment is not None:
+                    self._handler = self._new_environment()
+                return len(messages)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(

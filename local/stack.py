@@ -1,13 +1,15 @@
-"""The local stack: moto in server mode, the model endpoint and the four pollers, on 127.0.0.1.
+"""The local stack: moto in server mode, the model endpoint and the functions' pollers, on 127.0.0.1.
 
 Resources come from `infra/template.yaml` (deployed into moto's CloudFormation by `local.deploy`), so the
-local stack and AWS cannot drift. Every child is a process of its own; a poller that dies is restarted,
-as Lambda would start a fresh execution environment.
+local stack and AWS cannot drift. Every function's execution environments run in one poller process
+(`local.poller`), each on its own copy of its handler's modules; if that process dies it is restarted,
+as Lambda would start fresh execution environments.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +20,7 @@ from typing import IO, Any
 
 from driver_routing.local_record import StackLock, default_state_dir, record_path, write_record
 from driver_routing.stack_outputs import StackResources
-from local.deploy import deploy_stack
+from local.deploy import deploy_stack, needs_managed_policies
 from local.functions import FUNCTIONS
 from local.identity import LocalIdentity, deploy_identity
 from local.processes import HOST, die_with_parent, port_is_free, wait_for_http
@@ -29,6 +31,9 @@ class PortInUse(RuntimeError):
 
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# The functions' requests carry this app id in their User-Agent: the moto server counts them apart.
+CHAIN_APP_ID = "driver-routing-chain"
+POLLERS = "functions"
 
 
 @dataclass
@@ -42,9 +47,9 @@ class StackConfig:
     # The record and lock that let commands find the stack from any folder, and its logs.
     state_dir: Path = field(default_factory=default_state_dir)
     endpoint_name: str = "vehicle-classifier"
-    # Execution environments (poller processes) per function; each runs one invocation at a time.
+    # Execution environments per function (all in one poller process); each runs one invocation at a time.
     concurrency: Mapping[str, int] = field(
-        default_factory=lambda: {"ingest": 3, "classifier": 2, "router": 1, "capture": 1}
+        default_factory=lambda: {"ingest": 2, "classifier": 3, "router": 1, "capture": 1}
     )
     # Template parameters, e.g. short timeouts for tests: {"FunctionTimeout": "5", ...}.
     parameters: Mapping[str, str] = field(default_factory=dict)
@@ -69,8 +74,9 @@ class LocalStack:
             for name in FUNCTIONS
             for index in range(1, max(1, self.config.concurrency.get(name, 1)) + 1)
         }
+        # One process (POLLERS) for every environment.
         self.pollers: dict[str, subprocess.Popen[bytes]] = {}
-        self.restarts: dict[str, int] = dict.fromkeys(self.environments, 0)
+        self.restarts: dict[str, int] = {POLLERS: 0}
         self._logs: list[IO[bytes]] = []
         self._supervising = threading.Lock()
         self._lock = StackLock(self.config.state_dir)
@@ -143,7 +149,7 @@ class LocalStack:
                     "-p",
                     str(self.config.aws_port),
                 ],
-                {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+                {"MOTO_IAM_LOAD_MANAGED_POLICIES": str(self._managed_policies()).lower()},
             )
         self._endpoint = self._spawn(
             "endpoint",
@@ -170,29 +176,36 @@ class LocalStack:
             self.aws_url, stack_name=self.config.stack_name, region=self.config.region
         )
         wait_for_http(f"{self.endpoint_url}/ping", 120, self._endpoint, need_ok=True)
-        for environment in self.environments:
-            self.start_poller(environment)
+        self.start_pollers()
         self.start_api()
         self._write_state()
         return self.resources
 
-    def start_poller(self, environment: str) -> None:
+    @property
+    def crash_requests(self) -> Path:
+        return self.config.state_dir / "crash-requests"
+
+    @property
+    def call_counts(self) -> Path:
+        """The functions' API calls by service and operation (JSON), as their process counts them."""
+        return self.config.state_dir / "calls.json"
+
+    def start_pollers(self) -> None:
         assert self.resources is not None
-        function = FUNCTIONS[self.environments[environment]]
-        queue = self.resources.queues[function.source_queue]
-        self.pollers[environment] = self._spawn(
-            environment,
-            [
-                sys.executable,
-                "-m",
-                "local.poller",
-                function.name,
-                "--queue-url",
-                queue.url,
-                "--queue-arn",
-                queue.arn,
-            ],
-            {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": function.name},
+        command = [
+            sys.executable,
+            "-m",
+            "local.poller",
+            "--crash-requests",
+            str(self.crash_requests),
+            "--call-counts",
+            str(self.call_counts),
+        ]
+        for environment, name in self.environments.items():
+            queue = self.resources.queues[FUNCTIONS[name].source_queue]
+            command += ["--environment", environment, name, queue.url, queue.arn]
+        self.pollers[POLLERS] = self._spawn(
+            POLLERS, command, {**self.function_environment(), "AWS_SDK_UA_APP_ID": CHAIN_APP_ID}
         )
 
     def start_api(self) -> None:
@@ -223,6 +236,15 @@ class LocalStack:
             return {}
         return {"DRIVER_ROUTING_API_URL": self.api_url, **self.identity.environment()}
 
+    def crash_environment(self, environment: str) -> None:
+        """Make that environment die after its next handler returns, before the delete (see
+        `SqsEventSource.crash_next`)."""
+        if environment not in self.environments:
+            raise KeyError(f"no execution environment {environment!r}; there are {sorted(self.environments)}")
+        with self.crash_requests.open("a") as requests:
+            requests.write(environment + "\n")
+        self.pollers[POLLERS].send_signal(signal.SIGUSR1)
+
     def supervise(self) -> list[str]:
         """Restart pollers that died; return their names. Raise if moto or the endpoint died.
 
@@ -236,7 +258,7 @@ class LocalStack:
             for name, process in list(self.pollers.items()):
                 if process.poll() is not None:
                     self.restarts[name] += 1
-                    self.start_poller(name)
+                    self.start_pollers()
                     restarted.append(name)
         return restarted
 
@@ -289,6 +311,10 @@ class LocalStack:
             start_new_session=True,  # Ctrl-C reaches the stack, which stops its children in order
             preexec_fn=die_with_parent,
         )
+
+    def _managed_policies(self) -> bool:
+        parameters = {"EndpointName": self.config.endpoint_name, **self.config.parameters}
+        return needs_managed_policies(self.config.region, parameters)
 
     def _write_state(self) -> None:
         write_record(self.config.state_dir, self.config.stack_name, self.client_environment())

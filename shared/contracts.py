@@ -217,6 +217,12 @@ class RoutingDecision(Contract):
             raise ValueError(f"route {self.route} needs a reason")
         return self
 
+    @property
+    def deduplication_id(self) -> str:
+        """What a FIFO topic deduplicates on: one decision per photo identity within its window, and
+        one review of it (a dispatcher's decision about the same photo is a decision of its own)."""
+        return self.photo.photo_id if self.review is None else f"{self.photo.photo_id}-reviewed"
+
     def message_attributes(self) -> dict[str, str]:
         """What SNS subscribers filter on."""
         attributes = {

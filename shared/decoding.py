@@ -115,14 +115,14 @@ def decode(data: bytes, *, side: int, max_pixels: int, accept: Collection[str] |
         if fmt in ("JPEG", "MPO"):
             image.draft("RGB", (side, side))
         image.load()
-        if _orientation(image) in (5, 6, 7, 8):
+        if orientation(image) in (5, 6, 7, 8):
             width, height = height, width
         upright = ImageOps.exif_transpose(image)
         rgb = to_rgb(upright)
     return Decoded(rgb, fmt, width, height)
 
 
-def _orientation(image: Image.Image) -> int:
+def orientation(image: Image.Image) -> int:
     return int(image.getexif().get(0x0112, 1) or 1)
 
 

@@ -21,6 +21,9 @@ from shared.decoding import (
     UnacceptedFormat,
     UnknownFormat,
     decode,
+    decoder_faults,
+    open_image,
+    orientation,
     resize_square,
 )
 from shared.driver_messages import SENT_AS
@@ -28,8 +31,6 @@ from shared.formats import ACCEPTED, PHOTO_FORMATS, sniff_unsupported
 
 # The endpoint payload is always a PNG: lossless, so the model sees the pixels this module made.
 PAYLOAD_CONTENT_TYPE = "image/png"
-# Side of the square the ingest check decodes to: enough to reach every byte of the file.
-CHECK_SIDE = 256
 # zlib level 1: a 192 px square encodes in about a millisecond; higher levels save bytes nobody pays for.
 PNG_COMPRESS_LEVEL = 1
 
@@ -87,22 +88,38 @@ def decode_photo(data: bytes, *, side: int, max_pixels: int) -> Decoded:
         raise unsupported(f"a {error.format} image") from error
 
 
-def inspect_photo(data: bytes, *, extension: str, max_bytes: int, max_pixels: int) -> ImageFacts:
-    """Check that `data` is a whole photo of an accepted format and sane size, named for what it is.
+def inspect_photo(
+    data: bytes, *, extension: str, max_bytes: int, max_pixels: int, size: int | None = None
+) -> ImageFacts:
+    """Check from its header that `data` is a photo of an accepted format and sane size, named for what
+    it is.
 
-    It is decoded the way the classifier will decode it, so a photo that passes here cannot fail there.
-    """
-    if not data:
+    `data` may be the object's first bytes only (`size` is then the whole object's): the header holds the
+    format, the dimensions and the EXIF orientation, which is all this needs. Whether every byte decodes
+    is found where the photo is decoded anyway, in `endpoint_payload` (`corrupt-image`), with the same
+    decoder and the same rejections."""
+    size = len(data) if size is None else size
+    if not data or size == 0:
         raise PhotoRejected(RejectionReason.EMPTY_OBJECT)
-    if len(data) > max_bytes:
-        raise PhotoRejected(RejectionReason.TOO_LARGE, f"{len(data)} bytes > {max_bytes}")
-    decoded = decode_photo(data, side=CHECK_SIDE, max_pixels=max_pixels)
-    photo_format = ACCEPTED[decoded.format]
+    if size > max_bytes:
+        raise PhotoRejected(RejectionReason.TOO_LARGE, f"{size} bytes > {max_bytes}")
+    what = sniff_unsupported(data)
+    if what:
+        raise unsupported(what)
+    with rejections():
+        image = open_image(data, max_pixels)
+        with decoder_faults():
+            fmt, (width, height), turned = str(image.format), image.size, orientation(image) in (5, 6, 7, 8)
+    photo_format = ACCEPTED.get(fmt)
+    if photo_format is None:
+        raise unsupported(f"a {fmt} image")
     if extension.lower() not in photo_format.extensions:
         raise PhotoRejected(
-            RejectionReason.EXTENSION_MISMATCH, f"extension {extension!r} but content is {decoded.format}"
+            RejectionReason.EXTENSION_MISMATCH, f"extension {extension!r} but content is {fmt}"
         )
-    return ImageFacts(decoded.format, photo_format.content_type, decoded.width, decoded.height)
+    if turned:
+        width, height = height, width
+    return ImageFacts(fmt, photo_format.content_type, width, height)
 
 
 def endpoint_payload(data: bytes, *, side: int, max_pixels: int) -> bytes:

@@ -9,7 +9,6 @@ from typing import TypeVar
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from shared.contracts import PhotoRef, Rejection
 
@@ -67,10 +66,7 @@ def reports_failures(
                     "error": type(error).__name__,
                     "detail": str(error)[:300],
                 }
-                if isinstance(error, IdempotencyAlreadyInProgressError):
-                    logger.warning("photo in progress elsewhere; SQS will redeliver", extra=fields)
-                else:
-                    logger.exception("record failed; SQS will redeliver it", extra=fields)
+                logger.exception("record failed; SQS will redeliver it", extra=fields)
                 raise
             metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=1)
             return result
@@ -78,3 +74,17 @@ def reports_failures(
         return handle
 
     return decorate
+
+
+def reports_send_failures(logger: Logger, metrics: Metrics) -> Callable[[str, Exception], None]:
+    """For `Outbox`: a record whose messages did not go out after the batch is logged and counted as
+    failed, like a record whose handler raised (SQS redelivers it)."""
+
+    def report(message_id: str, error: Exception) -> None:
+        metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "record's messages not sent; SQS will redeliver it",
+            extra={"message_id": message_id, "error": type(error).__name__, "detail": str(error)[:300]},
+        )
+
+    return report

@@ -19,7 +19,6 @@ class Settings(BaseSettings):
     route_queue_url: str = Field(default="", validation_alias="ROUTE_QUEUE_URL")
     routing_topic_arn: str = Field(default="", validation_alias="ROUTING_TOPIC_ARN")
     capture_table: str = Field(default="", validation_alias="CAPTURE_TABLE")
-    idempotency_table: str = Field(default="", validation_alias="IDEMPOTENCY_TABLE")
     endpoint_name: str = Field(default="vehicle-classifier", validation_alias="SAGEMAKER_ENDPOINT_NAME")
 
     # Photo limits. A 12-megapixel phone JPEG is 3-8 MB: it is resized by the classifier, never rejected.
@@ -31,14 +30,20 @@ class Settings(BaseSettings):
     # At most 1024: a PNG of that square stays below SageMaker's 6 MB payload limit.
     endpoint_image_side: int = Field(default=192, ge=128, le=1024, validation_alias="ENDPOINT_IMAGE_SIDE")
 
+    # Images per endpoint call (one `application/jsonlines` call for up to this many of an invocation's
+    # photos; 1: one `image/jpeg` call per photo). Measured on the local endpoint: batches give no more
+    # images/s there, and its memory grows with batch size x concurrent calls.
+    endpoint_batch_size: int = Field(default=1, ge=1, le=10, validation_alias="ENDPOINT_BATCH_SIZE")
+
     # Endpoint retries inside one invocation, before the record goes back to SQS.
     endpoint_attempts: int = Field(default=4, validation_alias="ENDPOINT_ATTEMPTS")
     endpoint_backoff_s: float = Field(default=0.2, validation_alias="ENDPOINT_BACKOFF_S")
     endpoint_timeout_s: float = Field(default=5.0, validation_alias="ENDPOINT_TIMEOUT_S")
 
-    # Sized to the function timeout: an INPROGRESS idempotency record must expire before SQS redelivers.
     function_timeout_s: int = Field(default=30, validation_alias="FUNCTION_TIMEOUT_S")
-    idempotency_ttl_s: int = Field(default=7 * 24 * 3600, validation_alias="IDEMPOTENCY_TTL_S")
+    # SNS FIFO's deduplication window (fixed by AWS at five minutes): the router asks the capture table
+    # before publishing a photo uploaded longer ago than this.
+    dedup_window_s: int = Field(default=300, ge=120, validation_alias="DEDUP_WINDOW_S")
 
     rules_path: str = Field(default="", validation_alias="ROUTING_RULES_PATH")
 

@@ -59,6 +59,8 @@ class BadUpload:
     key: str
     body: bytes | None  # None: the notification names an object that is gone by the time ingest reads it
     reason: str
+    # Which stage rejects it: ingest reads only the header, the classifier decodes every byte.
+    stage: str = "ingest"
 
 
 def bad_uploads(driver_id: str, seed: int, *, too_large_bytes: int) -> list[BadUpload]:
@@ -69,8 +71,10 @@ def bad_uploads(driver_id: str, seed: int, *, too_large_bytes: int) -> list[BadU
     return [
         BadUpload("zero bytes", f"{base}-empty.jpg", b"", "empty-object"),
         BadUpload("not an image", f"{base}-text.jpg", b"just some text, not a photo\n" * 20, "not-an-image"),
-        BadUpload("truncated jpeg", f"{base}-cut.jpg", whole[: len(whole) // 3], "corrupt-image"),
-        BadUpload("truncated png", f"{base}-cut.png", png[: len(png) // 2], "corrupt-image"),
+        BadUpload(
+            "truncated jpeg", f"{base}-cut.jpg", whole[: len(whole) // 3], "corrupt-image", "classifier"
+        ),
+        BadUpload("truncated png", f"{base}-cut.png", png[: len(png) // 2], "corrupt-image", "classifier"),
         BadUpload(
             "decompression bomb",
             f"{base}-bomb.png",

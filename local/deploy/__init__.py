@@ -52,6 +52,7 @@ __all__ = [
     "StackVerificationError",
     "deploy_stack",
     "local_template",
+    "needs_managed_policies",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ SKIPPED_BY_MOTO = (
     "AWS::S3::Bucket OwnershipControls",
     "AWS::DynamoDB::Table TimeToLiveSpecification",
     "AWS::DynamoDB::Table PointInTimeRecoverySpecification",
+    "AWS::CloudWatch::Alarm",
 )
 # Left out of the local stack on purpose. The local endpoint is plain HTTP, and moto 5.2.5 evaluates a
 # bucket policy on object operations, treating a statement whose condition key is absent as a denial:
@@ -122,6 +124,18 @@ def local_template(sam: Template, *, region: str, parameters: Mapping[str, str])
     for name in omitted:
         del template["Resources"][name]
     return template
+
+
+def needs_managed_policies(region: str = DEFAULT_REGION, parameters: Mapping[str, str] | None = None) -> bool:
+    """Whether a role of the local stack attaches an AWS managed policy: moto then has to load its ~1,000
+    managed policies (`MOTO_IAM_LOAD_MANAGED_POLICIES`, ~40 MB of the server's memory)."""
+    sam = load_template(TEMPLATE_PATH)
+    template = local_template(sam, region=region, parameters=parameter_values(sam, parameters))
+    return any(
+        resource.get("Properties", {}).get("ManagedPolicyArns")
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Role"
+    )
 
 
 def _dummy_credentials_unless_configured() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local.deploy import dynamodb, iam_logs, s3, sns, sqs
+from local.deploy import cloudwatch, dynamodb, iam_logs, s3, sns, sqs
 from local.deploy.deployed import Deployed
 from local.deploy.errors import LocalStackError
 
@@ -33,6 +33,8 @@ HANDLERS: dict[str, Handler] = {
     "AWS::DynamoDB::Table": Handler(dynamodb.apply_table, dynamodb.verify_table),
     "AWS::Logs::LogGroup": Handler(iam_logs.apply_log_group, iam_logs.verify_log_group),
     "AWS::IAM::Role": Handler(iam_logs.apply_role, iam_logs.verify_role),
+    "AWS::CloudWatch::Alarm": Handler(cloudwatch.apply_alarm, cloudwatch.verify_alarm),
+    "AWS::CloudWatch::Dashboard": Handler(nothing_to_apply, cloudwatch.verify_dashboard),
 }
 
 

@@ -22,6 +22,8 @@ def verify_topic(deployed: Deployed, name: str, props: dict[str, Any]) -> list[s
     problems = []
     if "TopicName" in p and not arn.endswith(f":{p['TopicName']}"):
         problems.append(f"{name}: topic {arn} is not named {p['TopicName']}")
+    if str(p.get("FifoTopic", False)).lower() != attributes.get("FifoTopic", "false").lower():
+        problems.append(f"{name}: FifoTopic is {attributes.get('FifoTopic')!r}")
     if "KmsMasterKeyId" in p and attributes.get("KmsMasterKeyId") != p["KmsMasterKeyId"]:
         problems.append(f"{name}: KmsMasterKeyId is {attributes.get('KmsMasterKeyId')!r}")
     return problems

@@ -23,7 +23,13 @@ _QUEUE_ATTRIBUTES: dict[str, str] = {
     "SqsManagedSseEnabled": "SqsManagedSseEnabled",
     "KmsMasterKeyId": "KmsMasterKeyId",
     "RedrivePolicy": "RedrivePolicy",
+    "FifoQueue": "FifoQueue",
+    "ContentBasedDeduplication": "ContentBasedDeduplication",
+    "DeduplicationScope": "DeduplicationScope",
+    "FifoThroughputLimit": "FifoThroughputLimit",
 }
+# Fixed when the queue is created: a difference cannot be applied, only reported.
+_AT_CREATION = frozenset({"FifoQueue"})
 
 
 def _queue_attribute(value: Any) -> str:
@@ -65,7 +71,8 @@ def _queue_differences(
             else have == wanted
         )
         if not same:
-            fixes[attribute] = wanted
+            if prop not in _AT_CREATION:
+                fixes[attribute] = wanted
             problems.append(f"{name}: {attribute} is {have!r}, template wants {wanted!r}")
     return url, fixes, problems
 

@@ -111,4 +111,3 @@ class ReviewResult(Body):
     bay: str | None
     radius_km: float | None
     decided_by: str
-    message_id: str

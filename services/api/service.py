@@ -45,7 +45,7 @@ class Records(Protocol):
 
 
 class Topic(Protocol):
-    def publish(self, decision: RoutingDecision) -> str: ...
+    def publish(self, decision: RoutingDecision) -> None: ...
 
 
 class Conflict(ServiceError):
@@ -143,7 +143,7 @@ class DispatchApi:
             raise Conflict("this photo has already been decided")
         decision = reviewed_decision(reviewed)
         try:
-            message_id = self._topic.publish(decision)
+            self._topic.publish(decision)
         except Exception:
             self._records.undo_review(record, reviewed)
             self._logger.exception("review not published; review undone", extra={"photo_id": photo_id})
@@ -159,5 +159,4 @@ class DispatchApi:
             bay=decision.bay,
             radius_km=decision.radius_km,
             decided_by=decision.decided_by,
-            message_id=message_id,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,7 +15,10 @@ from shared.observability import powertools, reports_failures
 from shared.settings import Settings
 from shared.wiring import BuiltOnce
 
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# The capture queue is FIFO (the routing topic is): a failed record fails the rest of its message group
+# in the batch, so a driver's decisions are never captured out of order; other drivers' go on.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+processor.raise_on_entire_batch_failure = False
 logger, metrics, tracer = powertools("capture")
 capture = BuiltOnce(lambda: build_capture(Settings(), logger=logger, metrics=metrics))
 

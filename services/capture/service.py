@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -26,11 +28,31 @@ class Capture:
             log_photo(self._logger, "reviewed decision already recorded by the API", decision.photo)
             self._metrics.add_metric(name="ReviewedDecisionSeen", unit=MetricUnit.Count, value=1)
             return False
-        written = self._table.put_once(CaptureRecord.from_decision(decision))
+        record = CaptureRecord.from_decision(decision)
+        written = self._table.put_once(record)
         if written:
             log_photo(self._logger, "decision captured", decision.photo, route=decision.route.value)
             self._metrics.add_metric(name="DecisionCaptured", unit=MetricUnit.Count, value=1)
+            self._latencies(record)
         else:
             log_photo(self._logger, "duplicate decision ignored", decision.photo)
             self._metrics.add_metric(name="DuplicateDecision", unit=MetricUnit.Count, value=1)
         return written
+
+    def _latencies(self, record: CaptureRecord) -> None:
+        """What each stage added, from the timestamps the contracts carry: the dashboard's per-stage
+        latency (one value per photo, once: a duplicate is not timed)."""
+        hops = {
+            "IngestLatency": (record.uploaded_at, record.ingested_at),
+            "ClassifyLatency": (record.ingested_at, record.assessed_at),
+            "RouteLatency": (record.assessed_at, record.decided_at),
+            "CaptureLatency": (record.decided_at, record.captured_at),
+            "UploadToRecordLatency": (record.uploaded_at, record.captured_at),
+        }
+        for name, (start, end) in hops.items():
+            if start is not None and end is not None:
+                self._metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=_ms(start, end))
+
+
+def _ms(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds() * 1000, 1)

@@ -10,41 +10,36 @@ from shared.aws.endpoint import VehicleEndpoint
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
 from shared.aws.ports import MessageSender, PhotoReader, VehicleClassifier
-from shared.contracts import PhotoJob
-from shared.idempotency import OncePerPhoto, PhotoIdempotency
+from shared.batching import Outbox
 from shared.settings import Settings
 
 
 def vehicle_endpoint(settings: Settings) -> VehicleEndpoint:
     """The SageMaker endpoint on its own retry budget and timeouts (see `endpoint_client`)."""
     runtime = endpoint_client(settings.aws_region, settings.endpoint_attempts, settings.endpoint_timeout_s)
-    return VehicleEndpoint(runtime, settings.endpoint_name)
+    return VehicleEndpoint(runtime, settings.endpoint_name, batch_limit=settings.endpoint_batch_size)
 
 
 def build_classifier(
     settings: Settings,
     *,
+    outbox: Outbox | None = None,
     store: PhotoReader | None = None,
     endpoint: VehicleClassifier | None = None,
     route_queue: MessageSender | None = None,
-    idempotency: PhotoIdempotency | None = None,
     logger: Logger | None = None,
-) -> OncePerPhoto[PhotoJob]:
+) -> Classifier:
     region = settings.aws_region
-    service = Classifier(
+    outbox = outbox if outbox is not None else Outbox()
+    return Classifier(
         settings=settings,
         store=store if store is not None else PhotoStore(client("s3", region)),
         endpoint=endpoint if endpoint is not None else vehicle_endpoint(settings),
         route_queue=(
             route_queue
             if route_queue is not None
-            else MessageQueue(client("sqs", region), settings.route_queue_url)
+            else MessageQueue(client("sqs", region), settings.route_queue_url, outbox)
         ),
+        outbox=outbox,
         logger=logger if logger is not None else Logger(service="classifier"),
     )
-    guard = (
-        idempotency
-        if idempotency is not None
-        else PhotoIdempotency.on_dynamodb(settings, client("dynamodb", region))
-    )
-    return guard.once_per_photo(service.classify, argument="job", key_prefix="classifier")

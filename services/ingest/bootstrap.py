@@ -9,40 +9,33 @@ from shared.aws.clients import client
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
 from shared.aws.ports import MessageSender, PhotoReader
-from shared.contracts import PhotoRef
-from shared.idempotency import IN_PHOTO, OncePerPhoto, PhotoIdempotency
+from shared.batching import Outbox
 from shared.settings import Settings
 
 
 def build_ingest(
     settings: Settings,
     *,
+    outbox: Outbox | None = None,
     store: PhotoReader | None = None,
     classify_queue: MessageSender | None = None,
     route_queue: MessageSender | None = None,
-    idempotency: PhotoIdempotency | None = None,
     logger: Logger | None = None,
-) -> OncePerPhoto[PhotoRef]:
+) -> Ingest:
     region = settings.aws_region
-    service = Ingest(
+    outbox = outbox if outbox is not None else Outbox()
+    return Ingest(
         settings=settings,
         store=store if store is not None else PhotoStore(client("s3", region)),
         classify_queue=(
             classify_queue
             if classify_queue is not None
-            else MessageQueue(client("sqs", region), settings.classify_queue_url)
+            else MessageQueue(client("sqs", region), settings.classify_queue_url, outbox)
         ),
         route_queue=(
             route_queue
             if route_queue is not None
-            else MessageQueue(client("sqs", region), settings.route_queue_url)
+            else MessageQueue(client("sqs", region), settings.route_queue_url, outbox)
         ),
         logger=logger if logger is not None else Logger(service="ingest"),
     )
-    guard = (
-        idempotency
-        if idempotency is not None
-        else PhotoIdempotency.on_dynamodb(settings, client("dynamodb", region))
-    )
-    # A notification names a bare PhotoRef, not a contract that carries one.
-    return guard.once_per_photo(service.ingest, argument="photo", key_prefix="ingest", identity=IN_PHOTO)

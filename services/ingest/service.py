@@ -6,16 +6,25 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from services.ingest.domain import driver_of, parse_photo_key
-from shared.aws.ports import MessageSender, PhotoReader
-from shared.contracts import PhotoJob, PhotoRef
-from shared.imaging import PhotoRejected, inspect_photo
+from services.ingest.domain import PhotoKey, driver_of, parse_photo_key
+from shared.aws.ports import MessageSender, PhotoReader, StoredPhoto
+from shared.contracts import PhotoJob, PhotoRef, RejectionReason
+from shared.imaging import ImageFacts, PhotoRejected, inspect_photo
 from shared.observability import log_photo
 from shared.rejections import reject
 from shared.settings import Settings
 
+# One ranged read: a JPEG's or PNG's header (format, dimensions) and the object's metadata. A JPEG
+# whose EXIF block runs past it is read whole.
+HEADER_BYTES = 64 * 1024
+# What a header cut off by the ranged read looks like to Pillow.
+HEADER_CUT_SHORT = frozenset({RejectionReason.NOT_AN_IMAGE, RejectionReason.CORRUPT_IMAGE})
+
 
 class Ingest:
+    """No idempotency guard: a job queued twice costs a second classification, and the router's
+    deduplicated publish still gives one decision per photo."""
+
     def __init__(
         self,
         *,
@@ -34,15 +43,12 @@ class Ingest:
     def ingest(self, photo: PhotoRef) -> dict[str, Any]:
         try:
             key = parse_photo_key(photo.key)
-            stored = self._store.read(photo, max_bytes=self._settings.max_photo_bytes)
+            stored = self._store.read(
+                photo, max_bytes=self._settings.max_photo_bytes, first_bytes=HEADER_BYTES
+            )
             # The name travels with the photo into the decision and the record, not into its identity.
             photo = photo.model_copy(update={"original_name": stored.original_name})
-            facts = inspect_photo(
-                stored.data,
-                extension=key.extension,
-                max_bytes=self._settings.max_photo_bytes,
-                max_pixels=self._settings.max_photo_pixels,
-            )
+            facts = self._inspect(photo, key, stored)
         except PhotoRejected as rejected:
             return reject(self._route_queue, self._logger, photo, driver_of(photo.key), rejected)
         job = PhotoJob(
@@ -57,3 +63,14 @@ class Ingest:
             self._logger, "photo queued for classification", photo, width=facts.width, height=facts.height
         )
         return {"outcome": "queued"}
+
+    def _inspect(self, photo: PhotoRef, key: PhotoKey, stored: StoredPhoto) -> ImageFacts:
+        limits = {"max_bytes": self._settings.max_photo_bytes, "max_pixels": self._settings.max_photo_pixels}
+        try:
+            return inspect_photo(stored.data, extension=key.extension, size=stored.size, **limits)
+        except PhotoRejected as rejected:
+            partial = stored.size is not None and stored.size > len(stored.data)
+            if rejected.reason not in HEADER_CUT_SHORT or not partial:
+                raise
+        whole = self._store.read(photo, max_bytes=self._settings.max_photo_bytes)
+        return inspect_photo(whole.data, extension=key.extension, size=whole.size, **limits)

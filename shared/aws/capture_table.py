@@ -58,6 +58,15 @@ class CaptureTable:
             raise
         return True
 
+    def has_record(self, photo_id: str) -> bool:
+        item = self._dynamodb.get_item(
+            TableName=self.name,
+            Key={"photo_id": {"S": photo_id}},
+            ProjectionExpression="photo_id",
+            ConsistentRead=True,
+        ).get("Item")
+        return item is not None
+
     def get(self, photo_id: str) -> CaptureRecord | None:
         item = self._dynamodb.get_item(TableName=self.name, Key={"photo_id": {"S": photo_id}}).get("Item")
         return from_item(item) if item else None
@@ -144,11 +153,9 @@ class CaptureTable:
             raise
         return True
 
-    def count(self) -> int:
-        total = 0
-        for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.name, Select="COUNT"):
-            total += int(page["Count"])
-        return total
+    def approximate_count(self) -> int:
+        """DynamoDB's ItemCount: no scan, but AWS refreshes it only every six hours (moto counts live)."""
+        return int(self._dynamodb.describe_table(TableName=self.name)["Table"]["ItemCount"])
 
     def scan(self) -> Iterator[CaptureRecord]:
         for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.name):

@@ -6,6 +6,7 @@ production and the in-memory fakes in the tests. Nothing here imports boto3.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,25 +26,34 @@ class StoredPhoto:
     data: bytes
     # The file name the uploader gave (the object's `original-name` metadata), when it gave one.
     original_name: str | None = None
+    # The object's whole size: more than len(data) when only its first bytes were read.
+    size: int | None = None
 
 
 class PhotoReader(Protocol):
-    def read(self, photo: PhotoRef, *, max_bytes: int) -> StoredPhoto:
-        """The photo's bytes and metadata while it is still the object the event named.
+    def read(self, photo: PhotoRef, *, max_bytes: int, first_bytes: int | None = None) -> StoredPhoto:
+        """The photo's bytes (only the first `first_bytes` when given) and metadata, while it is still
+        the object the event named.
 
         Raises `PhotoRejected` (object-missing, too-large) for what no retry can fix."""
         ...
 
 
 class MessageSender(Protocol):
-    def send(self, message: BaseModel) -> str:
-        """Queue the contract; the message id."""
+    def send(self, message: BaseModel) -> None:
+        """Queue the contract (with the invocation's other messages, in one batch call)."""
         ...
 
 
 class DecisionPublisher(Protocol):
-    def publish(self, decision: RoutingDecision) -> str:
-        """Publish the decision to every subscriber; the message id."""
+    def publish(self, decision: RoutingDecision) -> None:
+        """Publish the decision to every subscriber (with the invocation's other decisions)."""
+        ...
+
+
+class DecisionRecords(Protocol):
+    def has_record(self, photo_id: str) -> bool:
+        """Whether the capture table holds this photo's decision (so it was published)."""
         ...
 
 
@@ -54,10 +64,16 @@ class CaptureWriter(Protocol):
 
 
 class VehicleClassifier(Protocol):
+    """A `shared.batching.Destination`: the images of one invocation in one call."""
+
     @property
     def name(self) -> str: ...
 
-    def classify(self, jpeg: bytes) -> EndpointAnswer:
-        """Probabilities for one JPEG. Raises `PhotoRejected` (endpoint-rejected) when the model refuses
-        the image; any other error is transient and propagates."""
+    @property
+    def batch_limit(self) -> int: ...
+
+    def send_batch(self, jpegs: Sequence[bytes]) -> Sequence[EndpointAnswer | Exception]:
+        """Per JPEG, its probabilities, or a `shared.imaging.PhotoRejected` (endpoint-rejected) when the
+        model refuses that image (not named here: the router and capture import this module without
+        Pillow). Any error of the call as a whole is transient and propagates."""
         ...

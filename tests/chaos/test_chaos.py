@@ -1,5 +1,9 @@
-"""The chaos run: over a thousand uploads with bad inputs, duplicated notifications, killed pollers, a
-throttling endpoint and an outage, on the local stack. Nothing is lost, nothing is done twice.
+"""The chaos run: over a thousand uploads with bad inputs, duplicated notifications, a throttling endpoint
+and an outage, bursts, and every stage killed: the functions' process SIGKILLed twice (every stage at
+once, wherever each was), and each stage's environment crashed once after its handler returned and
+before its batch was deleted (the router's crash falls between SNS accepting its decisions and SQS
+forgetting their messages). Nothing is lost, and a subscriber queue of the test's own sees each
+decision once.
 
 Run alone with `make chaos`; its last line is one JSON object with the counts.
 """
@@ -23,7 +27,7 @@ from typing import Any
 import pytest
 
 from driver_routing.subscription import DecisionSubscription
-from local.stack import LocalStack
+from local.stack import POLLERS, LocalStack
 from shared.aws import clients
 from shared.aws.capture_table import CaptureTable
 from tests.samples import bad_uploads, noisy_image, s3_notification
@@ -38,6 +42,9 @@ DUPLICATED = 120  # at least this many notifications sent twice (129 in practice
 MALFORMED_PER_QUEUE = 2
 TOO_LARGE_BYTES = 3_000_000
 UPLOADS_PER_S = 40
+BURST_PER_S = 150  # the uploads just before each fault: the fault hits full queues
+BURST_UPLOADS = 60
+STAGES = ("ingest", "classifier", "router", "capture")
 DEADLINE_S = 900
 # `make chaos` prints this file last: the run's counts as one JSON object on the last line.
 RESULT = Path(os.environ.get("CHAOS_RESULT", ".driver-routing/chaos.json"))
@@ -75,11 +82,36 @@ def start_outage(stack: LocalStack, seconds: float) -> None:
         pass
 
 
-def kill_poller(stack: LocalStack, name: str) -> None:
-    """SIGKILL the poller; the test's main thread restarts it through `stack.supervise()`."""
-    process = stack.pollers[name]
+def kill_functions(stack: LocalStack) -> None:
+    """SIGKILL the process of every execution environment; the test's main thread restarts it through
+    `stack.supervise()`."""
+    process = stack.pollers[POLLERS]
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def crash_stage(stack: LocalStack, stage: str) -> None:
+    """Crash that stage's environment after its next handler; wait for a restarted process first."""
+    deadline = time.monotonic() + 60
+    while stack.pollers[POLLERS].poll() is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # a restarted process imports its handlers before it handles SIGUSR1
+    stack.crash_environment(stage)
+
+
+def published_more_than_once(stack: LocalStack) -> int:
+    """Photos the router published more than once (its crashes and kills): each extra publish is one
+    the FIFO topic had to drop for `published_twice` to stay 0."""
+    keys: Counter[str] = Counter()
+    for line in (stack.log_dir / f"{POLLERS}.log").read_text(errors="replace").splitlines():
+        if '"message":"decision published"' in line:
+            keys[json.loads(line).get("photo_key", "")] += 1
+    return sum(1 for n in keys.values() if n > 1)
+
+
+def crashes_logged(stack: LocalStack) -> dict[str, int]:
+    text = (stack.log_dir / f"{POLLERS}.log").read_text(errors="replace")
+    return {stage: text.count(f"environment of {stage} crashed") for stage in STAGES}
 
 
 def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
@@ -96,18 +128,35 @@ def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
     for name, queue in stack.resources.queues.items():
         for n in range(MALFORMED_PER_QUEUE):
             body = f"malformed message {n} for the {name} queue {{"
-            sqs.send_message(QueueUrl=queue.url, MessageBody=body)
+            fifo = {"MessageGroupId": f"poison-{n}", "MessageDeduplicationId": f"poison-{run}-{n}"}
+            sqs.send_message(
+                QueueUrl=queue.url, MessageBody=body, **(fifo if queue.url.endswith(".fifo") else {})
+            )
             ledger.malformed.add(body)
-    faults = {len(plan) // 4: "kill", len(plan) // 2: "outage", (len(plan) * 3) // 4: "kill"}
+    eighth = len(plan) // 8
+    faults = {
+        eighth: "crash ingest",
+        2 * eighth: "kill",
+        3 * eighth: "crash classifier",
+        4 * eighth: "outage",
+        5 * eighth: "crash router",
+        6 * eighth: "kill",
+        7 * eighth: "crash capture",
+    }
     duplicates: list[tuple[str, str, int]] = []
     started = time.monotonic()
+    clock = started
     for index, (kind, item) in enumerate(plan):
-        if faults.get(index) == "kill":
-            kill_poller(stack, "classifier")
-            ledger.events.append(f"SIGKILL classifier poller at upload {index}")
-        elif faults.get(index) == "outage":
+        fault = faults.get(index, "")
+        if fault == "kill":
+            kill_functions(stack)
+            ledger.events.append(f"SIGKILL of every stage's process at upload {index}")
+        elif fault == "outage":
             start_outage(stack, 4)
             ledger.events.append(f"endpoint outage of 4 s at upload {index}")
+        elif fault.startswith("crash "):
+            crash_stage(stack, fault.split()[1])
+            ledger.events.append(f"{fault} after its handler, before the delete, at upload {index}")
         if kind == "good":
             name = (
                 f"{item:04d} vélo à {run}.{'png' if item % 5 == 0 else 'jpg'}"
@@ -130,7 +179,9 @@ def upload_everything(stack: LocalStack, ledger: Ledger, run: str) -> None:
             key, etag, size = duplicates.pop(0)
             sqs.send_message(QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, etag, size))
             ledger.events.append("dup")
-        time.sleep(max(0.0, started + (index + 1) / UPLOADS_PER_S - time.monotonic()))
+        bursting = any(0 < at - index <= BURST_UPLOADS for at in faults)
+        clock += 1 / (BURST_PER_S if bursting else UPLOADS_PER_S)
+        time.sleep(max(0.0, clock - time.monotonic()))
     for key, etag, size in duplicates:
         sqs.send_message(QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, etag, size))
         ledger.events.append("dup")
@@ -214,7 +265,11 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
         ),
         "dlq": len(dlq),
         "dlq_unexplained": len([b for b in dlq if b not in ledger.malformed]),
-        "poller_restarts": sum(stack.restarts.values()),
+        "published_twice": sum(1 for k in [*ledger.good, *ledger.bad] if decisions[k] > 1),
+        "records_twice": sum(1 for k in [*ledger.good, *ledger.bad] if records[k] > 1),
+        "router_published_again": published_more_than_once(stack),
+        "functions_process_killed": stack.restarts[POLLERS],
+        "stages_crashed": crashes_logged(stack),
         "faults": [e for e in ledger.events if e != "dup"],
         "seconds": round(elapsed, 1),
     }
@@ -234,4 +289,6 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
     assert good_routed == set(ledger.good), "a good photo was rejected"
     assert rejected == ledger.bad, "a bad input got the wrong reason, or none"
     assert counts["dlq"] == len(ledger.malformed) and counts["dlq_unexplained"] == 0
-    assert stack.restarts["classifier"] == 2
+    assert counts["published_twice"] == 0, "a subscriber saw a decision twice"
+    assert stack.restarts[POLLERS] == 2
+    assert all(n >= 1 for n in counts["stages_crashed"].values()), counts["stages_crashed"]

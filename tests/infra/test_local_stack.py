@@ -99,13 +99,17 @@ def test_deploy_is_quick_and_returns_every_resource(deployed: tuple[StackResourc
     assert seconds < 30, f"deploy_stack took {seconds:.1f} s"
     assert set(stack.queues) == {"ingest", "classify", "route", "capture"}
     for key, queue in stack.queues.items():
-        assert queue.name == f"{STACK}-{key}"
-        assert queue.arn == f"arn:aws:sqs:{REGION}:123456789012:{STACK}-{key}"
-        assert queue.dlq_arn == f"{queue.arn}-dlq"
-        assert queue.url.endswith(f"/{STACK}-{key}") and queue.dlq_url.endswith(f"/{STACK}-{key}-dlq")
+        # The routing topic is FIFO, so is its subscriber queue (and that queue's DLQ)
+        fifo = ".fifo" if key == "capture" else ""
+        assert queue.name == f"{STACK}-{key}{fifo}"
+        assert queue.arn == f"arn:aws:sqs:{REGION}:123456789012:{STACK}-{key}{fifo}"
+        assert queue.dlq_arn == f"arn:aws:sqs:{REGION}:123456789012:{STACK}-{key}-dlq{fifo}"
+        assert queue.url.endswith(f"/{STACK}-{key}{fifo}") and queue.dlq_url.endswith(
+            f"/{STACK}-{key}-dlq{fifo}"
+        )
     assert stack.bucket == f"{STACK}-photos-123456789012-{REGION}"
-    assert stack.topic_arn.endswith(f":{STACK}-routing")
-    assert (stack.capture_table, stack.idempotency_table) == (f"{STACK}-capture", f"{STACK}-idempotency")
+    assert stack.topic_arn.endswith(f":{STACK}-routing.fifo")
+    assert stack.capture_table == f"{STACK}-capture"
 
 
 def test_environment_names_every_resource(stack: StackResources) -> None:
@@ -114,7 +118,6 @@ def test_environment_names_every_resource(stack: StackResources) -> None:
         "PHOTO_BUCKET",
         "ROUTING_TOPIC_ARN",
         "CAPTURE_TABLE",
-        "IDEMPOTENCY_TABLE",
         *(f"{q}_{kind}_URL" for q in ("INGEST", "CLASSIFY", "ROUTE", "CAPTURE") for kind in ("QUEUE", "DLQ")),
     }
     assert env["CLASSIFY_QUEUE_URL"] == stack.queues["classify"].url
@@ -176,14 +179,17 @@ def test_a_decision_published_to_the_topic_reaches_the_capture_queue_raw(
     sns, sqs = client(endpoint, "sns"), client(endpoint, "sqs")
     decision = json.dumps({"route": "short-radius", "driver_id": "d1"})
 
-    sns.publish(
-        TopicArn=stack.topic_arn,
-        Message=decision,
-        MessageAttributes={"route": {"DataType": "String", "StringValue": "short-radius"}},
-    )
+    for _ in range(2):  # the router's retry after a crash: the FIFO topic keeps the first
+        sns.publish(
+            TopicArn=stack.topic_arn,
+            Message=decision,
+            MessageAttributes={"route": {"DataType": "String", "StringValue": "short-radius"}},
+            MessageGroupId="d1",
+            MessageDeduplicationId="photo-digest-1",
+        )
 
-    (message,) = receive_all(sqs, stack.queues["capture"].url, wanted=1)
-    assert message["Body"] == decision  # raw: no SNS envelope
+    (message,) = receive_all(sqs, stack.queues["capture"].url, wanted=2, timeout_s=2)
+    assert message["Body"] == decision  # raw: no SNS envelope, and once
     assert message["MessageAttributes"]["route"]["StringValue"] == "short-radius"
 
 
@@ -264,9 +270,7 @@ def test_tables_have_their_keys_indexes_ttl_and_pitr(endpoint: str, stack: Stack
     ]
     assert {g["Projection"]["ProjectionType"] for g in indexes.values()} == {"ALL"}
     assert capture["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    idempotency = ddb.describe_table(TableName=stack.idempotency_table)["Table"]
-    assert idempotency["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    for table, attribute in ((stack.capture_table, "expires_at"), (stack.idempotency_table, "expiration")):
+    for table, attribute in ((stack.capture_table, "expires_at"),):
         ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
         assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", attribute)
         backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
@@ -394,10 +398,7 @@ def test_deploy_into_in_process_moto_builds_what_the_template_says(
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("sqs", stack.queues["capture"].arn)
     raw = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])["Attributes"]
     assert raw["RawMessageDelivery"] == "true"
-    for table, key, ttl_attribute in (
-        (stack.capture_table, "photo_id", "expires_at"),
-        (stack.idempotency_table, "id", "expiration"),
-    ):
+    for table, key, ttl_attribute in ((stack.capture_table, "photo_id", "expires_at"),):
         schema = ddb.describe_table(TableName=table)["Table"]["KeySchema"]
         assert schema == [{"AttributeName": key, "KeyType": "HASH"}]
         ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]

@@ -49,7 +49,7 @@ OUTPUTS = {
     "CaptureDlqUrl",
     "RoutingTopicArn",
     "CaptureTableName",
-    "IdempotencyTableName",
+    "AlarmTopicArn",
 }
 
 
@@ -227,11 +227,40 @@ def test_capture_table_keys_indexes_and_protection(sam: dict[str, Any]) -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_idempotency_table_matches_powertools_defaults(sam: dict[str, Any]) -> None:
-    table = resource(sam, "IdempotencyTable")
-    assert key_schema(table["KeySchema"]) == [("id", "HASH")]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
-    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+def test_the_routing_topic_is_fifo_and_so_are_its_subscriber_queues(sam: dict[str, Any]) -> None:
+    # One decision per photo within SNS FIFO's deduplication window: the topic drops a repeated publish
+    topic = resource(sam, "RoutingTopic")
+    assert topic["FifoTopic"] is True and topic["TopicName"]["Fn::Sub"].endswith(".fifo")
+    for queue in ("CaptureQueue", "CaptureDeadLetterQueue"):
+        props = resource(sam, queue)
+        assert props["FifoQueue"] is True and props["QueueName"]["Fn::Sub"].endswith(".fifo"), queue
+    assert not resources_of_type(sam, "AWS::DynamoDB::Table").keys() - {"CaptureTable"}
+
+
+def test_an_operator_is_woken_by_every_dlq_queue_function_and_the_endpoint(sam: dict[str, Any]) -> None:
+    alarms = [a["Properties"] for a in resources_of_type(sam, "AWS::CloudWatch::Alarm").values()]
+    watched = {
+        (a["MetricName"], str(d["Value"]))
+        for a in alarms
+        for d in a["Dimensions"]
+        if d["Name"] != "VariantName"
+    }
+    for dlq in (
+        "IngestDeadLetterQueue",
+        "ClassifyDeadLetterQueue",
+        "RouteDeadLetterQueue",
+        "CaptureDeadLetterQueue",
+    ):
+        assert ("ApproximateNumberOfMessagesVisible", str({"Fn::GetAtt": [dlq, "QueueName"]})) in watched
+    for queue in ("IngestQueue", "ClassifyQueue", "RouteQueue", "CaptureQueue"):
+        assert ("ApproximateAgeOfOldestMessage", str({"Fn::GetAtt": [queue, "QueueName"]})) in watched
+    for function in FUNCTIONS:
+        assert {("Errors", str({"Ref": function})), ("Throttles", str({"Ref": function}))} <= watched
+    assert {
+        ("Invocation5XXErrors", "{'Ref': 'EndpointName'}"),
+        ("ModelLatency", "{'Ref': 'EndpointName'}"),
+    } <= watched
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
 
 
 def test_every_table_is_encrypted_and_recoverable(sam: dict[str, Any]) -> None:
@@ -278,7 +307,6 @@ def test_environment_uses_exactly_the_settings_names(cfn: dict[str, Any]) -> Non
         "ROUTE_QUEUE_URL",
         "ROUTING_TOPIC_ARN",
         "CAPTURE_TABLE",
-        "IDEMPOTENCY_TABLE",
         "SAGEMAKER_ENDPOINT_NAME",
         "FUNCTION_TIMEOUT_S",
     } | POWERTOOLS_VARIABLES
@@ -327,10 +355,6 @@ def grants(template: dict[str, Any], function: str) -> set[tuple[str, str]]:
 
 
 CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility")
-IDEMPOTENCY = {
-    (a, "IdempotencyTable.Arn")
-    for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-}
 READ_PHOTOS = {
     ("s3:GetObject", "arn:${AWS::Partition}:s3:::${PhotoBucket}/photos/*"),
     ("s3:GetObjectVersion", "arn:${AWS::Partition}:s3:::${PhotoBucket}/photos/*"),
@@ -351,15 +375,12 @@ def test_each_role_grants_exactly_what_its_function_needs(sam: dict[str, Any]) -
     expected = {
         "IngestFunction": baseline("IngestLogGroup", "IngestQueue")
         | READ_PHOTOS
-        | {("sqs:SendMessage", "ClassifyQueue.Arn"), ("sqs:SendMessage", "RouteQueue.Arn")}
-        | IDEMPOTENCY,
+        | {("sqs:SendMessage", "ClassifyQueue.Arn"), ("sqs:SendMessage", "RouteQueue.Arn")},
         "ClassifierFunction": baseline("ClassifierLogGroup", "ClassifyQueue")
         | READ_PHOTOS
-        | {("sagemaker:InvokeEndpoint", endpoint), ("sqs:SendMessage", "RouteQueue.Arn")}
-        | IDEMPOTENCY,
+        | {("sagemaker:InvokeEndpoint", endpoint), ("sqs:SendMessage", "RouteQueue.Arn")},
         "RouterFunction": baseline("RouterLogGroup", "RouteQueue")
-        | {("sns:Publish", "RoutingTopic")}
-        | IDEMPOTENCY,
+        | {("sns:Publish", "RoutingTopic"), ("dynamodb:GetItem", "CaptureTable.Arn")},
         "CaptureFunction": baseline("CaptureLogGroup", "CaptureQueue")
         | {("dynamodb:PutItem", "CaptureTable.Arn")},
     }
@@ -398,6 +419,7 @@ def test_local_template_has_no_function_and_keeps_everything_else(cfn: dict[str,
     types = {r["Type"] for r in local["Resources"].values()}
     assert not {t for t in types if t.startswith("AWS::Lambda::")}
     dropped = set(cfn["Resources"]) - set(local["Resources"])
+    # The functions, and the alarms on their errors and throttles
     assert {cfn["Resources"][name]["Type"] for name in dropped} == {
         "AWS::Lambda::Function",
         "AWS::Lambda::EventSourceMapping",
@@ -408,6 +430,7 @@ def test_local_template_has_no_function_and_keeps_everything_else(cfn: dict[str,
         "AWS::Cognito::UserPool",
         "AWS::Cognito::UserPoolClient",
         "AWS::Cognito::UserPoolGroup",
+        "AWS::CloudWatch::Alarm",
     }
     assert set(local["Outputs"]) == OUTPUTS
     for name, res in local["Resources"].items():

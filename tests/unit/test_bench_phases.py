@@ -47,7 +47,7 @@ class Table:
         with self._lock:
             self.records.append(item)
 
-    def count(self) -> int:
+    def approximate_count(self) -> int:
         with self._lock:
             return len(self.records)
 

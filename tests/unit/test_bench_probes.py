@@ -58,7 +58,7 @@ class FakeTable:
         self._records = records
         self.scans = 0
 
-    def count(self) -> int:
+    def approximate_count(self) -> int:
         return len(self._records)
 
     def scan(self) -> Iterator[CaptureRecord]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from aws_lambda_powertools import Metrics
@@ -61,6 +62,30 @@ def test_a_decision_becomes_one_capture_record(world: World) -> None:
         "B-1",
     )
     assert "DecisionCaptured" in world.metrics.metric_set
+
+
+def test_a_captured_decision_times_each_stage_it_went_through(world: World) -> None:
+    # GIVEN a decision whose photo was uploaded 900 ms before it was decided, with each stage's time
+    routed = decision("photos/d-5/t.jpg")
+    uploaded = routed.photo.uploaded_at - timedelta(seconds=2)
+    timed = routed.model_copy(
+        update={
+            "photo": routed.photo.model_copy(update={"uploaded_at": uploaded}),
+            "ingested_at": uploaded + timedelta(milliseconds=100),
+            "assessed_at": uploaded + timedelta(milliseconds=700),
+            "decided_at": uploaded + timedelta(milliseconds=900),
+        }
+    )
+
+    # WHEN capture writes its record
+    world.capture.capture(timed)
+
+    # THEN the dashboard's per-stage latencies are emitted, in milliseconds
+    metrics = world.metrics.metric_set
+    assert (metrics["IngestLatency"]["Value"], metrics["ClassifyLatency"]["Value"]) == ([100.0], [600.0])
+    assert metrics["RouteLatency"]["Value"] == [200.0]
+    assert metrics["CaptureLatency"]["Value"][0] >= 0
+    assert metrics["UploadToRecordLatency"]["Value"][0] >= 2000.0
 
 
 def test_a_second_decision_for_a_photo_is_a_duplicate_and_the_first_record_stands(world: World) -> None:

@@ -1,4 +1,5 @@
-"""classifier built by its composition root on fakes: predictions, rejections, failures, once per photo."""
+"""classifier built by its composition root on fakes: predictions, rejections, failures, one endpoint call
+per batch."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import pytest
 from PIL import Image
 
 from services.classifier.bootstrap import build_classifier
+from services.classifier.service import Classifier as ClassifierService
+from shared.batching import Outbox
 from shared.contracts import PhotoJob, Prediction, Probabilities, Rejection, RejectionReason
-from shared.idempotency import OncePerPhoto, PhotoIdempotency
 from shared.imaging import PhotoRejected
 from shared.settings import Settings
-from tests.fakes import FakeEndpoint, FakePhotoStore, FakeQueue, InMemoryPersistence, lambda_context, photo_at
-from tests.samples import image_bytes
+from tests.fakes import FakeEndpoint, FakePhotoStore, FakeQueue, photo_at
+from tests.samples import BadUpload, bad_uploads, image_bytes
 
 MAX_BYTES = 200_000
 SIDE = 160
@@ -26,7 +28,8 @@ class Classifier:
     store: FakePhotoStore
     endpoint: FakeEndpoint
     route: FakeQueue
-    unit: OncePerPhoto[PhotoJob]
+    outbox: Outbox
+    unit: ClassifierService
 
     def job(self, key: str, data: bytes | None) -> PhotoJob:
         """A job for the photo at `key`; None: the photo is gone by the time the classifier reads it."""
@@ -39,16 +42,9 @@ class Classifier:
 @pytest.fixture
 def classifier() -> Classifier:
     settings = Settings().model_copy(update={"max_photo_bytes": MAX_BYTES, "endpoint_image_side": SIDE})
-    store, endpoint, route = FakePhotoStore(), FakeEndpoint(), FakeQueue()
-    unit = build_classifier(
-        settings,
-        store=store,
-        endpoint=endpoint,
-        route_queue=route,
-        idempotency=PhotoIdempotency(settings, InMemoryPersistence()),
-    )
-    unit.register_lambda_context(lambda_context("classifier"))
-    return Classifier(store, endpoint, route, unit)
+    store, endpoint, route, outbox = FakePhotoStore(), FakeEndpoint(), FakeQueue(), Outbox()
+    unit = build_classifier(settings, outbox=outbox, store=store, endpoint=endpoint, route_queue=route)
+    return Classifier(store, endpoint, route, outbox, unit)
 
 
 def test_the_endpoint_answer_becomes_a_prediction_for_the_router(classifier: Classifier) -> None:
@@ -57,10 +53,9 @@ def test_the_endpoint_answer_becomes_a_prediction_for_the_router(classifier: Cla
     classifier.endpoint.answers = [MOTORCYCLE]
 
     # WHEN the classifier handles the job
-    outcome = classifier.unit.run(job)
+    classifier.unit.classify(job)
 
     # THEN the endpoint saw the photo resized, and the router gets the prediction
-    assert outcome == {"outcome": "predicted", "vehicle_class": "motorcycle"}
     [payload] = classifier.endpoint.payloads
     assert max(Image.open(io.BytesIO(payload)).size) == SIDE
     [prediction] = classifier.route.sent
@@ -92,10 +87,9 @@ def test_a_photo_that_cannot_be_sent_is_rejected_without_an_endpoint_call(
     job = classifier.job("photos/d-3/x.jpg", data)
 
     # WHEN the classifier handles it
-    outcome = classifier.unit.run(job)
+    classifier.unit.classify(job)
 
     # THEN the router gets the rejection and the endpoint is never called
-    assert outcome == {"outcome": "rejected", "reason": reason.value}
     [rejection] = classifier.route.sent
     assert isinstance(rejection, Rejection)
     assert (rejection.photo, rejection.driver_id, rejection.reason) == (job.photo, "d-3", reason)
@@ -108,7 +102,7 @@ def test_an_image_the_model_refuses_is_rejected(classifier: Classifier) -> None:
     classifier.endpoint.answers = [PhotoRejected(RejectionReason.ENDPOINT_REJECTED, "bad image")]
 
     # WHEN the classifier handles it
-    classifier.unit.run(job)
+    classifier.unit.classify(job)
 
     # THEN the router gets an endpoint-rejected rejection with the model's message
     [rejection] = classifier.route.sent
@@ -123,29 +117,71 @@ def test_an_endpoint_outage_fails_the_record_and_its_redelivery_is_classified(cl
 
     # WHEN the classifier handles the job, THEN the error propagates and nothing is sent
     with pytest.raises(TimeoutError):
-        classifier.unit.run(job)
+        classifier.unit.classify(job)
     assert classifier.route.sent == []
 
     # WHEN SQS redelivers the job
-    outcome = classifier.unit.run(job)
+    classifier.unit.classify(job)
 
-    # THEN no INPROGRESS record blocks it: one prediction
-    assert outcome == {"outcome": "predicted", "vehicle_class": "bicycle"}
+    # THEN one prediction
     assert [type(m) for m in classifier.route.sent] == [Prediction]
 
 
-def test_a_duplicate_job_does_not_call_the_endpoint_again(classifier: Classifier) -> None:
-    # GIVEN a job delivered twice and an endpoint with a single answer
-    job = classifier.job("photos/d-3/m.jpg", image_bytes("JPEG"))
-    classifier.endpoint.answers = [MOTORCYCLE]
+def test_the_photos_of_one_invocation_share_one_endpoint_call(classifier: Classifier) -> None:
+    # GIVEN three jobs of one SQS batch, the second of which the model refuses
+    jobs = [classifier.job(f"photos/d-3/{i}.jpg", image_bytes("JPEG")) for i in range(3)]
+    refused = PhotoRejected(RejectionReason.ENDPOINT_REJECTED, "bad image")
+    classifier.endpoint.answers = [MOTORCYCLE, refused, MOTORCYCLE]
 
-    # WHEN the classifier handles both deliveries
-    first, second = classifier.unit.run(job), classifier.unit.run(job)
+    # WHEN the classifier handles each record, then the invocation's outbox is flushed
+    for index, job in enumerate(jobs):
+        with classifier.outbox.for_record(f"m{index}"):
+            classifier.unit.classify(job)
+    assert classifier.endpoint.calls == 0 and classifier.route.sent == []
+    failed = classifier.outbox.flush(set())
 
-    # THEN one endpoint call, one prediction, the same outcome twice
-    assert first == second
-    assert len(classifier.endpoint.payloads) == 1
-    assert len(classifier.route.sent) == 1
+    # THEN one endpoint call answered all three, each answer went to its own photo, nothing failed
+    assert (classifier.endpoint.calls, failed) == (1, {})
+    assert [(type(m).__name__, m.photo.key) for m in classifier.route.sent] == [
+        ("Prediction", "photos/d-3/0.jpg"),
+        ("Rejection", "photos/d-3/1.jpg"),
+        ("Prediction", "photos/d-3/2.jpg"),
+    ]
+
+
+def test_an_endpoint_call_that_fails_fails_every_record_in_it(classifier: Classifier) -> None:
+    # GIVEN two jobs of one batch and an endpoint whose call times out
+    jobs = [classifier.job(f"photos/d-3/{i}.jpg", image_bytes("JPEG")) for i in range(2)]
+    classifier.endpoint.answers = [TimeoutError("read timeout")]
+
+    # WHEN the records are handled and the outbox flushed
+    for index, job in enumerate(jobs):
+        with classifier.outbox.for_record(f"m{index}"):
+            classifier.unit.classify(job)
+    failed = classifier.outbox.flush(set())
+
+    # THEN both records go back to SQS, and nothing reached the router
+    assert set(failed) == {"m0", "m1"}
+    assert classifier.route.sent == []
+
+
+@pytest.mark.parametrize(
+    "bad", [b for b in bad_uploads("d-3", seed=3, too_large_bytes=MAX_BYTES) if b.stage == "classifier"]
+)
+def test_what_ingest_could_not_see_in_the_header_is_rejected_here(
+    classifier: Classifier, bad: BadUpload
+) -> None:
+    # GIVEN a photo whose header is whole but whose body is not (it passed ingest)
+    job = classifier.job("photos/d-3/cut.jpg", bad.body)
+
+    # WHEN the classifier decodes it
+    classifier.unit.classify(job)
+
+    # THEN it is rejected with the reason the chain promises, without an endpoint call
+    [rejection] = classifier.route.sent
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason == bad.reason
+    assert classifier.endpoint.payloads == []
 
 
 def test_the_endpoint_gets_the_one_payload_evaluate_sends_too(classifier: Classifier) -> None:
@@ -160,9 +196,11 @@ def test_the_endpoint_gets_the_one_payload_evaluate_sends_too(classifier: Classi
     }
     classifier.endpoint.answers = [MOTORCYCLE, MOTORCYCLE]
 
-    # WHEN the classifier handles each
-    for key, data in photos.items():
-        classifier.unit.run(classifier.job(key, data))
+    # WHEN the classifier handles each, one record each
+    for index, (key, data) in enumerate(photos.items()):
+        with classifier.outbox.for_record(f"m{index}"):
+            classifier.unit.classify(classifier.job(key, data))
+        assert classifier.outbox.flush(set()) == {}
 
     # THEN both were classified, and the endpoint got, byte for byte, the payload `evaluate` makes: a PNG,
     # the thumbnail at its size

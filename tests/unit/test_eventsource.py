@@ -138,3 +138,47 @@ def test_concurrent_pollers_never_delete_a_failed_record_of_a_shared_processor(s
     # a good record may be deleted twice; a poison record must never be deleted, and every good one must.
     assert set(deleted) == {n for n in range(1, 61) if n % 3}
     assert depth(sqs, source.queue_url) == (0, 20)
+
+
+def test_a_crashed_environment_deletes_nothing_and_is_replaced_by_a_fresh_one(sqs: Any) -> None:
+    # GIVEN an environment whose handler does its side effects, and a crash requested
+    effects: list[str] = []
+    environments: list[str] = []
+
+    def environment() -> Any:
+        environments.append(f"env-{len(environments) + 1}")
+
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            effects.extend(r["body"] for r in event["Records"])
+            return {"batchItemFailures": []}
+
+        return handler
+
+    source = make_source(sqs, environment())
+    source._new_environment = environment
+    sqs.send_message(QueueUrl=source.queue_url, MessageBody="m1")
+    source.crash_next()
+
+    # WHEN the next batch is handled
+    source.poll_once()
+
+    # THEN the handler ran, nothing was deleted (SQS delivers it again), and a new environment took over
+    assert effects == ["m1"]
+    assert depth(sqs, source.queue_url) == (0, 1)
+    assert (source.crashes, environments) == (1, ["env-1", "env-2"])
+
+
+def test_each_environment_loads_its_own_copy_of_the_handler_modules() -> None:
+    # GIVEN two execution environments of one function in one process
+    from local.functions import FUNCTIONS, fresh_import
+
+    first, second = fresh_import("services.router.handler"), fresh_import("services.router.handler")
+
+    # THEN their processors, metrics, loggers and wiring are not shared; their boto3 clients are
+    assert first.processor is not second.processor
+    assert type(first.metrics) is not type(second.metrics)
+    assert first.logger._logger is not second.logger._logger
+    assert first.router is not second.router
+    client_of = lambda module: module.build_router.__globals__["client"]  # noqa: E731
+    assert client_of(first) is client_of(second)
+    assert callable(FUNCTIONS["router"].load_handler())

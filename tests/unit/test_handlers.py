@@ -1,7 +1,8 @@
 """The four Lambda handlers on in-process moto, against the resources infra/template.yaml deploys.
 
-What needs real AWS behaviour lives here: S3's own notifications, the idempotency table, SQS batches
-with partial failures, the SNS → SQS raw subscription, the capture table's indexes. The services'
+What needs real AWS behaviour lives here: S3's own notifications and ranged reads, SQS batches with
+partial failures, batch sends, the FIFO topic → FIFO queue raw subscription and its deduplication, the
+capture table's indexes. The services'
 every path is covered on fakes in test_<fn>_service.py.
 """
 
@@ -18,8 +19,9 @@ from typing import Any
 
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
+from pydantic import TypeAdapter
 
 from driver_routing.stack_outputs import StackResources
 from local.deploy import deploy_stack
@@ -29,15 +31,27 @@ from services.classifier import handler as classifier_handler
 from services.classifier.bootstrap import build_classifier
 from services.ingest import handler as ingest_handler
 from services.router import handler as router_handler
+from services.router.domain import decide
+from services.router.rules import load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client, endpoint_client
 from shared.aws.endpoint import VehicleEndpoint
-from shared.contracts import PhotoJob, PhotoRef, Prediction, Probabilities, Rejection, RoutingDecision
+from shared.contracts import (
+    Assessment,
+    CaptureRecord,
+    PhotoJob,
+    PhotoRef,
+    Prediction,
+    Probabilities,
+    Rejection,
+    RoutingDecision,
+)
 from shared.settings import Settings
 from tests.fakes import lambda_context
 from tests.samples import image_bytes
 
 REGION = "us-east-1"
+ASSESSMENT: TypeAdapter[Prediction | Rejection] = TypeAdapter(Assessment)
 log = logging.getLogger(__name__)
 
 
@@ -122,18 +136,23 @@ def aws(stack: StackResources, monkeypatch: pytest.MonkeyPatch) -> Aws:
 # --- ingest ----------------------------------------------------------------------------------------
 
 
-def test_ingest_queues_one_job_per_photo_however_often_s3_notifies(aws: Aws) -> None:
-    # GIVEN a photo uploaded and S3's notification of it, delivered twice in a batch and once more later
-    notification = aws.upload("photos/d-1/my bike.jpg", image_bytes("JPEG", (640, 480)))
+def test_ingest_queues_a_job_per_notification_from_the_photo_header(aws: Aws) -> None:
+    # GIVEN two photos uploaded, S3's notification of the first delivered twice in the batch
+    first = aws.upload("photos/d-1/my bike.jpg", image_bytes("JPEG", (640, 480)))
+    second = aws.upload("photos/d-1/other.png", image_bytes("PNG", (300, 200)))
 
-    # WHEN ingest handles every delivery
-    first = aws.invoke(ingest_handler.lambda_handler, "ingest", [notification, notification])
-    again = aws.invoke(ingest_handler.lambda_handler, "ingest", [notification])
+    # WHEN ingest handles the batch
+    result = aws.invoke(ingest_handler.lambda_handler, "ingest", [first, first, second])
 
-    # THEN the idempotency table let one job through, and nothing was rejected
-    assert first == again == {"batchItemFailures": []}
-    [job] = [PhotoJob.model_validate_json(body) for body in aws.drain("classify")]
-    assert (job.driver_id, job.photo.key, job.width) == ("d-1", "photos/d-1/my bike.jpg", 640)
+    # THEN every delivery queued its job (the router's deduplicated publish keeps one decision per
+    # photo), with the size read from the photo's header, and nothing was rejected
+    assert result == {"batchItemFailures": []}
+    jobs = [PhotoJob.model_validate_json(body) for body in aws.drain("classify")]
+    assert sorted((j.photo.key, j.width, j.height) for j in jobs) == [
+        ("photos/d-1/my bike.jpg", 640, 480),
+        ("photos/d-1/my bike.jpg", 640, 480),
+        ("photos/d-1/other.png", 300, 200),
+    ]
     assert aws.drain("route") == []
 
 
@@ -149,29 +168,30 @@ def test_ingest_rejects_a_bad_photo_without_failing_its_neighbours(aws: Aws) -> 
     # WHEN ingest handles them in one batch
     result = aws.invoke(ingest_handler.lambda_handler, "ingest", batch)
 
-    # THEN only the malformed message goes back to SQS; the bad photos are rejected with their reasons
+    # THEN only the malformed message goes back to SQS; the deleted photo is rejected with its reason,
+    # and the truncated one, whose header is whole, goes on to the classifier (which decodes it all)
     assert result == {"batchItemFailures": [{"itemIdentifier": "m3"}]}
-    assert len(aws.drain("classify")) == 1
+    jobs = [PhotoJob.model_validate_json(body) for body in aws.drain("classify")]
+    assert sorted(j.photo.key for j in jobs) == ["photos/d-2/broken.jpg", "photos/d-2/good.png"]
     rejections = [Rejection.model_validate_json(body) for body in aws.drain("route")]
-    assert {r.photo.key: r.reason for r in rejections} == {
-        "photos/d-2/broken.jpg": "corrupt-image",
-        "photos/d-2/gone.jpg": "object-missing",
-    }
+    assert {r.photo.key: r.reason for r in rejections} == {"photos/d-2/gone.jpg": "object-missing"}
 
 
 # --- classifier ------------------------------------------------------------------------------------
 
 
-def stubbed_endpoint() -> Stubber:
+def stubbed_endpoint(batch_limit: int) -> Stubber:
     """The production endpoint adapter on a stubbed sagemaker-runtime client, wired into the handler
     through the composition root."""
     settings = Settings()
     runtime = endpoint_client(settings.aws_region, settings.endpoint_attempts, settings.endpoint_timeout_s)
     stubber = Stubber(runtime)
     stubber.activate()
-    endpoint = VehicleEndpoint(runtime, settings.endpoint_name)
+    endpoint = VehicleEndpoint(runtime, settings.endpoint_name, batch_limit=batch_limit)
     classifier_handler.classifier.use(
-        build_classifier(settings, endpoint=endpoint, logger=classifier_handler.logger)
+        build_classifier(
+            settings, outbox=classifier_handler.outbox, endpoint=endpoint, logger=classifier_handler.logger
+        )
     )
     return stubber
 
@@ -187,32 +207,47 @@ def job_body(aws: Aws, key: str, data: bytes) -> str:
     ).model_dump_json()
 
 
-def test_classifier_turns_the_endpoint_answer_into_one_prediction(aws: Aws) -> None:
-    # GIVEN an endpoint that answers once, and a job delivered twice
-    stubber = stubbed_endpoint()
+def test_classifier_asks_the_endpoint_once_for_the_whole_batch(aws: Aws) -> None:
+    # GIVEN an endpoint that answers two images in one jsonlines call, a corrupt photo, and three jobs
+    stubber = stubbed_endpoint(batch_limit=10)
     stubber.add_response(
         "invoke_endpoint",
-        answer(b"[0.12, 0.88]", ContentType="application/json", CustomAttributes="model_version=abc123"),
+        answer(
+            b"[0.12, 0.88]\n[0.9, 0.1]\n",
+            ContentType="application/jsonlines",
+            CustomAttributes="model_version=abc123",
+        ),
+        {
+            "EndpointName": Settings().endpoint_name,
+            "ContentType": "application/jsonlines",
+            "Accept": "application/jsonlines",
+            "Body": ANY,
+        },
     )
-    body = job_body(aws, "photos/d-3/m.jpg", image_bytes("JPEG", (1200, 900)))
+    bodies = [
+        job_body(aws, "photos/d-3/m.jpg", image_bytes("JPEG", (1200, 900))),
+        job_body(aws, "photos/d-3/broken.jpg", image_bytes("JPEG", (800, 600))[:900]),
+        job_body(aws, "photos/d-3/b.jpg", image_bytes("JPEG", (640, 480))),
+    ]
 
     # WHEN the classifier handles the batch
-    result = aws.invoke(classifier_handler.lambda_handler, "classify", [body, body])
+    result = aws.invoke(classifier_handler.lambda_handler, "classify", bodies)
 
-    # THEN one endpoint call and one prediction
+    # THEN one endpoint call, a prediction per answer in order, and the corrupt photo rejected
     assert result == {"batchItemFailures": []}
-    [prediction] = [Prediction.model_validate_json(b) for b in aws.drain("route")]
-    assert (prediction.vehicle_class, prediction.confidence, prediction.model_version) == (
-        "motorcycle",
-        0.88,
-        "abc123",
-    )
     stubber.assert_no_pending_responses()
+    sent = [ASSESSMENT.validate_json(b) for b in aws.drain("route")]
+    assert {a.photo.key: (a.vehicle_class, a.model_version) for a in sent if isinstance(a, Prediction)} == {
+        "photos/d-3/m.jpg": ("motorcycle", "abc123"),
+        "photos/d-3/b.jpg": ("bicycle", "abc123"),
+    }
+    [rejection] = [a for a in sent if isinstance(a, Rejection)]
+    assert (rejection.photo.key, rejection.reason) == ("photos/d-3/broken.jpg", "corrupt-image")
 
 
 def test_classifier_rejects_what_the_model_refuses_and_retries_a_throttled_call(aws: Aws) -> None:
     # GIVEN a model that refuses the first image (ModelError, 400) and a throttled second call
-    stubber = stubbed_endpoint()
+    stubber = stubbed_endpoint(batch_limit=1)
     stubber.add_client_error(
         "invoke_endpoint",
         "ModelError",
@@ -236,7 +271,7 @@ def test_classifier_rejects_what_the_model_refuses_and_retries_a_throttled_call(
     stubber.add_response("invoke_endpoint", answer(b"[0.9, 0.1]"))
     result = aws.invoke(classifier_handler.lambda_handler, "classify", [throttled])
 
-    # THEN it left no INPROGRESS record behind: it is classified
+    # THEN it is classified
     assert result == {"batchItemFailures": []}
     [prediction] = [Prediction.model_validate_json(b) for b in aws.drain("route")]
     assert prediction.vehicle_class == "bicycle"
@@ -260,7 +295,8 @@ def prediction_body(aws: Aws, key: str, p_bicycle: float) -> str:
 
 
 def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(aws: Aws) -> None:
-    # GIVEN three predictions, one of them delivered twice in the batch and all three again later
+    # GIVEN three predictions, one of them delivered twice in the batch and all three again later,
+    # before the first copies were consumed (the FIFO subscription deduplicates on the photo)
     bodies = [
         prediction_body(aws, "photos/d-4/a.jpg", 0.995),
         prediction_body(aws, "photos/d-4/b.jpg", 0.005),
@@ -303,3 +339,24 @@ def test_capture_reports_a_malformed_decision_as_a_failure(aws: Aws) -> None:
 
     # THEN it goes back to SQS (and on to the DLQ after the redrive policy's receives)
     assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+def test_router_does_not_publish_again_a_late_photo_that_has_its_record(aws: Aws) -> None:
+    # GIVEN a photo uploaded ten minutes ago (past the topic's deduplication window) whose decision was
+    # published and captured, and another late photo that has no record yet
+    captured = json.loads(prediction_body(aws, "photos/d-5/done.jpg", 0.995))
+    pending = json.loads(prediction_body(aws, "photos/d-5/pending.jpg", 0.995))
+    for body in (captured, pending):
+        body["photo"]["uploaded_at"] = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    done = Prediction.model_validate(captured)
+    table = CaptureTable(client("dynamodb", REGION), aws.stack.capture_table)
+    table.put_once(CaptureRecord.from_decision(decide(done, load_rules())))
+
+    # WHEN a redrive brings both back to the router
+    result = aws.invoke(router_handler.lambda_handler, "route", [json.dumps(captured), json.dumps(pending)])
+
+    # THEN only the photo without a record is published
+    assert result == {"batchItemFailures": []}
+    assert [RoutingDecision.model_validate_json(b).photo.key for b in aws.drain("capture")] == [
+        "photos/d-5/pending.jpg"
+    ]

@@ -1,4 +1,7 @@
-"""Each kind of bad photo gets its own reason; a big phone photo is resized, not rejected."""
+"""Each kind of bad photo gets its own reason; a big phone photo is resized, not rejected.
+
+`inspect_photo` (ingest) judges the header; what only a full decode finds (truncation, a corrupt body) is
+found by `endpoint_payload` (the classifier)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,14 @@ LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_pixels": 50_000_000}
 def rejection(data: bytes, extension: str = ".jpg", **limits: int) -> RejectionReason:
     with pytest.raises(PhotoRejected) as rejected:
         inspect_photo(data, extension=extension, **{**LIMITS, **limits})
+    return rejected.value.reason
+
+
+def decode_rejection(data: bytes) -> RejectionReason:
+    # GIVEN a photo whose header passed ingest
+    # WHEN the classifier decodes it for the endpoint, THEN it is rejected with this reason
+    with pytest.raises(PhotoRejected) as rejected:
+        endpoint_payload(data, side=192, max_pixels=LIMITS["max_pixels"])
     return rejected.value.reason
 
 
@@ -44,20 +55,24 @@ def test_an_image_of_a_format_we_do_not_take() -> None:
 
 def test_truncated_jpeg() -> None:
     whole = image_bytes("JPEG", (800, 600))
-    assert rejection(whole[: len(whole) // 2]) == RejectionReason.CORRUPT_IMAGE
+    assert decode_rejection(whole[: len(whole) // 2]) == RejectionReason.CORRUPT_IMAGE
+
+
+def test_a_header_cut_short_is_corrupt() -> None:
+    assert rejection(image_bytes("JPEG", (800, 600))[:40]) == RejectionReason.CORRUPT_IMAGE
 
 
 def test_truncated_png() -> None:
     out = io.BytesIO()
     Image.effect_noise((300, 300), 64).convert("RGB").save(out, format="PNG")
     whole = out.getvalue()
-    assert rejection(whole[: len(whole) // 2], ".png") == RejectionReason.CORRUPT_IMAGE
+    assert decode_rejection(whole[: len(whole) // 2]) == RejectionReason.CORRUPT_IMAGE
 
 
 def test_corrupt_jpeg_body() -> None:
     whole = bytearray(image_bytes("JPEG", (400, 300)))
     whole[200:600] = b"\xff" * 400
-    assert rejection(bytes(whole)) in (RejectionReason.CORRUPT_IMAGE, RejectionReason.NOT_AN_IMAGE)
+    assert decode_rejection(bytes(whole)) in (RejectionReason.CORRUPT_IMAGE, RejectionReason.NOT_AN_IMAGE)
 
 
 def test_decompression_bomb() -> None:

@@ -1,4 +1,4 @@
-"""ingest built by its composition root on fakes: jobs, rejections with their reasons, once per photo."""
+"""ingest built by its composition root on fakes: jobs from the photo's header, rejections with reasons."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import pytest
 
 from services.ingest.bootstrap import build_ingest
+from services.ingest.service import HEADER_BYTES
+from services.ingest.service import Ingest as IngestService
 from shared.contracts import PhotoJob, PhotoRef, Rejection, RejectionReason
-from shared.idempotency import OncePerPhoto, PhotoIdempotency
 from shared.settings import Settings
-from tests.fakes import FakePhotoStore, FakeQueue, InMemoryPersistence, lambda_context, photo_at
+from tests.fakes import FakePhotoStore, FakeQueue, photo_at
 from tests.samples import BadUpload, bad_uploads, image_bytes
 
 MAX_BYTES = 200_000
@@ -21,7 +22,7 @@ class Ingest:
     store: FakePhotoStore
     classify: FakeQueue
     route: FakeQueue
-    unit: OncePerPhoto[PhotoRef]
+    unit: IngestService
 
     def upload(self, key: str, data: bytes, *, etag: str = "etag-1") -> PhotoRef:
         photo = photo_at(key, etag=etag, size=len(data))
@@ -33,14 +34,7 @@ class Ingest:
 def ingest() -> Ingest:
     settings = Settings().model_copy(update={"max_photo_bytes": MAX_BYTES})
     store, classify, route = FakePhotoStore(), FakeQueue(), FakeQueue()
-    unit = build_ingest(
-        settings,
-        store=store,
-        classify_queue=classify,
-        route_queue=route,
-        idempotency=PhotoIdempotency(settings, InMemoryPersistence()),
-    )
-    unit.register_lambda_context(lambda_context("ingest"))
+    unit = build_ingest(settings, store=store, classify_queue=classify, route_queue=route)
     return Ingest(store, classify, route, unit)
 
 
@@ -49,7 +43,7 @@ def test_a_good_photo_becomes_one_classification_job(ingest: Ingest) -> None:
     photo = ingest.upload("photos/d-1/my bike.jpg", image_bytes("JPEG", (640, 480)))
 
     # WHEN ingest handles its notification
-    outcome = ingest.unit.run(photo)
+    outcome = ingest.unit.ingest(photo)
 
     # THEN one job names the driver and the photo's size, and nothing is rejected
     assert outcome == {"outcome": "queued"}
@@ -65,13 +59,17 @@ def test_a_good_photo_becomes_one_classification_job(ingest: Ingest) -> None:
     assert ingest.route.sent == []
 
 
-@pytest.mark.parametrize("bad", bad_uploads("d-2", seed=7, too_large_bytes=MAX_BYTES), ids=lambda b: b.kind)
+@pytest.mark.parametrize(
+    "bad",
+    [b for b in bad_uploads("d-2", seed=7, too_large_bytes=MAX_BYTES) if b.stage == "ingest"],
+    ids=lambda b: b.kind,
+)
 def test_a_bad_upload_is_rejected_with_its_reason_and_never_queued(ingest: Ingest, bad: BadUpload) -> None:
     # GIVEN an upload that must not reach the model (or one deleted before ingest reads it)
     photo = photo_at(bad.key) if bad.body is None else ingest.upload(bad.key, bad.body)
 
     # WHEN ingest handles it
-    outcome = ingest.unit.run(photo)
+    outcome = ingest.unit.ingest(photo)
 
     # THEN the router gets a rejection with the reason, and the classifier gets nothing
     assert outcome == {"outcome": "rejected", "reason": bad.reason}
@@ -87,34 +85,52 @@ def test_a_key_outside_the_pattern_is_rejected_without_reading_the_photo(ingest:
     photo = ingest.upload("uploads/d-1/a.jpg", image_bytes("JPEG"))
 
     # WHEN ingest handles it
-    ingest.unit.run(photo)
+    ingest.unit.ingest(photo)
 
     # THEN it is rejected as a bad key before any read of S3
     assert [r.reason for r in ingest.route.sent if isinstance(r, Rejection)] == [RejectionReason.BAD_KEY]
     assert ingest.store.reads == []
 
 
-def test_the_same_photo_notified_twice_is_queued_once(ingest: Ingest) -> None:
-    # GIVEN a photo whose notification S3 delivered twice
-    photo = ingest.upload("photos/d-1/a.jpg", image_bytes("JPEG"))
+def test_ingest_reads_the_header_only_unless_the_header_runs_past_it(ingest: Ingest) -> None:
+    # GIVEN a photo, and a JPEG whose metadata block pushes its frame header past the first bytes read
+    photo = ingest.upload("photos/d-1/a.jpg", image_bytes("JPEG", (640, 480)))
+    big_exif = image_bytes("JPEG", (320, 240))
+    padded = big_exif[:2] + _app_segments(HEADER_BYTES + 1000) + big_exif[2:]
+    late = ingest.upload("photos/d-1/late-header.jpg", padded)
 
     # WHEN ingest handles both
-    first, second = ingest.unit.run(photo), ingest.unit.run(photo)
+    ingest.unit.ingest(photo)
+    ingest.unit.ingest(late)
 
-    # THEN the second gets the first outcome without reading the photo or queueing again
-    assert first == second == {"outcome": "queued"}
-    assert len(ingest.classify.sent) == 1
-    assert ingest.store.reads == ["photos/d-1/a.jpg"]
+    # THEN the first photo cost one ranged read, the second a ranged read and a whole one; both queued
+    assert ingest.store.ranges == [
+        ("photos/d-1/a.jpg", HEADER_BYTES),
+        ("photos/d-1/late-header.jpg", HEADER_BYTES),
+        ("photos/d-1/late-header.jpg", None),
+    ]
+    assert [(j.photo.key, j.width) for j in ingest.classify.sent if isinstance(j, PhotoJob)] == [
+        ("photos/d-1/a.jpg", 640),
+        ("photos/d-1/late-header.jpg", 320),
+    ]
+
+
+def _app_segments(total: int) -> bytes:
+    """JPEG APP15 segments of `total` bytes or more (each at most 65,535), as a phone's metadata is."""
+    out = b""
+    while len(out) < total:
+        out += b"\xff\xef" + (65_000).to_bytes(2, "big") + b"\0" * 64_998
+    return out
 
 
 def test_a_new_upload_under_the_same_key_is_a_new_photo(ingest: Ingest) -> None:
     # GIVEN a photo, then another uploaded over it (a new ETag)
     first = ingest.upload("photos/d-1/a.jpg", image_bytes("JPEG"))
-    ingest.unit.run(first)
+    ingest.unit.ingest(first)
     second = ingest.upload("photos/d-1/a.jpg", image_bytes("PNG"), etag="etag-2")
 
     # WHEN ingest handles the second notification
-    outcome = ingest.unit.run(second)
+    outcome = ingest.unit.ingest(second)
 
     # THEN it is judged on its own: a PNG named .jpg is rejected, the first job stands
     assert outcome == {"outcome": "rejected", "reason": "extension-mismatch"}
@@ -128,14 +144,14 @@ def test_a_failed_send_propagates_and_the_redelivery_is_processed(ingest: Ingest
 
     # WHEN ingest handles it, THEN the error reaches the batch processor (the record goes back to SQS)
     with pytest.raises(ConnectionError):
-        ingest.unit.run(photo)
+        ingest.unit.ingest(photo)
     assert ingest.classify.sent == []
 
     # WHEN SQS redelivers it once the queue is back
     ingest.classify.failure = None
-    outcome = ingest.unit.run(photo)
+    outcome = ingest.unit.ingest(photo)
 
-    # THEN the failure left no idempotency record behind: the photo is queued once
+    # THEN the photo is queued
     assert outcome == {"outcome": "queued"}
     assert len(ingest.classify.sent) == 1
 
@@ -147,7 +163,7 @@ def test_the_name_the_driver_gave_travels_with_the_photo_but_not_in_its_identity
     ingest.store.put(photo, data, original_name="Fahrrad vorne.jpg")
 
     # WHEN ingest handles it
-    ingest.unit.run(photo)
+    ingest.unit.ingest(photo)
 
     # THEN the job carries the name, and the photo is still the same photo (same id)
     [job] = ingest.classify.sent

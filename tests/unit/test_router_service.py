@@ -1,14 +1,19 @@
-"""router built by its composition root on fakes: one decision per assessment, per photo."""
+"""router built by its composition root on fakes: the decision per assessment, and no second publish of a
+late photo that already has its record."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.router.bootstrap import build_router
 from services.router.rules import ClassRule, RoutingRules
+from services.router.service import Router as RouterService
 from shared.contracts import (
+    CaptureRecord,
+    PhotoRef,
     Prediction,
     Probabilities,
     Rejection,
@@ -16,9 +21,8 @@ from shared.contracts import (
     Route,
     VehicleClass,
 )
-from shared.idempotency import OncePerPhoto, PhotoIdempotency
 from shared.settings import Settings
-from tests.fakes import FakeTopic, InMemoryPersistence, lambda_context, photo_at
+from tests.fakes import FakeCaptureTable, FakeTopic, photo_at
 
 RULES = RoutingRules(
     version="test-rules",
@@ -37,25 +41,22 @@ RULES = RoutingRules(
 @dataclass
 class Router:
     topic: FakeTopic
-    unit: OncePerPhoto[Prediction | Rejection]
+    records: FakeCaptureTable
+    unit: RouterService
 
 
 @pytest.fixture
 def router() -> Router:
-    settings = Settings()
-    topic = FakeTopic()
-    unit = build_router(
-        settings, topic=topic, rules=RULES, idempotency=PhotoIdempotency(settings, InMemoryPersistence())
-    )
-    unit.register_lambda_context(lambda_context("router"))
-    return Router(topic, unit)
+    topic, records = FakeTopic(), FakeCaptureTable()
+    unit = build_router(Settings(), topic=topic, records=records, rules=RULES)
+    return Router(topic, records, unit)
 
 
-def prediction(key: str, p_bicycle: float) -> Prediction:
+def prediction(key: str, p_bicycle: float, *, photo: PhotoRef | None = None) -> Prediction:
     probabilities = Probabilities(bicycle=p_bicycle, motorcycle=1 - p_bicycle)
     vehicle_class, confidence = probabilities.top
     return Prediction(
-        photo=photo_at(key),
+        photo=photo or photo_at(key),
         driver_id="d-4",
         probabilities=probabilities,
         vehicle_class=vehicle_class,
@@ -76,7 +77,7 @@ def test_a_confident_prediction_is_routed_to_its_class_bay(
     assessment = prediction("photos/d-4/a.jpg", p_bicycle)
 
     # WHEN the router handles it
-    outcome = router.unit.run(assessment)
+    outcome = router.unit.route(assessment)
 
     # THEN one decision with the class's bay and radius, under the rules' version, is published
     [decision] = router.topic.published
@@ -87,7 +88,7 @@ def test_a_confident_prediction_is_routed_to_its_class_bay(
         radius_km,
     )
     assert decision.rules_version == "test-rules"
-    assert outcome == {"route": route.value, "message_id": "sns-1"}
+    assert outcome == {"route": route.value, "published": True}
 
 
 def test_an_unsure_prediction_goes_to_manual_review(router: Router) -> None:
@@ -95,7 +96,7 @@ def test_an_unsure_prediction_goes_to_manual_review(router: Router) -> None:
     assessment = prediction("photos/d-4/c.jpg", 0.85)
 
     # WHEN the router handles it
-    router.unit.run(assessment)
+    router.unit.route(assessment)
 
     # THEN a person looks at it: no bay
     [decision] = router.topic.published
@@ -109,7 +110,7 @@ def test_a_rejection_is_published_as_a_rejected_decision_with_its_reason(router:
     )
 
     # WHEN the router handles it
-    router.unit.run(rejection)
+    router.unit.route(rejection)
 
     # THEN the driver is told why, through the same topic
     [decision] = router.topic.published
@@ -120,16 +121,40 @@ def test_a_rejection_is_published_as_a_rejected_decision_with_its_reason(router:
     )
 
 
-def test_the_same_assessment_twice_publishes_one_decision(router: Router) -> None:
-    # GIVEN a prediction the route queue delivered twice
+def test_a_fresh_photo_is_published_without_asking_the_capture_table(router: Router) -> None:
+    # GIVEN a prediction for a photo uploaded just now (the topic's deduplication window covers it)
     assessment = prediction("photos/d-4/a.jpg", 0.95)
 
-    # WHEN the router handles both
-    first, second = router.unit.run(assessment), router.unit.run(assessment)
+    # WHEN the router handles it twice
+    router.unit.route(assessment)
+    router.unit.route(assessment)
 
-    # THEN one decision is published and the duplicate gets the first's message id
-    assert len(router.topic.published) == 1
-    assert first == second
+    # THEN both publishes go to the topic (which drops the second) and the table is never read
+    assert [d.photo for d in router.topic.published] == [assessment.photo, assessment.photo]
+    assert all(d.deduplication_id == assessment.photo.photo_id for d in router.topic.published)
+    assert router.records.lookups == []
+
+
+def test_a_late_photo_with_a_record_is_not_published_again(router: Router) -> None:
+    # GIVEN a photo uploaded ten minutes ago, past the topic's deduplication window, whose decision is
+    # already in the capture table, and a late photo without a record
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    done = prediction(
+        "x", 0.95, photo=photo_at("photos/d-4/done.jpg").model_copy(update={"uploaded_at": old})
+    )
+    waiting = prediction(
+        "x", 0.95, photo=photo_at("photos/d-4/new.jpg").model_copy(update={"uploaded_at": old})
+    )
+    router.unit.route(done)
+    router.records.put_once(CaptureRecord.from_decision(router.topic.published.pop()))
+
+    # WHEN a redrive brings both back
+    outcomes = [router.unit.route(done), router.unit.route(waiting)]
+
+    # THEN only the one without a record is published; both were looked up
+    assert [o["published"] for o in outcomes] == [False, True]
+    assert [d.photo.key for d in router.topic.published] == ["photos/d-4/new.jpg"]
+    assert router.records.lookups[-2:] == [done.photo.photo_id, waiting.photo.photo_id]
 
 
 def test_a_failed_publish_propagates_and_its_redelivery_publishes_once(router: Router) -> None:
@@ -139,11 +164,11 @@ def test_a_failed_publish_propagates_and_its_redelivery_publishes_once(router: R
 
     # WHEN the router handles the assessment, THEN the error propagates
     with pytest.raises(ConnectionError):
-        router.unit.run(assessment)
+        router.unit.route(assessment)
 
     # WHEN SQS redelivers it once the topic is back
     router.topic.failure = None
-    router.unit.run(assessment)
+    router.unit.route(assessment)
 
-    # THEN exactly one decision
+    # THEN the redelivery is published
     assert len(router.topic.published) == 1
