@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from services.router.bootstrap import build_router
-from services.router.rules import ClassRule, RoutingRules
+from services.router.rules import ClassRule, NeitherRule, RoutingRules
 from shared.contracts import (
     Prediction,
     Probabilities,
@@ -31,6 +31,7 @@ RULES = RoutingRules(
             route=Route.LONG_RADIUS, bay="M-1", radius_km=9.0, min_confidence=0.8
         ),
     },
+    neither=NeitherRule(min_probability=0.5),
 )
 
 
