@@ -21,6 +21,7 @@ import click
 
 VEHICLES_ENV = "VEHICLES_DATA_DIR"
 PHOTOS_ENV = "PHOTOS_DATA_DIR"
+OTHER_ENV = "OTHER_DATA_DIR"
 
 
 def _default_port() -> int:
@@ -81,6 +82,13 @@ def _vehicles_default() -> str | None:
     return str(path) if path else None
 
 
+def _other_default() -> str | None:
+    from model.dataset import default_data_dir
+
+    path = default_data_dir(OTHER_ENV, "other")
+    return str(path) if path else None
+
+
 def _recipe(name: str) -> Callable[[], Any]:
     """The training recipe's default for `name`, read when `train` runs (not when this module loads)."""
 
@@ -131,6 +139,19 @@ def _recipe(name: str) -> Callable[[], Any]:
     default=_recipe("thumbnail_max_side"),
     help="Uploads whose longer side is at most this many pixels go to the thumbnail graph.",
 )
+@click.option(
+    "--other",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_other_default,
+    help=f"Photos with neither class, for the 'neither' screens (default ${OTHER_ENV} or "
+    "../shared/data/other; '' for none: two probabilities, as before).",
+)
+@click.option(
+    "--other-kept-target",
+    type=float,
+    default=_recipe("other_kept_target"),
+    help="Share of the other photos the photo screen keeps from a bay (on the CV folds).",
+)
 @click.option("--seed", type=int, default=_recipe("seed"))
 @click.option("--threads", type=int, default=_recipe("threads"))
 def train_command(
@@ -148,6 +169,8 @@ def train_command(
     thumbnail_epochs: int,
     thumbnail_folds: int,
     thumbnail_max_side: int,
+    other: Path | None,
+    other_kept_target: float,
     seed: int,
     threads: int,
 ) -> None:
@@ -174,6 +197,8 @@ def train_command(
         thumbnail_epochs=thumbnail_epochs,
         thumbnail_folds=thumbnail_folds,
         thumbnail_max_side=thumbnail_max_side,
+        other=other if other and str(other) not in ("", ".") else None,
+        other_kept_target=other_kept_target,
         seed=seed,
         threads=threads,
     )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLASSES: tuple[str, str] = ("bicycle", "motorcycle")  # index 0, 1: the endpoint's answer order
+OTHER_CLASS = "other"  # a third answer: neither a bicycle nor a motorcycle
+OTHER = len(CLASSES)  # the label of an image that shows neither (other/)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".avif"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Sample:
     path: Path
-    label: int  # index into CLASSES
+    label: int  # index into CLASSES, or OTHER
 
 
 def default_data_dir(env_var: str, relative: str) -> Path | None:
@@ -31,22 +33,28 @@ def load_samples(root: Path, split: str | None = None) -> list[Sample]:
 
     With a manifest, `split` picks rows (train/test); files sit at `<split>/<class>/<filename>` or
     directly under `root`. Without one, every image below a folder named bicycle or motorcycle counts
-    (under `<root>/<split>/` when that folder exists).
+    (under `<root>/<split>/` when that folder exists). A manifest without a `class` column (other/'s:
+    `file, kind, ...`) labels every file it lists OTHER.
     """
     manifest = root / "manifest.csv"
     samples: list[Sample] = []
     if manifest.exists():
         with manifest.open(newline="") as fh:
-            for row in csv.DictReader(fh):
-                if split and row["split"] != split:
-                    continue
-                cls = row["class"]
-                if cls not in CLASSES:
-                    continue
-                path = root / row["split"] / cls / row["filename"]
-                if not path.exists():
-                    path = root / row["filename"]
-                samples.append(Sample(path, CLASSES.index(cls)))
+            rows = list(csv.DictReader(fh))
+        if rows and "class" not in rows[0]:
+            # other/'s manifest lists files only: every one shows neither class
+            samples = [Sample(root / row["file"], OTHER) for row in rows]
+            rows = []
+        for row in rows:
+            if split and row["split"] != split:
+                continue
+            cls = row["class"]
+            if cls not in CLASSES:
+                continue
+            path = root / row["split"] / cls / row["filename"]
+            if not path.exists():
+                path = root / row["filename"]
+            samples.append(Sample(path, CLASSES.index(cls)))
     else:
         base = root / split if split and (root / split).is_dir() else root
         for path in sorted(base.rglob("*")):

@@ -96,6 +96,8 @@ class TrainingRecord(_Record):
     thumbnail_epochs: int
     thumbnail_folds: int
     thumbnail_max_side: int
+    other: str | None
+    other_kept_target: float
     n_train: int
     seconds: float
     torch: str
@@ -119,6 +121,9 @@ class ThumbnailRecipe(_Record):
     folds: int
     max_side: int
     prior_weights: tuple[float, ...]
+    target_accuracy: float
+    other_lambdas: tuple[float, ...]
+    other_keep: float
 
 
 class ThumbnailCVSummary(_Record):
@@ -149,6 +154,36 @@ class ThumbnailGraph(ThumbnailFit):
     artifact: Artifact
 
 
+class NeitherScreen(_Record):
+    """How one graph tells "neither bicycle nor motorcycle", and its figures out of fold.
+
+    Scores say "other"; inliers are the train split's thumbnails, outliers the other/ photos (as the
+    graph sees them: full photos for the photo graph, 32 px thumbnails for the thumbnail graph).
+    """
+
+    method: str
+    operating_point: float  # the graph's neither logit at which p_other = the router's threshold
+    auroc: float
+    fpr_at_95_tpr: float  # share of other/ let through when 95% of the train thumbnails are
+    inliers_flagged: float  # train thumbnails flagged at the operating point
+    other_flagged: float  # other/ flagged at the operating point
+    other_kept: float | None = None  # other/ kept from a bay (flagged, or under the confidence bar)
+    head_lambda: float | None = None  # the "other" head's regularisation, when the screen is a head
+    auroc_by_lambda: dict[str, float] | None = None
+    _sections: ClassVar[frozenset[str]] = frozenset({"other_kept", "head_lambda", "auroc_by_lambda"})
+
+
+class Neither(_Record):
+    """The "neither" outcome: the graphs' third probability and the router threshold on it."""
+
+    threshold: float  # p_other at or above it: manual review, never a bay (rules.yaml says the same)
+    data: str
+    n_other: int
+    photo: NeitherScreen
+    thumbnail: NeitherScreen | None = None
+    _sections: ClassVar[frozenset[str]] = frozenset({"thumbnail"})
+
+
 class Percentiles(_Record):
     p50: float
     p99: float
@@ -158,13 +193,18 @@ class EvaluationRecord(_Record):
     """The headline figures of one `driver-routing evaluate --record-as NAME` run."""
 
     n: int
-    accuracy: float
+    accuracy: float | None  # None for a set without bicycles or motorcycles (other/)
     threshold: float
     below_threshold: float
     accuracy_above_threshold: float | None
     latency_ms: Percentiles
     confusion: list[list[int]]
     command: str
+    wrong_bay: float | None = None  # routed to a bay, and the wrong one (any bay, for other/)
+    review: float | None = None  # sent to manual review (low confidence or "neither")
+    neither: float | None = None  # flagged "neither bicycle nor motorcycle"
+    kept_from_bay: float | None = None  # not routed to any bay
+    _sections: ClassVar[frozenset[str]] = frozenset({"wrong_bay", "review", "neither", "kept_from_bay"})
 
 
 class ModelMetadata(_Record):
@@ -180,8 +220,9 @@ class ModelMetadata(_Record):
     training: TrainingRecord
     artifact: Artifact
     thumbnail: ThumbnailGraph | None = None
+    neither: Neither | None = None
     evaluation: dict[str, EvaluationRecord] = Field(default_factory=dict)
-    _sections: ClassVar[frozenset[str]] = frozenset({"thumbnail", "evaluation"})
+    _sections: ClassVar[frozenset[str]] = frozenset({"thumbnail", "neither", "evaluation"})
 
     @classmethod
     def read(cls, path: Path) -> ModelMetadata:

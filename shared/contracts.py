@@ -9,9 +9,16 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 SCHEMA_VERSION = "1.0"
 # 1.1 adds optional fields only (a decision made by a dispatcher's review, `decided_by`, `review`):
@@ -28,9 +35,11 @@ class VehicleClass(StrEnum):
     MOTORCYCLE = "motorcycle"
 
 
-# The order of the endpoint's answer `[p_bicycle, p_motorcycle]` (SageMaker's built-in
-# image-classification algorithm, class index 0 = bicycle, 1 = motorcycle).
+# The order of the endpoint's answer `[p_bicycle, p_motorcycle]` or `[p_bicycle, p_motorcycle, p_other]`
+# (SageMaker's built-in image-classification algorithm: class index 0 = bicycle, 1 = motorcycle,
+# 2 = other, a photo that shows neither).
 CLASS_ORDER: tuple[VehicleClass, ...] = (VehicleClass.BICYCLE, VehicleClass.MOTORCYCLE)
+OTHER_CLASS = "other"
 
 
 class Route(StrEnum):
@@ -58,6 +67,13 @@ class RejectionReason(StrEnum):
     NOT_A_VEHICLE = "not-a-vehicle"
     # A file we know and do not read (SVG, PDF, TIFF, RAW, video): the driver is told what to send.
     UNSUPPORTED_FORMAT = "unsupported-format"
+
+
+class ReviewReason(StrEnum):
+    """Why a photo went to manual review rather than to a bay (a decision's `reason`)."""
+
+    LOW_CONFIDENCE = "low-confidence"
+    NO_TWO_WHEELER = "no-two-wheeler"  # the model sees neither a bicycle nor a motorcycle
 
 
 def photo_identity(bucket: str, key: str, etag: str, version_id: str | None = None) -> str:
@@ -109,21 +125,51 @@ class PhotoJob(Contract):
 
 
 class Probabilities(Contract):
+    """What the model said. `other` (neither class) only comes from a three-class model; it is left
+    out of the message when absent, so a two-class answer serialises exactly as it always has."""
+
     bicycle: float = Field(ge=0.0, le=1.0)
     motorcycle: float = Field(ge=0.0, le=1.0)
+    other: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_other(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get(OTHER_CLASS, 0.0) is None:
+            del data[OTHER_CLASS]
+        return data
 
     @classmethod
     def from_endpoint(cls, scores: list[float]) -> Probabilities:
-        """Read the built-in algorithm's `[p_bicycle, p_motorcycle]` answer."""
-        if len(scores) != len(CLASS_ORDER):
-            raise ValueError(f"expected {len(CLASS_ORDER)} probabilities, got {len(scores)}")
-        return cls(**{c.value: float(p) for c, p in zip(CLASS_ORDER, scores, strict=True)})
+        """Read `[p_bicycle, p_motorcycle]` or `[p_bicycle, p_motorcycle, p_other]`."""
+        if len(scores) not in (len(CLASS_ORDER), len(CLASS_ORDER) + 1):
+            raise ValueError(
+                f"expected {len(CLASS_ORDER)} or {len(CLASS_ORDER) + 1} probabilities, got {len(scores)}"
+            )
+        values = {c.value: float(p) for c, p in zip(CLASS_ORDER, scores, strict=False)}
+        other = float(scores[len(CLASS_ORDER)]) if len(scores) > len(CLASS_ORDER) else None
+        return cls(**values, other=other)
+
+    def vehicles(self) -> Probabilities:
+        """The two vehicle probabilities alone: what a decision carries, in the 1.0 schema's shape, so
+        a subscriber of that schema still reads every decision (a "neither" one says so in `reason`)."""
+        return Probabilities(bicycle=self.bicycle, motorcycle=self.motorcycle)
 
     @property
     def top(self) -> tuple[VehicleClass, float]:
-        if self.motorcycle > self.bicycle:
-            return VehicleClass.MOTORCYCLE, self.motorcycle
-        return VehicleClass.BICYCLE, self.bicycle
+        """The likelier vehicle and its probability given that the photo shows one of the two.
+
+        With two probabilities this is the larger one, as before; with three, the vehicle's share of
+        `bicycle + motorcycle`, so the confidence bar means the same for both kinds of model and the
+        "neither" answer is judged on its own (`other`).
+        """
+        vehicles = self.bicycle + self.motorcycle
+        if self.other is None or vehicles <= 0.0:
+            best = max(self.bicycle, self.motorcycle)
+        else:
+            best = max(self.bicycle, self.motorcycle) / vehicles
+        cls = VehicleClass.MOTORCYCLE if self.motorcycle > self.bicycle else VehicleClass.BICYCLE
+        return cls, min(1.0, best)
 
 
 class Prediction(Contract):
@@ -256,6 +302,8 @@ class CaptureRecord(Contract):
     confidence: float | None = None
     p_bicycle: float | None = None
     p_motorcycle: float | None = None
+    # A three-class model's "neither" probability (absent for a two-class model's answer).
+    p_other: float | None = None
     reason: str | None = None
     endpoint_name: str | None = None
     model_version: str | None = None
@@ -309,6 +357,7 @@ class CaptureRecord(Contract):
             confidence=decision.confidence,
             p_bicycle=probabilities.bicycle if probabilities else None,
             p_motorcycle=probabilities.motorcycle if probabilities else None,
+            p_other=probabilities.other if probabilities else None,
             reason=decision.reason,
             endpoint_name=decision.endpoint_name,
             model_version=decision.model_version,

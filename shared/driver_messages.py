@@ -6,7 +6,7 @@ shows them; ingest's rejections carry the reason they are looked up by.
 
 from __future__ import annotations
 
-from shared.contracts import RejectionReason
+from shared.contracts import RejectionReason, ReviewReason
 
 RETAKE = "Please take the photo again."
 SENT_AS = "JPEG, HEIC, PNG, WebP or AVIF"
@@ -38,6 +38,15 @@ SENTENCES: dict[RejectionReason, str] = {
 }
 FALLBACK = f"The photo could not be used. {RETAKE}"
 
+# While a dispatcher decides: why, and what the driver may do meanwhile.
+REVIEW_SENTENCES: dict[ReviewReason, str] = {
+    ReviewReason.LOW_CONFIDENCE: "A dispatcher is looking at your photo; wait here for your bay.",
+    ReviewReason.NO_TWO_WHEELER: (
+        "We could not see a bicycle or a motorcycle in this photo: please take a photo of your vehicle "
+        "and send it, or wait here while a dispatcher looks."
+    ),
+}
+
 
 def sentence_for(reason: str | None) -> str:
     """The sentence for a reason code; any code a later stage adds still gets a sentence."""
@@ -45,3 +54,11 @@ def sentence_for(reason: str | None) -> str:
         return SENTENCES[RejectionReason(reason or "")]
     except ValueError:
         return FALLBACK
+
+
+def review_sentence_for(reason: str | None) -> str:
+    """The sentence for a photo waiting for a dispatcher; an unknown reason gets the plain one."""
+    try:
+        return REVIEW_SENTENCES[ReviewReason(reason or "")]
+    except ValueError:
+        return REVIEW_SENTENCES[ReviewReason.LOW_CONFIDENCE]

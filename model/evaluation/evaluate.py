@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.stats import percentile
 from local.processes import HOST, free_port, wait_for_http
-from model.dataset import CLASSES, REPO_ROOT, Sample, load_samples
+from model.dataset import CLASSES, OTHER, OTHER_CLASS, REPO_ROOT, Sample, load_samples
 from model.evaluation.outcomes import Outcome
 from model.metadata import METADATA_FILE, EvaluationRecord, ModelMetadata, Percentiles, resolve_model_dir
 
@@ -92,13 +92,41 @@ def invoke_all(client: Any, endpoint_name: str, samples: list[Sample], raw: bool
     return outcomes
 
 
-def summarise(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
+def routing(
+    y: np.ndarray, probs: np.ndarray, threshold: float, neither_threshold: float | None
+) -> dict[str, float]:
+    """What the router would do (`services/router/domain.py`): "neither", under the bar, or a bay.
+
+    The confidence is the likelier vehicle's share of the two vehicle probabilities (as
+    `Probabilities.top` reads an answer); a bay is wrong when it is the other vehicle's, or any bay
+    for a photo of neither.
+    """
+    vehicles = probs[:, : len(CLASSES)]
+    confidence = vehicles.max(1) / np.maximum(vehicles.sum(1), 1e-12)
+    other = probs[:, len(CLASSES)] if probs.shape[1] > len(CLASSES) else np.zeros(len(probs))
+    neither = other >= neither_threshold if neither_threshold is not None else np.zeros(len(probs), bool)
+    routed = ~neither & (confidence >= threshold)
+    wrong = routed & (vehicles.argmax(1) != y)
+    return {
+        "wrong_bay": float(wrong.mean()),
+        "review": float((~routed).mean()),
+        "neither": float(neither.mean()),
+        "kept_from_bay": float((~routed).mean()),
+        "neither_threshold": float("nan") if neither_threshold is None else neither_threshold,
+    }
+
+
+def summarise(
+    outcomes: list[Outcome], threshold: float, neither_threshold: float | None = None
+) -> dict[str, Any]:
     y = np.array([o.sample.label for o in outcomes])
     probs = np.array([o.probs for o in outcomes], dtype=np.float64)
-    pred = probs.argmax(1)
-    confidence = probs.max(1)
+    pred = probs[:, : len(CLASSES)].argmax(1)
+    confidence = probs[:, : len(CLASSES)].max(1) / np.maximum(probs[:, : len(CLASSES)].sum(1), 1e-12)
+    vehicle = y != OTHER
+    labels = list(CLASSES) + ([OTHER_CLASS] if (~vehicle).any() else [])
     confusion = [
-        [int(((y == t) & (pred == p)).sum()) for p in range(len(CLASSES))] for t in range(len(CLASSES))
+        [int(((y == t) & (pred == p)).sum()) for p in range(len(CLASSES))] for t in range(len(labels))
     ]
     per_class = {}
     for k, name in enumerate(CLASSES):
@@ -111,14 +139,16 @@ def summarise(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
     lat = [o.latency_ms for o in outcomes]
     server = [o.server_ms for o in outcomes if o.server_ms is not None]
     below = confidence < threshold
+    right = pred == y
     return {
         "n": len(outcomes),
-        "accuracy": float((pred == y).mean()),
+        "accuracy": float(right[vehicle].mean()) if vehicle.any() else None,
         "per_class": per_class,
-        "confusion": {"labels": list(CLASSES), "rows_true_cols_pred": confusion},
+        "confusion": {"labels": labels, "rows_true_cols_pred": confusion},
         "threshold": threshold,
         "below_threshold": float(below.mean()),
-        "accuracy_above_threshold": float((pred == y)[~below].mean()) if (~below).any() else None,
+        "accuracy_above_threshold": float(right[~below].mean()) if (~below).any() else None,
+        **routing(y, probs, threshold, neither_threshold),
         "latency_ms": {"p50": percentile(lat, 50), "p99": percentile(lat, 99)},
         "server_ms": {"p50": percentile(server, 50), "p99": percentile(server, 99)} if server else None,
         "errors": [str(o.sample.path) for o, p, t in zip(outcomes, pred, y, strict=True) if p != t],
@@ -127,14 +157,17 @@ def summarise(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
 
 def format_report(summary: dict[str, Any]) -> str:
     c = summary["confusion"]["rows_true_cols_pred"]
+    accuracy = "n/a" if summary["accuracy"] is None else f"{summary['accuracy']:.4f}"
     lines = [
-        f"n={summary['n']}  accuracy={summary['accuracy']:.4f}",
+        f"n={summary['n']}  accuracy={accuracy}",
         f"threshold={summary['threshold']:.4f}  below_threshold={summary['below_threshold']:.4f}",
+        f"wrong_bay={summary['wrong_bay']:.4f}  review={summary['review']:.4f}  "
+        f"neither={summary['neither']:.4f}  kept_from_bay={summary['kept_from_bay']:.4f}",
     ]
     for name, m in summary["per_class"].items():
         lines.append(f"  {name:<11} precision={m['precision']:.4f} recall={m['recall']:.4f} n={m['support']}")
     lines.append("confusion (rows true, cols predicted): " + " ".join(CLASSES))
-    for name, row in zip(CLASSES, c, strict=True):
+    for name, row in zip(summary["confusion"]["labels"], c, strict=True):
         lines.append(f"  {name:<11} " + " ".join(f"{v:>5}" for v in row))
     lat = summary["latency_ms"]
     label = LATENCY_LABELS[summary.get("mode", "payload")]
@@ -157,7 +190,7 @@ def confusion_png(summary: dict[str, Any], path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(3.5, 3.2))
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(CLASSES)), CLASSES)
-    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_yticks(range(len(matrix)), summary["confusion"]["labels"])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (i, j), v in np.ndenumerate(matrix):
@@ -171,6 +204,11 @@ def confusion_png(summary: dict[str, Any], path: Path) -> bool:
 
 def read_threshold(model_dir: str | None) -> float:
     return ModelMetadata.load(resolve_model_dir(model_dir)).threshold
+
+
+def read_neither_threshold(model_dir: str | None) -> float | None:
+    neither = ModelMetadata.load(resolve_model_dir(model_dir)).neither
+    return neither.threshold if neither else None
 
 
 def evaluate(
@@ -201,7 +239,7 @@ def evaluate(
     else:
         with local_endpoint(model_dir, endpoint_name) as url:
             outcomes = invoke_all(runtime_client(url, region), endpoint_name, samples, mode == "raw")
-    summary = summarise(outcomes, threshold)
+    summary = summarise(outcomes, threshold, read_neither_threshold(model_dir))
     summary.update({"data": str(data), "split": split, "endpoint_name": endpoint_name, "mode": mode})
     return summary
 
@@ -219,6 +257,10 @@ def record(summary: dict[str, Any], model_dir: str | None, name: str, command: s
         latency_ms=Percentiles.model_validate(summary["latency_ms"]),
         confusion=summary["confusion"]["rows_true_cols_pred"],
         command=command,
+        wrong_bay=summary.get("wrong_bay"),
+        review=summary.get("review"),
+        neither=summary.get("neither"),
+        kept_from_bay=summary.get("kept_from_bay"),
     )
     meta.write(path)
     return path

@@ -1,7 +1,9 @@
 """The serving model: an ONNX graph plus its metadata, run with onnxruntime (no torch).
 
-`Predictor` is built once per process. It turns request bodies into `[p_bicycle, p_motorcycle]`
-lists; request-level problems raise `RequestError` carrying the HTTP status the server answers.
+`Predictor` is built once per process. It turns request bodies into `[p_bicycle, p_motorcycle, p_other]`
+lists (`[p_bicycle, p_motorcycle]` from a model trained without a "neither" screen: the graph's output
+is passed on as it is); request-level problems raise `RequestError` carrying the HTTP status the server
+answers.
 """
 
 from __future__ import annotations

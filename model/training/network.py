@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from model.training.imagenet import BICYCLE_IMAGENET, MOTORCYCLE_IMAGENET, TWO_WHEELER_IMAGENET
+
 BACKBONES: dict[str, int] = {"efficientnet-lite0": 224, "efficientnet-lite2": 260}
 
 
@@ -108,12 +110,56 @@ class Features(nn.Module):
         return multilayer_features(self.net, self.norm(image), self.taps)
 
 
-BICYCLE_IMAGENET = (444, 671, 870, 880)  # tandem, mountain bike, tricycle, unicycle
-MOTORCYCLE_IMAGENET = (665, 670, 518)  # moped, motor scooter, crash helmet
+class TwoWheelerScreen(nn.Module):
+    """Pooled features -> neither logit: `threshold` minus the ImageNet two-wheeler logit.
+
+    The two-wheeler logit is log P(two-wheeler classes) - log P(the rest) under the full 1000-class
+    softmax of the frozen backbone (`model.training.neither.two_wheeler_logit`); it is kept here as
+    the photo graph's screen because it needs no two-wheeler photo to fit (model card, "Neither").
+    """
+
+    def __init__(self, net: Any, threshold: float) -> None:
+        super().__init__()
+        self.fc = nn.Linear(net._fc.in_features, net._fc.out_features)
+        with torch.no_grad():
+            self.fc.weight.copy_(net._fc.weight)
+            self.fc.bias.copy_(net._fc.bias)
+        rows = set(TWO_WHEELER_IMAGENET)
+        self.register_buffer("two_wheeler", torch.tensor(sorted(rows), dtype=torch.long))
+        rest = [k for k in range(net._fc.out_features) if k not in rows]
+        self.register_buffer("rest", torch.tensor(rest, dtype=torch.long))
+        self.threshold = float(threshold)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        z = self.fc(feats[:, -self.fc.in_features :])
+        tw = torch.logsumexp(z.index_select(1, self.get_buffer("two_wheeler")), -1)
+        tw = tw - torch.logsumexp(z.index_select(1, self.get_buffer("rest")), -1)
+        return self.threshold - tw
+
+
+class OtherHead(nn.Module):
+    """Pooled features -> neither logit: a linear "other" head on standardised features, minus its
+    operating point (so 0 is where the graph's p_other meets the router's threshold)."""
+
+    def __init__(self, weight: Any, bias: float, mean: Any, std: Any, offset: float) -> None:
+        super().__init__()
+        self.linear = nn.Linear(len(weight), 1)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.tensor(weight[None], dtype=torch.float32))
+            self.linear.bias.fill_(float(bias) - float(offset))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        standardised = (feats - self.get_buffer("mean")) / self.get_buffer("std")
+        logit: torch.Tensor = self.linear(standardised)[:, 0]
+        return logit
 
 
 class Classifier(nn.Module):
-    """The served model: uint8 image [N, S, S, 3] -> probabilities [N, 2] (bicycle, motorcycle).
+    """The served model: uint8 image [N, S, S, 3] -> probabilities [N, 2] (bicycle, motorcycle), or
+    [N, 3] (bicycle, motorcycle, other) with a `screen`: p_other = sigmoid(screen logit), and the two
+    vehicle probabilities share what is left, in the proportion of the bicycle/motorcycle head.
 
     The backbone's pooled features feed a linear head (standardised inputs); its logit is blended with
     an ImageNet zero-shot logit, log-sum-exp of the motorcycle-like minus the bicycle-like ImageNet
@@ -131,8 +177,10 @@ class Classifier(nn.Module):
         feature_std: torch.Tensor,
         taps: int = 0,
         logit_scale: float = 1.0,
+        screen: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        self.screen = screen
         self.norm = Normalize()
         self.net = net
         self.taps = taps
@@ -159,4 +207,8 @@ class Classifier(nn.Module):
         if self.logit_scale != 1.0:
             logit = logit * self.logit_scale
         p_motorcycle = torch.sigmoid(logit)
-        return torch.stack([1.0 - p_motorcycle, p_motorcycle], dim=1)
+        if self.screen is None:
+            return torch.stack([1.0 - p_motorcycle, p_motorcycle], dim=1)
+        p_other = torch.sigmoid(self.screen(feats))
+        vehicle = 1.0 - p_other
+        return torch.stack([vehicle * (1.0 - p_motorcycle), vehicle * p_motorcycle, p_other], dim=1)

@@ -39,6 +39,10 @@ class ThumbnailConfig:
     folds: int = 3  # 3 x 8 epochs on 2/3 of the split + 8 on all of it keeps `train` well under 30 min
     max_side: int = 64  # uploads whose longer side is at most this go to this graph (2x the thumbnails)
     prior_weights: tuple[float, ...] = PRIOR_WEIGHTS
+    # Accuracy asked of the thumbnails routed to a bay (out of fold): a wrong bay is worse than a review.
+    target_accuracy: float = 0.995
+    other_lambdas: tuple[float, ...] = (1e-2, 1e-1, 1.0)  # the "other" head's regularisation, by CV
+    other_keep: float = 0.99  # train thumbnails left routable by the "other" head, out of fold
 
 
 @dataclass
@@ -66,6 +70,10 @@ class TrainConfig:
     thumbnail_epochs: int = ThumbnailConfig.epochs  # 0: no thumbnail graph, the probe answers every upload
     thumbnail_folds: int = ThumbnailConfig.folds
     thumbnail_max_side: int = ThumbnailConfig.max_side
+    # Photos without a bicycle or motorcycle (outlier exposure and the "neither" operating points);
+    # None: no screen, the graphs answer two probabilities as before.
+    other: Path | None = None
+    other_kept_target: float = 0.98  # share of other/ the photo screen must keep from a bay (on CV folds)
 
 
 def seed_everything(seed: int) -> None:
@@ -79,7 +87,7 @@ def seed_everything(seed: int) -> None:
 
 def prior_from_features(net: Any, feats: FloatArray) -> FloatArray:
     """Zero-shot logit from the head-conv part of the features through the kept ImageNet rows."""
-    from model.training.network import BICYCLE_IMAGENET, MOTORCYCLE_IMAGENET
+    from model.training.imagenet import BICYCLE_IMAGENET, MOTORCYCLE_IMAGENET
 
     rows = list(BICYCLE_IMAGENET) + list(MOTORCYCLE_IMAGENET)
     weight = net._fc.weight.detach().numpy()[rows].astype(np.float64)
@@ -94,7 +102,7 @@ def lse(x: FloatArray) -> FloatArray:
 
 
 def prior_logit(logits: FloatArray) -> FloatArray:
-    from model.training.network import BICYCLE_IMAGENET
+    from model.training.imagenet import BICYCLE_IMAGENET
 
     n = len(BICYCLE_IMAGENET)
     return lse(logits[..., n:]) - lse(logits[..., :n])

@@ -29,9 +29,16 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.metadata import PriorWeightAccuracy, ThumbnailCVSummary, ThumbnailFit, ThumbnailRecipe
+from model.metadata import (
+    NeitherScreen,
+    PriorWeightAccuracy,
+    ThumbnailCVSummary,
+    ThumbnailFit,
+    ThumbnailRecipe,
+)
 from model.serving.preprocess import to_model_input
 from model.training.augment import mirror_and_shift
+from model.training.neither import auroc, fit_other_head, folds_of, fpr_at_tpr, inlier_threshold
 from model.training.recipe import (
     FloatArray,
     ThumbnailConfig,
@@ -68,6 +75,8 @@ class ThumbnailCV:
     head: FloatArray
     prior: FloatArray
     by_prior_weight: dict[float, float] = field(default_factory=dict)
+    # "other" head, by lambda: out-of-fold scores of the train thumbnails and of the other/ thumbnails
+    other_oof: dict[float, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
 
     def logits(self, prior_weight: float) -> FloatArray:
         return np.asarray(self.head + prior_weight * self.prior, dtype=np.float64)
@@ -144,8 +153,8 @@ def fine_tune(
     return FineTuned(net, head, standardise)
 
 
-def tuned_logits(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> tuple[FloatArray, FloatArray]:
-    """(head logit, ImageNet prior logit) of a fine-tuned network on uint8 model inputs, float32 as served."""
+def tuned_features(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> FloatArray:
+    """Pooled multi-layer features of a fine-tuned network on uint8 model inputs, float32 as served."""
     import torch
 
     from model.training.network import Features
@@ -153,7 +162,15 @@ def tuned_logits(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> tuple
     features = Features(tuned.net, taps).eval()
     with torch.no_grad():
         chunks = [features(torch.from_numpy(batch[i : i + 50])).numpy() for i in range(0, len(batch), 50)]
-    feats = np.concatenate(chunks).astype(np.float64)
+    return np.concatenate(chunks).astype(np.float64)
+
+
+def tuned_logits(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> tuple[FloatArray, FloatArray]:
+    """(head logit, ImageNet prior logit) of a fine-tuned network on uint8 model inputs, float32 as served."""
+    return head_and_prior(tuned, tuned_features(tuned, taps, batch))
+
+
+def head_and_prior(tuned: FineTuned, feats: FloatArray) -> tuple[FloatArray, FloatArray]:
     weight = tuned.head.weight.detach().numpy()[0].astype(np.float64)
     s = tuned.standardise
     logit = ((feats - s.mean) / s.std) @ weight + float(tuned.head.bias.item())
@@ -171,6 +188,7 @@ class TrainingSet:
     images: list[Image.Image]
     y: NDArray[np.int64]
     frozen: FloatArray  # the probe's features [views, N, F]
+    other: NDArray[np.uint8] | None = None  # other/ as 32 px thumbnails, model inputs [V, M, S, S, 3]
 
     def tune(self, tcfg: ThumbnailConfig, train_idx: NDArray[np.int64], seed: int) -> FineTuned:
         """Fine-tune on `train_idx`, standardising with the frozen features of those images only."""
@@ -185,13 +203,65 @@ def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
     side, taps, seed, images, y = ts.side, ts.taps, ts.seed, ts.images, ts.y
     originals = np.stack([to_model_input(img, side) for img in images])
     cv = ThumbnailCV(np.zeros(len(y)), np.zeros(len(y)))
+    other = ts.other
+    if other is not None:
+        other_folds = folds_of(other.shape[1], tcfg.folds, seed)
+        cv.other_oof = {lam: (np.zeros(len(y)), np.zeros(other.shape[1])) for lam in tcfg.other_lambdas}
     for k, fold in enumerate(make_folds(y, tcfg.folds, seed)):
         train_idx = np.setdiff1d(np.arange(len(y)), fold)
         print(f"  thumbnail cv fold {k + 1}/{tcfg.folds}", flush=True)
         tuned = ts.tune(tcfg, train_idx, seed + k)
-        cv.head[fold], cv.prior[fold] = tuned_logits(tuned, taps, originals[fold])
+        fold_feats = tuned_features(tuned, taps, originals[fold])
+        cv.head[fold], cv.prior[fold] = head_and_prior(tuned, fold_feats)
+        if other is not None:
+            # the head is fitted as the served one is: on the tuned network's own training images
+            inliers = own_views(tuned, taps, originals[train_idx])
+            other_feats = tuned_features(tuned, taps, other.reshape(-1, *other.shape[2:]))
+            other_feats = other_feats.reshape(other.shape[0], other.shape[1], -1)
+            held_out = other_folds[k]
+            fitted_on = np.setdiff1d(np.arange(other.shape[1]), held_out)
+            for lam, (inlier_oof, other_oof) in cv.other_oof.items():
+                head = fit_other_head(inliers, other_feats[:, fitted_on].reshape(-1, inliers.shape[1]), lam)
+                inlier_oof[fold] = head.logit(fold_feats)
+                other_oof[held_out] = head.logit(other_feats[0, held_out])
     cv.by_prior_weight = {pw: float(((cv.logits(pw) > 0) == y).mean()) for pw in tcfg.prior_weights}
     return cv
+
+
+def own_views(tuned: FineTuned, taps: int, inputs: NDArray[np.uint8]) -> FloatArray:
+    """Features of model inputs and their mirrors: the inliers an "other" head is fitted on."""
+    mirrored = np.ascontiguousarray(inputs[:, :, ::-1])
+    return np.concatenate([tuned_features(tuned, taps, inputs), tuned_features(tuned, taps, mirrored)])
+
+
+def other_screen(
+    ts: TrainingSet, tcfg: ThumbnailConfig, cv: ThumbnailCV, tuned: FineTuned
+) -> tuple[Any, NeitherScreen]:
+    """Choose the "other" head's lambda by out-of-fold AUROC, fit it on the final network's features."""
+    from model.training.network import OtherHead
+
+    assert ts.other is not None
+    by_lambda = {lam: auroc(inl, oth) for lam, (inl, oth) in cv.other_oof.items()}
+    lam = max(by_lambda, key=lambda k: (round(by_lambda[k], 4), k))  # ties: the stronger regularisation
+    inlier_oof, other_oof = cv.other_oof[lam]
+    offset = inlier_threshold(inlier_oof, tcfg.other_keep)
+    side = ts.other.shape[2:]
+    originals = np.stack([to_model_input(img, ts.side) for img in ts.images])
+    other_feats = tuned_features(tuned, ts.taps, ts.other.reshape(-1, *side))
+    head = fit_other_head(own_views(tuned, ts.taps, originals), other_feats, lam)
+    record = NeitherScreen(
+        method="logistic 'other' head on the fine-tuned network's pooled features (outlier exposure: "
+        "other/ photos shrunk to 32 px, centre crop and whole frame, with mirrors)",
+        operating_point=offset,
+        auroc=by_lambda[lam],
+        fpr_at_95_tpr=fpr_at_tpr(inlier_oof, other_oof, 0.95),
+        inliers_flagged=float((inlier_oof > offset).mean()),
+        other_flagged=float((other_oof > offset).mean()),
+        head_lambda=lam,
+        auroc_by_lambda={f"{k:g}": v for k, v in by_lambda.items()},
+    )
+    print(f"  thumbnail screen: {record}", flush=True)
+    return OtherHead(head.weight, head.bias, head.mean, head.std, offset), record
 
 
 def logit_scale(threshold: float, router_threshold: float) -> float:
@@ -206,8 +276,8 @@ def logit_scale(threshold: float, router_threshold: float) -> float:
 
 
 def build_thumbnail_model(
-    ts: TrainingSet, tcfg: ThumbnailConfig, target_accuracy: float, router_threshold: float
-) -> tuple[Any, ThumbnailFit]:
+    ts: TrainingSet, tcfg: ThumbnailConfig, router_threshold: float
+) -> tuple[Any, ThumbnailFit, NeitherScreen | None]:
     """Cross-validate, fine-tune on the whole split and return the torch classifier and what CV chose."""
     import torch
 
@@ -218,11 +288,12 @@ def build_thumbnail_model(
     y = ts.y
     # best accuracy; ties go to the larger ImageNet prior (what pre-training knows)
     prior_weight = max(tcfg.prior_weights, key=lambda pw: (round(cv.by_prior_weight[pw], 6), pw))
-    threshold = choose_threshold(cv.logits(prior_weight), y, target_accuracy)
+    threshold = choose_threshold(cv.logits(prior_weight), y, tcfg.target_accuracy)
     scale = logit_scale(threshold.threshold, router_threshold)
     print(f"  thumbnail cv: prior_weight={prior_weight:g} {threshold} logit_scale={scale:.4f}", flush=True)
     print("  fine-tuning the thumbnail graph on the whole train split", flush=True)
     tuned = ts.tune(tcfg, np.arange(len(y)), ts.seed + tcfg.folds)
+    screen, screen_record = other_screen(ts, tcfg, cv, tuned) if ts.other is not None else (None, None)
     classifier = Classifier(
         tuned.net,
         tuned.head,
@@ -231,6 +302,7 @@ def build_thumbnail_model(
         torch.tensor(tuned.standardise.std, dtype=torch.float32),
         taps=ts.taps,
         logit_scale=scale,
+        screen=screen,
     ).eval()
     fit = ThumbnailFit(
         recipe=ThumbnailRecipe.model_validate(asdict(tcfg)),
@@ -244,4 +316,4 @@ def build_thumbnail_model(
         logit_scale=scale,
         seconds=round(time.perf_counter() - started, 1),
     )
-    return classifier, fit
+    return classifier, fit, screen_record

@@ -24,21 +24,32 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.dataset import CLASSES, REPO_ROOT, Sample, load_samples
+from model.dataset import CLASSES, OTHER_CLASS, REPO_ROOT, Sample, load_samples
 from model.metadata import (
     METADATA_FILE,
     MODEL_FILE,
     THUMBNAIL_FILE,
     Artifact,
     ModelMetadata,
+    Neither,
+    NeitherScreen,
     ThumbnailGraph,
     TrainingRecord,
 )
 from model.serving.preprocess import to_model_input, to_rgb
 from model.training.augment import augment
 from model.training.export import export_onnx, ort_session, sha256_file, shrink_fp16, verify_export
-from model.training.photo import fit_photo_graph, top_features
-from model.training.recipe import ThumbnailConfig, TrainConfig, seed_everything
+from model.training.neither import (
+    ROUTER_NEITHER_THRESHOLD,
+    OtherSet,
+    auroc,
+    cross_validate_photo_screen,
+    fpr_at_tpr,
+    load_other,
+    two_wheeler_logit,
+)
+from model.training.photo import PhotoGraph, fit_photo_graph, top_features
+from model.training.recipe import FloatArray, ThumbnailConfig, TrainConfig, seed_everything
 
 ARTIFACT_LIMIT_BYTES = 20 * 1024 * 1024
 
@@ -80,6 +91,47 @@ def extract_trunk(cfg: TrainConfig, net: Any, side: int, images: list[Image.Imag
             views.append(np.concatenate(chunks))
             print(f"  view {view + 1}/{cfg.views + 2} extracted", flush=True)
     return np.stack(views)
+
+
+def photo_screen(
+    cfg: TrainConfig, net: Any, photo: PhotoGraph, feats: FloatArray, other: OtherSet
+) -> tuple[Any, NeitherScreen]:
+    """The photo graph's "neither" screen: the ImageNet two-wheeler logit, its threshold by CV on other/.
+
+    Inliers for AUROC and the flagged share are the train thumbnails through the frozen backbone: the
+    only bicycles and motorcycles training may use, and a pessimistic stand-in for photos (a 32 px
+    thumbnail up-scaled carries less of what ImageNet knows of two-wheelers than a photo does).
+    """
+    import torch
+
+    from model.training.network import Features, TwoWheelerScreen
+
+    weight = net._fc.weight.detach().numpy().astype(np.float64)
+    bias = net._fc.bias.detach().numpy().astype(np.float64)
+
+    def tw(f: FloatArray) -> FloatArray:
+        return two_wheeler_logit(f[:, -weight.shape[1] :] @ weight.T + bias)
+
+    frozen = Features(net, cfg.taps).eval()
+    with torch.no_grad():
+        batches = [torch.from_numpy(other.photos[i : i + 25]) for i in range(0, len(other.photos), 25)]
+        other_feats = np.concatenate([frozen(b).numpy() for b in batches]).astype(np.float64)
+        probs = np.concatenate([photo.classifier(b).numpy() for b in batches])
+    confident = probs.max(1) >= photo.cv.threshold
+    tw_other, tw_inliers = tw(other_feats), tw(feats[0])
+    fit = cross_validate_photo_screen(tw_other, confident, cfg.other_kept_target, cfg.folds, cfg.seed)
+    record = NeitherScreen(
+        method="ImageNet two-wheeler logit of the frozen backbone: log P(tandem, mountain bike, tricycle, "
+        "unicycle, moped, motor scooter, crash helmet, disk brake) - log P(the other 992 classes)",
+        operating_point=fit.threshold,
+        auroc=auroc(-tw_inliers, -tw_other),
+        fpr_at_95_tpr=fpr_at_tpr(-tw_inliers, -tw_other, 0.95),
+        inliers_flagged=float((tw_inliers < fit.threshold).mean()),
+        other_flagged=fit.oof_flagged,
+        other_kept=fit.oof_kept,
+    )
+    print(f"  photo screen: {record}", flush=True)
+    return TwoWheelerScreen(net, fit.threshold), record
 
 
 def artifact(path: Path) -> Artifact:
@@ -127,6 +179,17 @@ def train(cfg: TrainConfig) -> ModelMetadata:
     trunk = extract_trunk(cfg, net, side, images)
     feats = np.stack([top_features(net, view, cfg) for view in trunk])
     photo = fit_photo_graph(cfg, net, trunk, feats, y)
+    other = load_other(cfg.other, side) if cfg.other else None
+    neither = None
+    if other is not None:
+        screen, photo_record = photo_screen(cfg, net, photo, feats, other)
+        photo.classifier.screen = screen
+        neither = Neither(
+            threshold=ROUTER_NEITHER_THRESHOLD,
+            data=shown_path(cfg.other) if cfg.other else "",
+            n_other=len(other.files),
+            photo=photo_record,
+        )
     graphs: dict[str, tuple[Any, Path]] = {"photo": (photo.classifier, cfg.out / MODEL_FILE)}
     thumbnail_fit = None
     if cfg.thumbnail_epochs:
@@ -135,10 +198,13 @@ def train(cfg: TrainConfig) -> ModelMetadata:
         tcfg = ThumbnailConfig(
             epochs=cfg.thumbnail_epochs, folds=cfg.thumbnail_folds, max_side=cfg.thumbnail_max_side
         )
-        split = TrainingSet(net, side, cfg.taps, cfg.seed, images, y, feats)
-        tuned_classifier, thumbnail_fit = build_thumbnail_model(
-            split, tcfg, cfg.target_accuracy, photo.cv.threshold
+        thumbs = other.thumbnails if other is not None else None
+        split = TrainingSet(net, side, cfg.taps, cfg.seed, images, y, feats, thumbs)
+        tuned_classifier, thumbnail_fit, thumbnail_record = build_thumbnail_model(
+            split, tcfg, photo.cv.threshold
         )
+        if neither is not None:
+            neither = neither.model_copy(update={"thumbnail": thumbnail_record})
         graphs["thumbnail"] = (tuned_classifier, cfg.out / THUMBNAIL_FILE)
     checks, fp16_checks = export_graphs(cfg, side, graphs, images[:8] + images[-8:])
 
@@ -161,8 +227,8 @@ def train(cfg: TrainConfig) -> ModelMetadata:
     recorded = {k: shown_path(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items() if k != "out"}
     metadata = ModelMetadata(
         model_version=f"{cfg.backbone}-{kind}-{version_digest[:12]}",
-        classes=list(CLASSES),
-        output="probabilities [p_bicycle, p_motorcycle]",
+        classes=list(CLASSES) + ([OTHER_CLASS] if neither else []),
+        output="probabilities [p_bicycle, p_motorcycle" + (", p_other]" if neither else "]"),
         input="uint8 NHWC RGB, whole image resized to input_side x input_side (bilinear)",
         input_side=side,
         backbone=cfg.backbone,
@@ -180,6 +246,7 @@ def train(cfg: TrainConfig) -> ModelMetadata:
         ),
         artifact=photo_artifact,
         thumbnail=thumbnail,
+        neither=neither,
     )
     metadata.write(cfg.out / METADATA_FILE)
     print(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services.api.models import UploadStatus
 from shared.contracts import CaptureRecord, Route
-from shared.driver_messages import sentence_for
+from shared.driver_messages import review_sentence_for, sentence_for
 from shared.photo_keys import DRIVER_ID, PREFIX
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -73,7 +73,7 @@ def status_of(upload_id: UploadId, record: CaptureRecord | None) -> UploadStatus
         return UploadStatus(
             status="manual-review",
             reason=record.reason,
-            message="A dispatcher is looking at your photo; wait here for your bay.",
+            message=review_sentence_for(record.reason),
             **common,
         )
     return UploadStatus(

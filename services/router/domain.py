@@ -22,13 +22,18 @@ def decide(assessment: Prediction | Rejection, rules: RoutingRules) -> RoutingDe
         "driver_id": assessment.driver_id,
         "vehicle_class": assessment.vehicle_class,
         "confidence": assessment.confidence,
-        "probabilities": assessment.probabilities,
+        "probabilities": assessment.probabilities.vehicles(),
         "endpoint_name": assessment.endpoint_name,
         "model_version": assessment.model_version,
         "rules_version": rules.version,
         "ingested_at": assessment.ingested_at,
         "assessed_at": assessment.predicted_at,
     }
+    neither = rules.neither
+    other = assessment.probabilities.other
+    if other is not None and other >= neither.min_probability:
+        # Neither a bicycle nor a motorcycle: a person looks, and the driver is asked for the vehicle.
+        return RoutingDecision(route=Route.MANUAL_REVIEW, reason=neither.reason, **common)
     if assessment.confidence < rule.min_confidence:
         # Never a silently wrong bay: an unsure call goes to a person.
         return RoutingDecision(route=Route.MANUAL_REVIEW, reason=rules.manual_review_reason, **common)

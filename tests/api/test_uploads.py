@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared.contracts import RejectionReason, Route
-from shared.driver_messages import FALLBACK, SENTENCES, sentence_for
+from shared.contracts import RejectionReason, ReviewReason, Route
+from shared.driver_messages import FALLBACK, REVIEW_SENTENCES, SENTENCES, sentence_for
 from tests.api.conftest import DISPATCHER, DRIVER, OTHER_DRIVER, Api, capture, decision_for
 
 
@@ -157,3 +157,17 @@ def test_unknown_uploads_are_404(api: Api) -> None:
     assert api.call("GET", f"/uploads/d-001.{'0' * 32}", DRIVER)[0] == 404
     assert api.call("GET", f"/uploads/{ticket['upload_id']}", DRIVER)[0] == 404
     assert api.call("GET", "/uploads/not-an-id", DRIVER)[0] == 404
+
+
+def test_a_photo_that_shows_no_two_wheeler_asks_the_driver_for_one(api: Api) -> None:
+    # GIVEN a photo the model saw neither a bicycle nor a motorcycle in (manual review, its own reason)
+    _, ticket = start(api)
+    capture(
+        api, decision_for(ticket["key"], route=Route.MANUAL_REVIEW, confidence=0.6, reason="no-two-wheeler")
+    )
+    # WHEN the driver asks for its status
+    _, answer = api.call("GET", f"/uploads/{ticket['upload_id']}", DRIVER)
+    # THEN it waits for a dispatcher, and the driver is asked for a photo of the vehicle
+    assert (answer["status"], answer["reason"]) == ("manual-review", "no-two-wheeler")
+    assert answer["message"] == REVIEW_SENTENCES[ReviewReason.NO_TWO_WHEELER]
+    assert "photo of your vehicle" in answer["message"]

@@ -202,7 +202,7 @@ def thumbnail_png() -> bytes:
 
 
 def assert_probabilities(value: Any) -> None:
-    assert isinstance(value, list) and len(value) == 2
+    assert isinstance(value, list) and len(value) == 3  # [p_bicycle, p_motorcycle, p_other]
     assert all(isinstance(p, float) and 0.0 <= p <= 1.0 for p in value)
     assert sum(value) == pytest.approx(1.0, abs=1e-5)
 

@@ -27,6 +27,20 @@ def synthetic_set(root: Path, per_class: int = 6) -> Path:
     return root
 
 
+def synthetic_other(root: Path, n: int = 6) -> Path:
+    """Photos of neither class: larger than a thumbnail, striped so they differ from the vehicles."""
+    rng = np.random.default_rng(1)
+    (root / "photos").mkdir(parents=True)
+    rows = ["file,kind"]
+    for i in range(n):
+        arr = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+        arr[:, ::4] = 255
+        Image.fromarray(arr).save(root / "photos" / f"{i}.jpg")
+        rows.append(f"photos/{i}.jpg,object")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
 def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
     from model.metadata import ModelMetadata
     from model.serving.inference import Predictor
@@ -47,6 +61,7 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
         thumbnail_epochs=1,
         thumbnail_folds=2,
         thumbnail_max_side=48,
+        other=synthetic_other(tmp_path / "other"),
     )
     meta = train(cfg)
     assert meta.input_side == 64
@@ -56,11 +71,16 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
     thumbnail = meta.thumbnail
     assert thumbnail is not None and thumbnail.max_side == 48
     assert (tmp_path / "out" / thumbnail.file).stat().st_size == thumbnail.artifact.bytes
+    neither = meta.neither
+    assert neither is not None and neither.thumbnail is not None and neither.n_other == 6
+    assert meta.classes == ["bicycle", "motorcycle", "other"]
+    for screen in (neither.photo, neither.thumbnail):
+        assert 0.0 <= screen.auroc <= 1.0 and 0.0 <= screen.other_flagged <= 1.0
     predictor = Predictor(tmp_path / "out", threads=1)
     assert predictor.graphs == ("photo", "thumbnail")
     for graph in predictor.graphs:
         probs = predictor.run(np.zeros((2, 64, 64, 3), dtype=np.uint8), graph)
-        assert probs.shape == (2, 2)
+        assert probs.shape == (2, 3)  # [p_bicycle, p_motorcycle, p_other]
         assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from shared.contracts import (
     Assessment,
@@ -13,6 +13,7 @@ from shared.contracts import (
     Probabilities,
     Rejection,
     RejectionReason,
+    ReviewReason,
     Route,
     RoutingDecision,
     VehicleClass,
@@ -36,7 +37,54 @@ def test_endpoint_answer_is_read_in_class_order() -> None:
     assert probabilities.top == (VehicleClass.MOTORCYCLE, 0.9)
     assert Probabilities.from_endpoint([0.7, 0.3]).top == (VehicleClass.BICYCLE, 0.7)
     with pytest.raises(ValueError):
-        Probabilities.from_endpoint([0.2, 0.3, 0.5])
+        Probabilities.from_endpoint([0.2, 0.3, 0.4, 0.1])
+
+
+def test_a_three_class_answer_reads_other_and_judges_the_vehicle_among_vehicles() -> None:
+    # GIVEN [p_bicycle, p_motorcycle, p_other] from a three-class model
+    probabilities = Probabilities.from_endpoint([0.01, 0.49, 0.5])
+    # THEN "other" is its own number, and the confidence is the vehicle's share of the two vehicles
+    assert probabilities.other == 0.5
+    vehicle_class, confidence = probabilities.top
+    assert vehicle_class is VehicleClass.MOTORCYCLE
+    assert confidence == pytest.approx(0.98)
+
+
+def test_a_two_class_answer_serialises_as_it_always_has() -> None:
+    assert Probabilities.from_endpoint([0.2, 0.8]).model_dump() == {"bicycle": 0.2, "motorcycle": 0.8}
+    assert Probabilities.from_endpoint([0.2, 0.7, 0.1]).model_dump()["other"] == 0.1
+
+
+class _ProbabilitiesV1(BaseModel):
+    """The 1.0 schema's probabilities, as a subscriber built before "other" existed holds them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    bicycle: float
+    motorcycle: float
+
+
+class _DecisionV1(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # only the part that changed is held strictly here
+    probabilities: _ProbabilitiesV1 | None
+    reason: str | None
+
+
+def test_a_subscriber_of_the_old_schema_reads_a_neither_decision() -> None:
+    # GIVEN a decision about a photo the three-class model called "neither"
+    probabilities = Probabilities.from_endpoint([0.02, 0.03, 0.95])
+    decision = RoutingDecision(
+        photo=PHOTO,
+        driver_id="d-1",
+        route=Route.MANUAL_REVIEW,
+        reason=ReviewReason.NO_TWO_WHEELER.value,
+        probabilities=probabilities.vehicles(),
+        rules_version="r",
+    )
+    # WHEN a subscriber of the 1.0 schema reads the message
+    old = _DecisionV1.model_validate_json(decision.model_dump_json())
+    # THEN it gets the two vehicle probabilities and the reason, and nothing it would refuse
+    assert old.probabilities == _ProbabilitiesV1(bicycle=0.02, motorcycle=0.03)
+    assert old.reason == "no-two-wheeler"
 
 
 def test_routed_decision_needs_a_bay_and_other_routes_a_reason() -> None:

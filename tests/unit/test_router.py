@@ -27,6 +27,59 @@ def prediction(p_bicycle: float) -> Prediction:
     )
 
 
+def three_class_prediction(p_bicycle: float, p_motorcycle: float, p_other: float) -> Prediction:
+    probabilities = Probabilities.from_endpoint([p_bicycle, p_motorcycle, p_other])
+    vehicle_class, confidence = probabilities.top
+    return prediction(0.5).model_copy(
+        update={"probabilities": probabilities, "vehicle_class": vehicle_class, "confidence": confidence}
+    )
+
+
+def test_a_photo_of_neither_goes_to_review_with_its_own_reason_even_when_sure_of_the_vehicle() -> None:
+    # GIVEN a photo the model finds to be neither, though it leans to "bicycle" with certainty
+    neither = RULES.neither
+    p_other = neither.min_probability
+    assessment = three_class_prediction((1 - p_other) * 0.999, (1 - p_other) * 0.001, p_other)
+    assert assessment.confidence > RULES.classes["bicycle"].min_confidence  # type: ignore[index]
+    # WHEN the router decides
+    decision = decide(assessment, RULES)
+    # THEN a person looks at it, nothing reaches a bay, and the reason says why
+    assert decision.route is Route.MANUAL_REVIEW
+    assert decision.bay is None
+    assert decision.reason == "no-two-wheeler" != RULES.manual_review_reason
+
+
+def test_a_vehicle_just_under_the_neither_threshold_is_routed_on_its_confidence() -> None:
+    neither = RULES.neither
+    p_other = neither.min_probability - 1e-3
+    decision = decide(three_class_prediction((1 - p_other) * 0.999, (1 - p_other) * 0.001, p_other), RULES)
+    assert decision.route is Route.SHORT_RADIUS
+    # the decision keeps the 1.0 schema's two numbers: the model's own, without "other"
+    assert decision.probabilities is not None and decision.probabilities.other is None
+    assert decision.probabilities.bicycle == pytest.approx((1 - p_other) * 0.999)
+
+
+def test_rules_without_a_neither_threshold_are_refused() -> None:
+    raw = RULES.model_dump(mode="json")
+    del raw["neither"]
+    with pytest.raises(ValidationError):
+        RoutingRules.model_validate(raw)
+
+
+def test_a_two_class_answer_is_judged_on_its_confidence_alone() -> None:
+    # GIVEN an answer from a model without "other" (two numbers)
+    decision = decide(prediction(0.999), RULES)
+    # THEN the neither rule has nothing to read, and the confident bicycle is routed
+    assert decision.route is Route.SHORT_RADIUS
+
+
+def test_rules_name_the_answer_classes_in_the_endpoints_order() -> None:
+    assert RULES.answer_classes == ("bicycle", "motorcycle", "other")
+    raw = RULES.model_dump(mode="json")
+    with pytest.raises(ValidationError):
+        RoutingRules.model_validate({**raw, "answer_classes": ["motorcycle", "bicycle", "other"]})
+
+
 def test_a_confident_bicycle_gets_the_near_bay_and_a_short_radius() -> None:
     decision = decide(prediction(0.995), RULES)
     assert decision.route == Route.SHORT_RADIUS
@@ -80,5 +133,7 @@ def test_rules_must_cover_every_class_with_a_bay_route() -> None:
 def test_the_rules_use_the_threshold_the_committed_model_was_validated_with() -> None:
     from model.metadata import ARTIFACTS_DIR, ModelMetadata
 
-    threshold = ModelMetadata.load(ARTIFACTS_DIR).threshold
-    assert {rule.min_confidence for rule in RULES.classes.values()} == {threshold}
+    meta = ModelMetadata.load(ARTIFACTS_DIR)
+    assert {rule.min_confidence for rule in RULES.classes.values()} == {meta.threshold}
+    assert meta.neither is not None
+    assert RULES.neither.min_probability == meta.neither.threshold

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.router.bootstrap import build_router
-from services.router.rules import ClassRule, RoutingRules
+from services.router.rules import ClassRule, NeitherRule, RoutingRules
 from services.router.service import Router as RouterService
 from shared.contracts import (
     CaptureRecord,
@@ -35,6 +35,7 @@ RULES = RoutingRules(
             route=Route.LONG_RADIUS, bay="M-1", radius_km=9.0, min_confidence=0.8
         ),
     },
+    neither=NeitherRule(min_probability=0.5),
 )
 
 
