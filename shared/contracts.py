@@ -302,8 +302,6 @@ class CaptureRecord(Contract):
     confidence: float | None = None
     p_bicycle: float | None = None
     p_motorcycle: float | None = None
-    # A three-class model's "neither" probability (absent for a two-class model's answer).
-    p_other: float | None = None
     reason: str | None = None
     endpoint_name: str | None = None
     model_version: str | None = None
@@ -357,7 +355,6 @@ class CaptureRecord(Contract):
             confidence=decision.confidence,
             p_bicycle=probabilities.bicycle if probabilities else None,
             p_motorcycle=probabilities.motorcycle if probabilities else None,
-            p_other=probabilities.other if probabilities else None,
             reason=decision.reason,
             endpoint_name=decision.endpoint_name,
             model_version=decision.model_version,

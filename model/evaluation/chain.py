@@ -87,7 +87,5 @@ def through_chain(samples: list[Sample], resources: Any, region: str, timeout_s:
 
 def outcome(sample: Sample, record: Any) -> Outcome:
     probs = [float(getattr(record, f"p_{name}")) for name in CLASSES]
-    if record.p_other is not None:  # a three-class model: the router's "neither" is judged on it
-        probs.append(float(record.p_other))
     latency_ms = (record.decided_at - record.uploaded_at).total_seconds() * 1000
     return Outcome(sample, probs, latency_ms, None)

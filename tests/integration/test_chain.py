@@ -59,8 +59,9 @@ def test_synthetic_photos_each_give_one_decision_and_one_record(stack: LocalStac
     assert decisions.keys() == keys
     assert not [d for d in extra if d.photo.key in keys], "a photo was decided twice"
     assert all(d.route != Route.REJECTED for d in decisions.values())
+    # a decision carries the two vehicle probabilities (the 1.0 shape); "neither" takes the rest
     assert all(
-        d.probabilities is not None and abs(d.probabilities.bicycle + d.probabilities.motorcycle - 1) < 1e-3
+        d.probabilities is not None and d.probabilities.bicycle + d.probabilities.motorcycle <= 1 + 1e-6
         for d in decisions.values()
     )
     records = records_for(stack, keys)
