@@ -58,3 +58,18 @@ def wait_for_http(
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def stop_processes(*processes: subprocess.Popen[bytes] | None, timeout_s: float = 15.0) -> None:
+    """SIGTERM every one still running (all at once, so they shut down side by side), then wait for each;
+    one that outlives `timeout_s` is killed."""
+    running = [p for p in processes if p is not None]
+    for process in running:
+        if process.poll() is None:
+            process.terminate()
+    for process in running:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -23,7 +23,7 @@ from driver_routing.stack_outputs import StackResources
 from local.deploy import deploy_stack, needs_managed_policies
 from local.functions import FUNCTIONS
 from local.identity import LocalIdentity, deploy_identity
-from local.processes import HOST, die_with_parent, port_is_free, wait_for_http
+from local.processes import HOST, die_with_parent, port_is_free, stop_processes, wait_for_http
 
 
 class PortInUse(RuntimeError):
@@ -263,18 +263,7 @@ class LocalStack:
         return restarted
 
     def stop(self) -> None:
-        children = [self._api, *self.pollers.values(), self._endpoint, self._moto]
-        for process in children:
-            if process is not None and process.poll() is None:
-                process.terminate()
-        for process in children:
-            if process is None:
-                continue
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self._api, *self.pollers.values(), self._endpoint, self._moto)
         for log in self._logs:
             log.close()
         self._logs.clear()

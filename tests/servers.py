@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from local.processes import HOST, free_port, wait_for_http
+from local.processes import HOST, free_port, stop_processes, wait_for_http
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,9 +39,4 @@ def start_server(*module_args: str) -> RunningServer:
 
 
 def stop_server(server: RunningServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    stop_processes(server.process, timeout_s=10)

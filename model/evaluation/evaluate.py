@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.stats import percentile
-from local.processes import HOST, free_port, wait_for_http
+from local.processes import HOST, free_port, stop_processes, wait_for_http
 from model.dataset import CLASSES, OTHER, OTHER_CLASS, REPO_ROOT, Sample, load_samples
 from model.evaluation.outcomes import Outcome
 from model.metadata import METADATA_FILE, EvaluationRecord, ModelMetadata, Percentiles, resolve_model_dir
@@ -49,11 +49,7 @@ def local_endpoint(model_dir: str | None, endpoint_name: str, timeout_s: float =
         wait_for_http(f"{url}/ping", timeout_s, proc, need_ok=True)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_processes(proc, timeout_s=10)
 
 
 def runtime_client(endpoint_url: str, region: str) -> Any:

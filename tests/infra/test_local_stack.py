@@ -27,7 +27,7 @@ import pytest
 
 from driver_routing.stack_outputs import QueueRef, StackNotFoundError, StackResources, describe_stack
 from local.deploy import LocalStackError, StackVerificationError, deploy_stack, registry
-from local.processes import free_port, wait_for_http
+from local.processes import free_port, stop_processes, wait_for_http
 
 REGION = "us-east-1"
 STACK = "test-routing"
@@ -48,12 +48,7 @@ def endpoint() -> Iterator[str]:
         wait_for_http(f"{url}/moto-api/", 20, process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes(process, timeout_s=10)
 
 
 @pytest.fixture(scope="module")

@@ -4,32 +4,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bench.load import Sample, Uploaded, Uploader
 from bench.phases import Runner, timelines
 from bench.probes import CaptureProbe, DecisionCollector, RssSampler, Seen
-from shared.contracts import CaptureRecord, PhotoRef, Route, RoutingDecision
+from shared.contracts import CaptureRecord, RoutingDecision
+from tests import bench_samples
+from tests.bench_samples import NOW, decision
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SAMPLES = [Sample("a.jpg", b"jpeg", ".jpg", "image/jpeg")]
 
 
-def decision(key: str) -> RoutingDecision:
-    photo = PhotoRef(bucket="b", key=key, etag="e", size=1, uploaded_at=NOW)
-    return RoutingDecision(photo=photo, driver_id="d-1", route=Route.REJECTED, reason="x", rules_version="r1")
-
-
 def record(key: str, *, at: datetime = NOW) -> CaptureRecord:
-    return CaptureRecord(
-        photo_id=key,
-        photo_identity=f"s3://b/{key}#e",
-        bucket="b",
-        photo_key=key,
-        driver_id="d-1",
-        route=Route.REJECTED,
-        rules_version="r1",
+    return bench_samples.record(
+        key,
         uploaded_at=at,
         ingested_at=at + timedelta(milliseconds=10),
         assessed_at=at + timedelta(milliseconds=20),

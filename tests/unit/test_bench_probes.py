@@ -5,33 +5,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
 from bench.probes import CaptureProbe, DecisionCollector, RssSampler
-from shared.contracts import CaptureRecord, PhotoRef, Route, RoutingDecision
-
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def decision(key: str) -> RoutingDecision:
-    photo = PhotoRef(bucket="b", key=key, etag="e", size=1, uploaded_at=NOW)
-    return RoutingDecision(photo=photo, driver_id="d-1", route=Route.REJECTED, reason="x", rules_version="r1")
-
-
-def record(key: str) -> CaptureRecord:
-    return CaptureRecord(
-        photo_id=key,
-        photo_identity=f"s3://b/{key}#e",
-        bucket="b",
-        photo_key=key,
-        driver_id="d-1",
-        route=Route.REJECTED,
-        rules_version="r1",
-        uploaded_at=NOW,
-        decided_at=NOW,
-    )
+from shared.contracts import CaptureRecord, RoutingDecision
+from tests.bench_samples import decision, record
 
 
 class ScriptedSubscription:

@@ -13,7 +13,8 @@ from bench.phases import Chain, Phase, timelines
 from bench.probes import Seen
 from bench.report import build_result, latency_curves, plot, render_table
 from bench.stats import account
-from shared.contracts import CaptureRecord, Route
+from shared.contracts import CaptureRecord
+from tests import bench_samples
 
 SAMPLES = [Sample("a.jpg", b"jpeg", ".jpg", "image/jpeg")]
 MODEL = {"limit_images_per_s": 40.0, "images_per_s": {"preprocess_and_infer_batch_1": 40.0}}
@@ -36,17 +37,8 @@ def at(seconds: float) -> datetime:
 
 
 def record(key: str, captured: float) -> CaptureRecord:
-    return CaptureRecord(
-        photo_id=key,
-        photo_identity=f"s3://b/{key}#e",
-        bucket="b",
-        photo_key=key,
-        driver_id="d-1",
-        route=Route.REJECTED,
-        rules_version="r1",
-        uploaded_at=at(captured - 0.05),
-        decided_at=at(captured - 0.01),
-        captured_at=at(captured),
+    return bench_samples.record(
+        key, uploaded_at=at(captured - 0.05), decided_at=at(captured - 0.01), captured_at=at(captured)
     )
 
 
