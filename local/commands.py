@@ -12,11 +12,17 @@ from driver_routing.local_record import StackAlreadyRunning
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME
 from local.stack import LocalStack, PortInUse, StackConfig
 
+PORT = click.IntRange(1, 65535)
+
 
 @click.command()
-@click.option("--aws-port", default=5000, show_default=True, help="moto server port (the AWS endpoint).")
-@click.option("--endpoint-port", default=8080, show_default=True, help="Model endpoint port.")
-@click.option("--api-port", default=8000, show_default=True, help="Local HTTP API (and board) port.")
+@click.option(
+    "--aws-port", type=PORT, default=5000, show_default=True, help="moto server port (the AWS endpoint)."
+)
+@click.option("--endpoint-port", type=PORT, default=8080, show_default=True, help="Model endpoint port.")
+@click.option(
+    "--api-port", type=PORT, default=8000, show_default=True, help="Local HTTP API (and board) port."
+)
 @click.option("--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK")
 def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> None:
     """Run the local stack in the foreground until Ctrl-C."""

@@ -36,7 +36,13 @@ def _default_port() -> int:
     show_default="127.0.0.1",
     help="Bind address (the Docker image sets MODEL_SERVER_HOST=0.0.0.0).",
 )
-@click.option("--port", type=int, default=_default_port, show_default="8080", help="0 picks a free port.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=_default_port,
+    show_default="8080",
+    help="0 picks a free port.",
+)
 @click.option(
     "--model-dir",
     default=None,

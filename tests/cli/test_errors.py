@@ -237,3 +237,11 @@ def test_data_is_not_shown_as_required_when_it_has_a_default(state_dir: Path, co
     assert result.returncode == 0
     data_help = result.stdout.split("--data", 1)[1].split("\n  --", 1)[0]
     assert "[required]" not in data_help
+
+
+@pytest.mark.parametrize(
+    ("args", "option"), [(["serve", "--port", "99999"], "--port"), (["up", "--aws-port", "0"], "--aws-port")]
+)
+def test_a_port_that_cannot_be_one_is_a_usage_error(state_dir: Path, args: list[str], option: str) -> None:
+    result = cli(*args, state_dir=state_dir)
+    assert result.returncode == 2 and option in result.stderr and "Traceback" not in result.stderr
