@@ -28,6 +28,7 @@ from model.dataset import default_data_dir, load_samples
 from model.metadata import ARTIFACTS_DIR, ModelMetadata
 from model.serving.preprocess import to_model_input, to_rgb
 from model.training.export import export_onnx, ort_session
+from model.training.finetune import Standardise, fine_tune, tuned_logits
 from model.training.recipe import (
     PRIOR_WEIGHTS,
     SEED,
@@ -40,7 +41,6 @@ from model.training.recipe import (
     prior_from_features,
     seed_everything,
 )
-from model.training.thumbnail import Standardise, fine_tune, tuned_logits
 
 
 def served_probe_lambda() -> float:

@@ -146,6 +146,12 @@ def _recipe(name: str) -> Callable[[], Any]:
     help="Uploads whose longer side is at most this many pixels go to the thumbnail graph.",
 )
 @click.option(
+    "--thumbnail-soup",
+    type=int,
+    default=_recipe("thumbnail_soup"),
+    help="Fine-tunes (seeds) whose weights are averaged into the thumbnail graph (1: one network).",
+)
+@click.option(
     "--other",
     type=click.Path(file_okay=False, path_type=Path),
     default=_other_default,
@@ -175,6 +181,7 @@ def train_command(
     thumbnail_epochs: int,
     thumbnail_folds: int,
     thumbnail_max_side: int,
+    thumbnail_soup: int,
     other: Path | None,
     other_kept_target: float,
     seed: int,
@@ -203,6 +210,7 @@ def train_command(
         thumbnail_epochs=thumbnail_epochs,
         thumbnail_folds=thumbnail_folds,
         thumbnail_max_side=thumbnail_max_side,
+        thumbnail_soup=thumbnail_soup,
         other=other if other and str(other) not in ("", ".") else None,
         other_kept_target=other_kept_target,
         seed=seed,

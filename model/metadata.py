@@ -96,6 +96,7 @@ class TrainingRecord(_Record):
     thumbnail_epochs: int
     thumbnail_folds: int
     thumbnail_max_side: int
+    thumbnail_soup: int = 1
     other: str | None
     other_kept_target: float
     n_train: int
@@ -120,19 +121,30 @@ class ThumbnailRecipe(_Record):
     bf16: bool
     folds: int
     max_side: int
+    soup: int = 1  # a record written before weight soups is of one network
     prior_weights: tuple[float, ...]
     target_accuracy: float
     other_lambdas: tuple[float, ...]
     other_keep: float
 
 
+class ComparedCandidate(ThresholdChoice):
+    """A variant of the thumbnail graph scored on the served graph's folds, at its prior weight."""
+
+    name: str
+    cv_wrong_bay: float  # share of the split routed to a bay and wrong there, out of fold
+
+
 class ThumbnailCVSummary(_Record):
+    _sections: ClassVar[frozenset[str]] = frozenset({"compared"})
+
     accuracy_by_prior_weight: list[PriorWeightAccuracy]
     prior_weight: float
     threshold: float
     cv_below_threshold: float
     cv_accuracy_above_threshold: float
     cv_accuracy: float
+    compared: list[ComparedCandidate] | None = None
 
 
 class ThumbnailFit(_Record):

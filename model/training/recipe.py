@@ -38,6 +38,7 @@ class ThumbnailConfig:
     bf16: bool = True
     folds: int = 3  # 3 x 8 epochs on 2/3 of the split + 8 on all of it keeps `train` well under 30 min
     max_side: int = 64  # uploads whose longer side is at most this go to this graph (2x the thumbnails)
+    soup: int = 2  # fine-tunes whose weights are averaged into the served network (1: one network)
     prior_weights: tuple[float, ...] = PRIOR_WEIGHTS
     # Accuracy asked of the thumbnails routed to a bay (out of fold): a wrong bay is worse than a review.
     target_accuracy: float = 0.995
@@ -70,6 +71,7 @@ class TrainConfig:
     thumbnail_epochs: int = ThumbnailConfig.epochs  # 0: no thumbnail graph, the probe answers every upload
     thumbnail_folds: int = ThumbnailConfig.folds
     thumbnail_max_side: int = ThumbnailConfig.max_side
+    thumbnail_soup: int = ThumbnailConfig.soup
     # Photos without a bicycle or motorcycle (outlier exposure and the "neither" operating points);
     # None: no screen, the graphs answer two probabilities as before.
     other: Path | None = None

@@ -9,7 +9,10 @@ than `max_side` go to this graph, everything else to the probe. Photos are answe
 Recipe: AdamW with a one-cycle schedule, weight decay, label smoothing, bf16 autocast on the CPU,
 BatchNorm statistics frozen, drop-connect and dropout, a mirror and a shift of up to 2 pixels of the
 thumbnail per step. The head reads the same standardised multi-layer features as the probe and is
-blended with the ImageNet prior at the weight cross-validation picks.
+blended with the ImageNet prior at the weight cross-validation picks. `soup` such fine-tunes, differing
+only in their seed, are averaged weight by weight into the one served network (`finetune.soup`); the
+cross-validation scores, on the same folds, one network, the logit mean of the members and a mirrored
+second pass beside it (`ThumbnailCVSummary.compared`).
 
 One router threshold serves both graphs: cross-validation gives this graph its own threshold `t`, and
 the exported graph multiplies its logit by `logit(T) / logit(t)` (T: the probe's threshold), a
@@ -18,9 +21,7 @@ monotone rescaling that changes no decision and makes `confidence >= T` here mea
 
 from __future__ import annotations
 
-import copy
 import math
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from model.metadata import (
+    ComparedCandidate,
     NeitherScreen,
     PriorWeightAccuracy,
     ThumbnailCVSummary,
@@ -37,35 +39,20 @@ from model.metadata import (
     ThumbnailRecipe,
 )
 from model.serving.preprocess import to_model_input
-from model.training.augment import mirror_and_shift
-from model.training.neither import auroc, fit_other_head, folds_of, fpr_at_tpr, inlier_threshold
-from model.training.recipe import (
-    FloatArray,
-    ThumbnailConfig,
-    choose_threshold,
-    make_folds,
-    prior_from_features,
-    seed_everything,
+from model.training.finetune import (
+    FineTuned,
+    Standardise,
+    fine_tune,
+    head_and_prior,
+    soup,
+    tuned_features,
+    tuned_logits,
 )
+from model.training.neither import auroc, fit_other_head, folds_of, fpr_at_tpr, inlier_threshold
+from model.training.recipe import FloatArray, ThumbnailConfig, choose_threshold, make_folds
 
-
-@dataclass
-class Standardise:
-    """Mean and std of the frozen features over the training views (as the probe's head uses them)."""
-
-    mean: FloatArray
-    std: FloatArray
-
-    @classmethod
-    def fit(cls, feats: FloatArray) -> Standardise:
-        return cls(feats.mean(0), feats.std(0) + 1e-6)
-
-
-@dataclass
-class FineTuned:
-    net: Any
-    head: Any  # torch.nn.Linear(features, 1) on standardised features
-    standardise: Standardise
+# member j of a soup trains with seed + j * stride, so member 0 is the one-network recipe
+MEMBER_SEED_STRIDE = 1000
 
 
 @dataclass
@@ -77,104 +64,11 @@ class ThumbnailCV:
     by_prior_weight: dict[float, float] = field(default_factory=dict)
     # "other" head, by lambda: out-of-fold scores of the train thumbnails and of the other/ thumbnails
     other_oof: dict[float, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
+    # what the served network is compared with on the same folds: (head, prior) out-of-fold logits
+    compared: dict[str, tuple[FloatArray, FloatArray]] = field(default_factory=dict)
 
     def logits(self, prior_weight: float) -> FloatArray:
         return np.asarray(self.head + prior_weight * self.prior, dtype=np.float64)
-
-
-def fine_tune(
-    base: Any,
-    tcfg: ThumbnailConfig,
-    side: int,
-    taps: int,
-    images: list[Image.Image],
-    y: NDArray[np.int64],
-    train_idx: NDArray[np.int64],
-    standardise: Standardise,
-    seed: int,
-) -> FineTuned:
-    """Fine-tune a copy of the whole backbone and a zero-initialised linear head on `train_idx`."""
-    import torch
-
-    from model.training.network import Normalize, run_stem, top_multilayer
-
-    seed_everything(seed)
-    net = copy.deepcopy(base).eval()  # eval: BatchNorm keeps ImageNet statistics (batches of 32 are small)
-    params = [p for name, p in net.named_parameters() if not name.startswith("_fc")]
-    for p in net.parameters():
-        p.requires_grad = False
-    for p in params:
-        p.requires_grad = True
-    mean = torch.tensor(standardise.mean, dtype=torch.float32)
-    std = torch.tensor(standardise.std, dtype=torch.float32)
-    head = torch.nn.Linear(len(standardise.mean), 1)
-    torch.nn.init.zeros_(head.weight)
-    torch.nn.init.zeros_(head.bias)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": params, "lr": tcfg.lr, "weight_decay": tcfg.weight_decay},
-            {"params": head.parameters(), "lr": tcfg.lr * 3, "weight_decay": 1e-3},
-        ]
-    )
-    steps = max(1, len(train_idx) // tcfg.batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[tcfg.lr, tcfg.lr * 3], total_steps=tcfg.epochs * steps, pct_start=0.1
-    )
-    norm = Normalize()
-    views = random.Random(seed)
-    order = np.random.RandomState(seed % 2**32)
-    started = time.perf_counter()
-    for epoch in range(tcfg.epochs):
-        shuffled = order.permutation(train_idx)
-        total = 0.0
-        for step in range(steps):
-            chosen = shuffled[step * tcfg.batch : (step + 1) * tcfg.batch]
-            views_now = [mirror_and_shift(images[i], views, tcfg.shift) for i in chosen]
-            x = torch.from_numpy(np.stack([to_model_input(img, side) for img in views_now]))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tcfg.bf16):
-                trunk = run_stem(net, norm(x), 0)
-                feats = top_multilayer(net, trunk, 0, taps, drop_connect=tcfg.drop_connect)
-            dropped = torch.nn.functional.dropout((feats.float() - mean) / std, tcfg.dropout, training=True)
-            target = torch.tensor(y[chosen], dtype=torch.float32)
-            target = target * (1 - tcfg.label_smoothing) + tcfg.label_smoothing / 2
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(head(dropped)[:, 0], target)
-            optimizer.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-            schedule.step()
-            total += float(loss.detach())
-        print(
-            f"    epoch {epoch + 1}/{tcfg.epochs} loss={total / steps:.4f} "
-            f"({time.perf_counter() - started:.0f} s)",
-            flush=True,
-        )
-    for p in net.parameters():
-        p.requires_grad = False
-    return FineTuned(net, head, standardise)
-
-
-def tuned_features(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> FloatArray:
-    """Pooled multi-layer features of a fine-tuned network on uint8 model inputs, float32 as served."""
-    import torch
-
-    from model.training.network import Features
-
-    features = Features(tuned.net, taps).eval()
-    with torch.no_grad():
-        chunks = [features(torch.from_numpy(batch[i : i + 50])).numpy() for i in range(0, len(batch), 50)]
-    return np.concatenate(chunks).astype(np.float64)
-
-
-def tuned_logits(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> tuple[FloatArray, FloatArray]:
-    """(head logit, ImageNet prior logit) of a fine-tuned network on uint8 model inputs, float32 as served."""
-    return head_and_prior(tuned, tuned_features(tuned, taps, batch))
-
-
-def head_and_prior(tuned: FineTuned, feats: FloatArray) -> tuple[FloatArray, FloatArray]:
-    weight = tuned.head.weight.detach().numpy()[0].astype(np.float64)
-    s = tuned.standardise
-    logit = ((feats - s.mean) / s.std) @ weight + float(tuned.head.bias.item())
-    return np.asarray(logit, dtype=np.float64), prior_from_features(tuned.net, feats)
 
 
 @dataclass
@@ -190,12 +84,60 @@ class TrainingSet:
     frozen: FloatArray  # the probe's features [views, N, F]
     other: NDArray[np.uint8] | None = None  # other/ as 32 px thumbnails, model inputs [V, M, S, S, 3]
 
-    def tune(self, tcfg: ThumbnailConfig, train_idx: NDArray[np.int64], seed: int) -> FineTuned:
-        """Fine-tune on `train_idx`, standardising with the frozen features of those images only."""
+    def tune(self, tcfg: ThumbnailConfig, train_idx: NDArray[np.int64], seed: int) -> list[FineTuned]:
+        """`tcfg.soup` fine-tunes on `train_idx` (seeds `seed + j * MEMBER_SEED_STRIDE`), standardising
+        with the frozen features of those images only."""
         standardise = Standardise.fit(self.frozen[:, train_idx].reshape(-1, self.frozen.shape[-1]))
-        return fine_tune(
-            self.base, tcfg, self.side, self.taps, self.images, self.y, train_idx, standardise, seed
-        )
+        return [
+            fine_tune(
+                self.base,
+                tcfg,
+                self.side,
+                self.taps,
+                self.images,
+                self.y,
+                train_idx,
+                standardise,
+                seed + j * MEMBER_SEED_STRIDE,
+            )
+            for j in range(tcfg.soup)
+        ]
+
+
+def compared_names(members: int) -> list[str]:
+    """What the served network is compared with in cross-validation, by the number of soup members."""
+    names = ["one network", "one network + mirror (2x the model time)"]
+    if members > 1:
+        names += [
+            f"logit mean of the {members} networks ({members}x the model time)",
+            f"weight soup of {members} networks (served)",
+            f"weight soup of {members} + mirror (2x the model time)",
+        ]
+    return names
+
+
+def fold_logits(
+    members: list[FineTuned], served: FineTuned, taps: int, held_out: NDArray[np.uint8]
+) -> tuple[FloatArray, dict[str, tuple[FloatArray, FloatArray]]]:
+    """The served network's features of the held-out inputs, and every compared candidate's logits."""
+    mirrored = np.ascontiguousarray(held_out[:, :, ::-1])
+    served_feats = tuned_features(served, taps, held_out)
+
+    def with_mirror(tuned: FineTuned, feats: FloatArray) -> tuple[FloatArray, FloatArray]:
+        (h, p), (hm, pm) = head_and_prior(tuned, feats), tuned_logits(tuned, taps, mirrored)
+        return (h + hm) / 2, (p + pm) / 2
+
+    first_feats = served_feats if served is members[0] else tuned_features(members[0], taps, held_out)
+    first = head_and_prior(members[0], first_feats)
+    candidates = [first, with_mirror(members[0], first_feats)]
+    if len(members) > 1:
+        each = [first] + [tuned_logits(m, taps, held_out) for m in members[1:]]
+        candidates += [
+            (np.mean([h for h, _ in each], 0), np.mean([p for _, p in each], 0)),
+            head_and_prior(served, served_feats),
+            with_mirror(served, served_feats),
+        ]
+    return served_feats, dict(zip(compared_names(len(members)), candidates, strict=True))
 
 
 def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
@@ -203,6 +145,7 @@ def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
     side, taps, seed, images, y = ts.side, ts.taps, ts.seed, ts.images, ts.y
     originals = np.stack([to_model_input(img, side) for img in images])
     cv = ThumbnailCV(np.zeros(len(y)), np.zeros(len(y)))
+    cv.compared = {name: (np.zeros(len(y)), np.zeros(len(y))) for name in compared_names(tcfg.soup)}
     other = ts.other
     if other is not None:
         other_folds = folds_of(other.shape[1], tcfg.folds, seed)
@@ -210,9 +153,12 @@ def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
     for k, fold in enumerate(make_folds(y, tcfg.folds, seed)):
         train_idx = np.setdiff1d(np.arange(len(y)), fold)
         print(f"  thumbnail cv fold {k + 1}/{tcfg.folds}", flush=True)
-        tuned = ts.tune(tcfg, train_idx, seed + k)
-        fold_feats = tuned_features(tuned, taps, originals[fold])
+        members = ts.tune(tcfg, train_idx, seed + k)
+        tuned = soup(members)
+        fold_feats, candidates = fold_logits(members, tuned, taps, originals[fold])
         cv.head[fold], cv.prior[fold] = head_and_prior(tuned, fold_feats)
+        for name, (h, p) in candidates.items():
+            cv.compared[name][0][fold], cv.compared[name][1][fold] = h, p
         if other is not None:
             # the head is fitted as the served one is: on the tuned network's own training images
             inliers = own_views(tuned, taps, originals[train_idx])
@@ -226,6 +172,19 @@ def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
                 other_oof[held_out] = head.logit(other_feats[0, held_out])
     cv.by_prior_weight = {pw: float(((cv.logits(pw) > 0) == y).mean()) for pw in tcfg.prior_weights}
     return cv
+
+
+def compare(
+    cv: ThumbnailCV, y: NDArray[np.int64], prior_weight: float, target: float
+) -> list[ComparedCandidate]:
+    """Each compared candidate at the served prior weight, its threshold chosen by the same rule."""
+    rows = []
+    for name, (head, prior) in cv.compared.items():
+        choice = choose_threshold(head + prior_weight * prior, y, target)
+        wrong = (1 - choice.cv_below_threshold) * (1 - choice.cv_accuracy_above_threshold)
+        rows.append(ComparedCandidate(name=name, cv_wrong_bay=round(wrong, 4), **choice.model_dump()))
+        print(f"  compared: {rows[-1]}", flush=True)
+    return rows
 
 
 def own_views(tuned: FineTuned, taps: int, inputs: NDArray[np.uint8]) -> FloatArray:
@@ -292,7 +251,7 @@ def build_thumbnail_model(
     scale = logit_scale(threshold.threshold, router_threshold)
     print(f"  thumbnail cv: prior_weight={prior_weight:g} {threshold} logit_scale={scale:.4f}", flush=True)
     print("  fine-tuning the thumbnail graph on the whole train split", flush=True)
-    tuned = ts.tune(tcfg, np.arange(len(y)), ts.seed + tcfg.folds)
+    tuned = soup(ts.tune(tcfg, np.arange(len(y)), ts.seed + tcfg.folds))
     screen, screen_record = other_screen(ts, tcfg, cv, tuned) if ts.other is not None else (None, None)
     classifier = Classifier(
         tuned.net,
@@ -312,6 +271,7 @@ def build_thumbnail_model(
             ],
             prior_weight=prior_weight,
             **threshold.model_dump(),
+            compared=compare(cv, y, prior_weight, tcfg.target_accuracy),
         ),
         logit_scale=scale,
         seconds=round(time.perf_counter() - started, 1),

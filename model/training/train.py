@@ -196,7 +196,10 @@ def train(cfg: TrainConfig) -> ModelMetadata:
         from model.training.thumbnail import TrainingSet, build_thumbnail_model
 
         tcfg = ThumbnailConfig(
-            epochs=cfg.thumbnail_epochs, folds=cfg.thumbnail_folds, max_side=cfg.thumbnail_max_side
+            epochs=cfg.thumbnail_epochs,
+            folds=cfg.thumbnail_folds,
+            max_side=cfg.thumbnail_max_side,
+            soup=cfg.thumbnail_soup,
         )
         thumbs = other.thumbnails if other is not None else None
         split = TrainingSet(net, side, cfg.taps, cfg.seed, images, y, feats, thumbs)

@@ -61,6 +61,7 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
         thumbnail_epochs=1,
         thumbnail_folds=2,
         thumbnail_max_side=48,
+        thumbnail_soup=2,
         other=synthetic_other(tmp_path / "other"),
     )
     meta = train(cfg)
@@ -71,6 +72,11 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
     thumbnail = meta.thumbnail
     assert thumbnail is not None and thumbnail.max_side == 48
     assert (tmp_path / "out" / thumbnail.file).stat().st_size == thumbnail.artifact.bytes
+    assert thumbnail.recipe.soup == 2 and meta.training.thumbnail_soup == 2
+    compared = {row.name: row for row in thumbnail.cv.compared or []}
+    served = compared["weight soup of 2 networks (served)"]  # scored on the same folds as the graph's CV
+    assert served.threshold == thumbnail.cv.threshold and served.cv_accuracy == thumbnail.cv.cv_accuracy
+    assert "one network" in compared and len(compared) == 5
     neither = meta.neither
     assert neither is not None and neither.thumbnail is not None and neither.n_other == 6
     assert meta.classes == ["bicycle", "motorcycle", "other"]
@@ -92,3 +98,25 @@ def test_the_thumbnail_scale_maps_its_threshold_onto_the_routers() -> None:
     assert 1 / (1 + np.exp(-logit)) == pytest.approx(0.985)
     assert logit_scale(0.985, 0.985) == pytest.approx(1.0)
     assert np.isfinite(logit_scale(0.5, 0.985))
+
+
+def test_a_soup_averages_the_members_weights_and_keeps_their_buffers() -> None:
+    import torch
+
+    from model.training.finetune import FineTuned, Standardise, soup
+
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)) for _ in range(3)]
+    heads = [torch.nn.Linear(2, 1) for _ in range(3)]
+    for i, net in enumerate(nets):
+        net[1].num_batches_tracked.fill_(7)
+        net[1].running_mean.fill_(float(i))
+    standardise = Standardise(np.zeros(2), np.ones(2))
+    members = [FineTuned(net, head, standardise) for net, head in zip(nets, heads, strict=True)]
+    averaged = soup(members)
+    assert torch.allclose(averaged.net[0].weight, sum(n[0].weight for n in nets) / 3)
+    assert torch.allclose(averaged.head.bias, sum(h.bias for h in heads) / 3)
+    assert torch.allclose(averaged.net[1].running_mean, torch.ones(2))  # float buffers averaged too
+    assert int(averaged.net[1].num_batches_tracked) == 7  # integer buffers kept, not averaged
+    assert soup(members[:1]) is members[0]
+    assert not torch.equal(nets[0][0].weight, averaged.net[0].weight)  # the members are left as they were
