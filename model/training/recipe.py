@@ -38,7 +38,7 @@ class ThumbnailConfig:
     bf16: bool = True
     folds: int = 3  # 3 x 8 epochs on 2/3 of the split + 8 on all of it keeps `train` well under 30 min
     max_side: int = 64  # uploads whose longer side is at most this go to this graph (2x the thumbnails)
-    soup: int = 2  # fine-tunes whose weights are averaged into the served network (1: one network)
+    soup: int = 1  # fine-tunes averaged into the served network (`finetune.soup`; 2 did not beat 1 by CV)
     prior_weights: tuple[float, ...] = PRIOR_WEIGHTS
     # Accuracy asked of the thumbnails routed to a bay (out of fold): a wrong bay is worse than a review.
     target_accuracy: float = 0.995

@@ -1,0 +1,85 @@
+"""The thumbnail graph's cross-validation alone, for variants of its recipe, on the train split only.
+
+`python -m experiments.thumbnail_cv [--data DIR] [--epochs 8] [--soup 1] [--json]` (from the repository
+root; needs the `train` extra) runs exactly the 3-fold cross-validation `driver-routing train` runs for
+the thumbnail graph (same folds, seeds and threshold rule) and prints, for the recipe asked and for
+what it is compared with on the same folds (one network, its mirrored second pass, and with `--soup`
+N > 1 the members' logit mean and the weight soup), the out-of-fold accuracy, the share under the
+threshold and the wrong-bay share. It fits no "neither" head, exports nothing and writes no artifact:
+it is the comparison behind the model card's rows on soups, mirroring and epochs. `--out FILE` keeps
+the out-of-fold logits (`.npz`) for a closer look.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image
+
+from model.cli import VEHICLES_ENV
+from model.dataset import default_data_dir, load_samples
+from model.serving.preprocess import to_rgb
+from model.training.recipe import ThumbnailConfig, TrainConfig, seed_everything
+
+
+def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object]:
+    import torch
+
+    from model.training.network import load_backbone
+    from model.training.photo import top_features
+    from model.training.thumbnail import TrainingSet, compare, cross_validate
+    from model.training.train import extract_trunk
+
+    started = time.perf_counter()
+    cfg = TrainConfig(data=data)
+    torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    samples = load_samples(data, "train")
+    y = np.array([s.label for s in samples], dtype=np.int64)
+    images = [to_rgb(Image.open(s.path)) for s in samples]
+    net = load_backbone(cfg.backbone, cfg.side)
+    for p in net.parameters():
+        p.requires_grad = False
+    frozen = np.stack([top_features(net, view, cfg) for view in extract_trunk(cfg, net, cfg.side, images)])
+    split = TrainingSet(net, cfg.side, cfg.taps, cfg.seed, images, y, frozen)
+    cv = cross_validate(split, tcfg)
+    prior_weight = max(tcfg.prior_weights, key=lambda pw: (round(cv.by_prior_weight[pw], 6), pw))
+    rows = compare(cv, y, prior_weight, tcfg.target_accuracy)
+    if out is not None:
+        logits = {name: head + prior_weight * prior for name, (head, prior) in cv.compared.items()}
+        np.savez(out, y=y, names=np.array(list(logits)), logits=np.stack(list(logits.values())))
+    return {
+        "recipe": asdict(tcfg),
+        "accuracy_by_prior_weight": {f"{k:g}": v for k, v in cv.by_prior_weight.items()},
+        "prior_weight": prior_weight,
+        "compared": [row.model_dump() for row in rows],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+@click.command()
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Default: the train command's.")
+@click.option("--epochs", type=int, default=ThumbnailConfig.epochs, show_default=True)
+@click.option("--soup", type=int, default=ThumbnailConfig.soup, show_default=True, help="Members averaged.")
+@click.option("--lr", type=float, default=ThumbnailConfig.lr, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Logits (.npz).")
+@click.option("--json", "as_json", is_flag=True)
+def main(data: Path | None, epochs: int, soup: int, lr: float, out: Path | None, as_json: bool) -> None:
+    data = data or default_data_dir(VEHICLES_ENV, "cifar100-vehicles")
+    if data is None:
+        raise click.UsageError(f"no data: pass --data or set {VEHICLES_ENV}")
+    if epochs < 1 or soup < 1:
+        raise click.UsageError("--epochs and --soup must be at least 1")
+    result = run(data, replace(ThumbnailConfig(), epochs=epochs, soup=soup, lr=lr), out)
+    click.echo(f"{result['seconds']} s")
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
