@@ -67,7 +67,7 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
     meta = train(cfg)
     assert meta.input_side == 64
     assert 0.5 <= meta.threshold <= 1.0
-    assert ModelMetadata.load(tmp_path / "out") == meta
+    assert ModelMetadata.load(tmp_path / "out").to_json() == meta.to_json()  # text: NaN may occur
     assert meta.cv.finetune_grid is not None  # finetune_epochs=1: the fine-tune was cross-validated
     thumbnail = meta.thumbnail
     assert thumbnail is not None and thumbnail.max_side == 48
