@@ -21,12 +21,11 @@ from typing import Any
 import click
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from model.cli import VEHICLES_ENV
-from model.dataset import default_data_dir, load_samples
+from model.dataset import default_data_dir
 from model.metadata import ARTIFACTS_DIR, ModelMetadata
-from model.serving.preprocess import to_model_input, to_rgb
+from model.serving.preprocess import to_model_input
 from model.training.export import export_onnx, ort_session
 from model.training.finetune import Standardise, fine_tune, tuned_logits
 from model.training.recipe import (
@@ -114,16 +113,12 @@ def summarise(name: str, oof: OutOfFold, y: NDArray[np.int64], cfg: FinetuneConf
 def cross_validate(data: Path, cfg: FinetuneConfig, only_fold: int | None) -> dict[str, Any]:
     import torch
 
-    from model.training.network import load_backbone
+    from model.training.train import frozen_backbone, load_split
 
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    samples = load_samples(data, "train")
-    y = np.array([s.label for s in samples], dtype=np.int64)
-    images = [to_rgb(Image.open(s.path)) for s in samples]
-    net = load_backbone(cfg.backbone, cfg.side)
-    for p in net.parameters():
-        p.requires_grad = False
+    _, y, images = load_split(data)
+    net = frozen_backbone(cfg.backbone, cfg.side)
     originals = np.stack([to_model_input(img, cfg.side) for img in images])
     mirrors = np.ascontiguousarray(originals[:, :, ::-1])
     frozen = frozen_features(net, cfg, originals, mirrors)

@@ -19,32 +19,25 @@ from pathlib import Path
 
 import click
 import numpy as np
-from PIL import Image
 
 from model.cli import VEHICLES_ENV
-from model.dataset import default_data_dir, load_samples
-from model.serving.preprocess import to_rgb
+from model.dataset import default_data_dir
 from model.training.recipe import ThumbnailConfig, TrainConfig, seed_everything
 
 
 def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object]:
     import torch
 
-    from model.training.network import load_backbone
     from model.training.photo import top_features
     from model.training.thumbnail import TrainingSet, compare, cross_validate
-    from model.training.train import extract_trunk
+    from model.training.train import extract_trunk, frozen_backbone, load_split
 
     started = time.perf_counter()
     cfg = TrainConfig(data=data)
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
-    samples = load_samples(data, "train")
-    y = np.array([s.label for s in samples], dtype=np.int64)
-    images = [to_rgb(Image.open(s.path)) for s in samples]
-    net = load_backbone(cfg.backbone, cfg.side)
-    for p in net.parameters():
-        p.requires_grad = False
+    _, y, images = load_split(data)
+    net = frozen_backbone(cfg.backbone, cfg.side)
     frozen = np.stack([top_features(net, view, cfg) for view in extract_trunk(cfg, net, cfg.side, images)])
     split = TrainingSet(net, cfg.side, cfg.taps, cfg.seed, images, y, frozen)
     cv = cross_validate(split, tcfg)

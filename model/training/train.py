@@ -60,6 +60,23 @@ def shown_path(path: Path) -> str:
     return relative if relative.count("..") <= 1 else str(path)
 
 
+def load_split(data: Path) -> tuple[list[Sample], NDArray[np.int64], list[Image.Image]]:
+    """The train split: its samples, their labels and their images as RGB."""
+    samples = load_samples(data, "train")
+    y = np.array([s.label for s in samples], dtype=np.int64)
+    return samples, y, [to_rgb(Image.open(s.path)) for s in samples]
+
+
+def frozen_backbone(backbone: str, side: int) -> Any:
+    """The ImageNet-pretrained backbone at `side` px, every weight frozen."""
+    from model.training.network import load_backbone
+
+    net = load_backbone(backbone, side)
+    for p in net.parameters():
+        p.requires_grad = False
+    return net
+
+
 def extract_trunk(cfg: TrainConfig, net: Any, side: int, images: list[Image.Image]) -> NDArray[np.float16]:
     """Activations entering block `cfg.split` for [original, mirror, views x augmented] of every image.
 
@@ -163,19 +180,15 @@ def export_graphs(
 def train(cfg: TrainConfig) -> ModelMetadata:
     import torch
 
-    from model.training.network import BACKBONES, load_backbone
+    from model.training.network import BACKBONES
 
     started = time.perf_counter()
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     side = cfg.side or BACKBONES[cfg.backbone]
-    samples: list[Sample] = load_samples(cfg.data, "train")
-    y = np.array([s.label for s in samples], dtype=np.int64)
-    images = [to_rgb(Image.open(s.path)) for s in samples]
+    samples, y, images = load_split(cfg.data)
     print(f"{len(samples)} training images from {cfg.data}; backbone {cfg.backbone} at {side}px", flush=True)
-    net = load_backbone(cfg.backbone, side)
-    for p in net.parameters():
-        p.requires_grad = False
+    net = frozen_backbone(cfg.backbone, side)
     trunk = extract_trunk(cfg, net, side, images)
     feats = np.stack([top_features(net, view, cfg) for view in trunk])
     photo = fit_photo_graph(cfg, net, trunk, feats, y)
