@@ -41,7 +41,7 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object
     frozen = np.stack([top_features(net, view, cfg) for view in extract_trunk(cfg, net, cfg.side, images)])
     split = TrainingSet(net, cfg.side, cfg.taps, cfg.seed, images, y, frozen)
     cv = cross_validate(split, tcfg)
-    prior_weight = max(tcfg.prior_weights, key=lambda pw: (round(cv.by_prior_weight[pw], 6), pw))
+    prior_weight = cv.best_prior_weight()
     rows = compare(cv, y, prior_weight, tcfg.target_accuracy)
     if out is not None:
         logits = {name: head + prior_weight * prior for name, (head, prior) in cv.compared.items()}
@@ -57,8 +57,8 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object
 
 @click.command()
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Default: the train command's.")
-@click.option("--epochs", type=int, default=ThumbnailConfig.epochs, show_default=True)
-@click.option("--soup", type=int, default=ThumbnailConfig.soup, show_default=True, help="Members averaged.")
+@click.option("--epochs", type=click.IntRange(min=1), default=ThumbnailConfig.epochs, show_default=True)
+@click.option("--soup", type=click.IntRange(min=1), default=ThumbnailConfig.soup, help="Members averaged.")
 @click.option("--lr", type=float, default=ThumbnailConfig.lr, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Logits (.npz).")
 @click.option("--json", "as_json", is_flag=True)
@@ -66,8 +66,8 @@ def main(data: Path | None, epochs: int, soup: int, lr: float, out: Path | None,
     data = data or default_data_dir(VEHICLES_ENV, "cifar100-vehicles")
     if data is None:
         raise click.UsageError(f"no data: pass --data or set {VEHICLES_ENV}")
-    if epochs < 1 or soup < 1:
-        raise click.UsageError("--epochs and --soup must be at least 1")
+    if out is not None and not out.parent.is_dir():
+        raise click.UsageError(f"--out {out}: no folder {out.parent} to write it in")
     result = run(data, replace(ThumbnailConfig(), epochs=epochs, soup=soup, lr=lr), out)
     click.echo(f"{result['seconds']} s")
     if as_json:

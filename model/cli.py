@@ -147,7 +147,7 @@ def _recipe(name: str) -> Callable[[], Any]:
 )
 @click.option(
     "--thumbnail-soup",
-    type=int,
+    type=click.IntRange(min=1),
     default=_recipe("thumbnail_soup"),
     help="Fine-tunes (seeds) whose weights are averaged into the thumbnail graph (1: one network).",
 )

@@ -70,6 +70,10 @@ class ThumbnailCV:
     def logits(self, prior_weight: float) -> FloatArray:
         return np.asarray(self.head + prior_weight * self.prior, dtype=np.float64)
 
+    def best_prior_weight(self) -> float:
+        """The prior weight of best out-of-fold accuracy; ties go to the larger (what pre-training knows)."""
+        return max(self.by_prior_weight, key=lambda pw: (round(self.by_prior_weight[pw], 6), pw))
+
 
 @dataclass
 class TrainingSet:
@@ -245,8 +249,7 @@ def build_thumbnail_model(
     started = time.perf_counter()
     cv = cross_validate(ts, tcfg)
     y = ts.y
-    # best accuracy; ties go to the larger ImageNet prior (what pre-training knows)
-    prior_weight = max(tcfg.prior_weights, key=lambda pw: (round(cv.by_prior_weight[pw], 6), pw))
+    prior_weight = cv.best_prior_weight()
     threshold = choose_threshold(cv.logits(prior_weight), y, tcfg.target_accuracy)
     scale = logit_scale(threshold.threshold, router_threshold)
     print(f"  thumbnail cv: prior_weight={prior_weight:g} {threshold} logit_scale={scale:.4f}", flush=True)

@@ -245,3 +245,9 @@ def test_data_is_not_shown_as_required_when_it_has_a_default(state_dir: Path, co
 def test_a_port_that_cannot_be_one_is_a_usage_error(state_dir: Path, args: list[str], option: str) -> None:
     result = cli(*args, state_dir=state_dir)
     assert result.returncode == 2 and option in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_refuses_a_soup_of_no_networks(state_dir: Path) -> None:
+    result = cli("train", "--thumbnail-soup", "0", state_dir=state_dir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--thumbnail-soup" in result.stderr
