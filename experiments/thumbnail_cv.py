@@ -1,13 +1,15 @@
 """The thumbnail graph's cross-validation alone, for variants of its recipe, on the train split only.
 
-`python -m experiments.thumbnail_cv [--data DIR] [--epochs 8] [--soup 1] [--json]` (from the repository
-root; needs the `train` extra) runs exactly the 3-fold cross-validation `driver-routing train` runs for
-the thumbnail graph (same folds, seeds and threshold rule) and prints, for the recipe asked and for
-what it is compared with on the same folds (one network, its mirrored second pass, and with `--soup`
-N > 1 the members' logit mean and the weight soup), the out-of-fold accuracy, the share under the
-threshold and the wrong-bay share. It fits no "neither" head, exports nothing and writes no artifact:
-it is the comparison behind the model card's rows on soups, mirroring and epochs. `--out FILE` keeps
-the out-of-fold logits (`.npz`) for a closer look.
+`python -m experiments.thumbnail_cv [--data DIR] [--epochs 8] [--soup 1] [--label-smoothing 0.1]
+[--augment 0] [--json]` (from the repository root; needs the `train` extra) runs exactly the 3-fold
+cross-validation `driver-routing train` runs for the thumbnail graph (same folds, seeds and threshold
+rule) and prints, for the recipe asked and for what it is compared with on the same folds (one network,
+its mirrored second pass, and with `--soup` N > 1 the members' logit mean and the weight soup), the
+out-of-fold accuracy, the share under the threshold and the wrong-bay share, and the two operating
+points issue 13's targets name: the wrong-bay share when 5% go to review, and the review share that
+holds the wrong bays to 0.5%. It fits no "neither" head, exports nothing and writes no artifact: it is
+the comparison behind the model card's rows on soups, mirroring, epochs, label smoothing and
+augmentation. `--out FILE` keeps the out-of-fold logits (`.npz`: head and ImageNet prior apart).
 """
 
 from __future__ import annotations
@@ -19,10 +21,28 @@ from pathlib import Path
 
 import click
 import numpy as np
+from numpy.typing import NDArray
 
 from model.cli import VEHICLES_ENV
 from model.dataset import default_data_dir
-from model.training.recipe import ThumbnailConfig, TrainConfig, seed_everything
+from model.training.recipe import FloatArray, ThumbnailConfig, TrainConfig, seed_everything
+
+REVIEW_TARGET = 0.05  # issue 13: at most 5% of the thumbnails to review ...
+WRONG_BAY_TARGET = 0.005  # ... and at most 0.5% to the wrong bay
+
+
+def operating_points(logit: FloatArray, y: NDArray[np.int64]) -> dict[str, float]:
+    """Wrong-bay share with the least confident 5% sent to review, and the review share (least
+    confident first) that keeps the wrong-bay share at or under 0.5%, out of fold."""
+    order = np.argsort(-np.abs(logit), kind="stable")  # most confident first
+    wrong = ((logit > 0) != y)[order]
+    wrong_if_routed = np.concatenate([[0], np.cumsum(wrong)]) / len(y)  # routing the first k
+    routed = round((1 - REVIEW_TARGET) * len(y))
+    k = int(np.nonzero(wrong_if_routed <= WRONG_BAY_TARGET)[0].max())
+    return {
+        "wrong_bay_at_5pct_review": float(wrong_if_routed[routed]),
+        "review_at_0.5pct_wrong_bay": 1 - k / len(y),
+    }
 
 
 def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object]:
@@ -44,13 +64,17 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object
     prior_weight = cv.best_prior_weight()
     rows = compare(cv, y, prior_weight, tcfg.target_accuracy)
     if out is not None:
-        logits = {name: head + prior_weight * prior for name, (head, prior) in cv.compared.items()}
-        np.savez(out, y=y, names=np.array(list(logits)), logits=np.stack(list(logits.values())))
+        names = list(cv.compared)
+        heads, priors = (np.stack([cv.compared[name][i] for name in names]) for i in (0, 1))
+        np.savez(out, y=y, names=np.array(names), head=heads, prior=priors, prior_weight=prior_weight)
+    points = {
+        name: operating_points(head + prior_weight * prior, y) for name, (head, prior) in cv.compared.items()
+    }
     return {
         "recipe": asdict(tcfg),
         "accuracy_by_prior_weight": {f"{k:g}": v for k, v in cv.by_prior_weight.items()},
         "prior_weight": prior_weight,
-        "compared": [row.model_dump() for row in rows],
+        "compared": [row.model_dump() | points[row.name] for row in rows],
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -60,15 +84,33 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object
 @click.option("--epochs", type=click.IntRange(min=1), default=ThumbnailConfig.epochs, show_default=True)
 @click.option("--soup", type=click.IntRange(min=1), default=ThumbnailConfig.soup, help="Members averaged.")
 @click.option("--lr", type=float, default=ThumbnailConfig.lr, show_default=True)
+@click.option(
+    "--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=ThumbnailConfig.label_smoothing
+)
+@click.option(
+    "--augment", type=click.FloatRange(0, 1), default=ThumbnailConfig.augment, help="0: mirror, shift."
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Logits (.npz).")
 @click.option("--json", "as_json", is_flag=True)
-def main(data: Path | None, epochs: int, soup: int, lr: float, out: Path | None, as_json: bool) -> None:
+def main(
+    data: Path | None,
+    epochs: int,
+    soup: int,
+    lr: float,
+    label_smoothing: float,
+    augment: float,
+    out: Path | None,
+    as_json: bool,
+) -> None:
     data = data or default_data_dir(VEHICLES_ENV, "cifar100-vehicles")
     if data is None:
         raise click.UsageError(f"no data: pass --data or set {VEHICLES_ENV}")
     if out is not None and not out.parent.is_dir():
         raise click.UsageError(f"--out {out}: no folder {out.parent} to write it in")
-    result = run(data, replace(ThumbnailConfig(), epochs=epochs, soup=soup, lr=lr), out)
+    tcfg = replace(
+        ThumbnailConfig(), epochs=epochs, soup=soup, lr=lr, label_smoothing=label_smoothing, augment=augment
+    )
+    result = run(data, tcfg, out)
     click.echo(f"{result['seconds']} s")
     if as_json:
         click.echo(json.dumps(result))

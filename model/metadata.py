@@ -115,6 +115,7 @@ class ThumbnailRecipe(_Record):
     weight_decay: float
     label_smoothing: float
     shift: int
+    augment: float = 0.0  # a record written before the option had none
     drop_connect: float
     dropout: float
     batch: int

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from model.serving.preprocess import to_model_input
-from model.training.augment import mirror_and_shift
+from model.training.augment import augment, mirror_and_shift
 from model.training.recipe import FloatArray, ThumbnailConfig, prior_from_features, seed_everything
 
 
@@ -91,7 +91,7 @@ def fine_tune(
         total = 0.0
         for step in range(steps):
             chosen = shuffled[step * tcfg.batch : (step + 1) * tcfg.batch]
-            views_now = [mirror_and_shift(images[i], views, tcfg.shift) for i in chosen]
+            views_now = [training_view(images[i], tcfg, views) for i in chosen]
             x = torch.from_numpy(np.stack([to_model_input(img, side) for img in views_now]))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tcfg.bf16):
                 trunk = run_stem(net, norm(x), 0)
@@ -113,6 +113,13 @@ def fine_tune(
     for p in net.parameters():
         p.requires_grad = False
     return FineTuned(net, head, standardise)
+
+
+def training_view(img: Image.Image, tcfg: ThumbnailConfig, rng: random.Random) -> Image.Image:
+    """What one step sees of a thumbnail: the mirror and shift, or the wider augmentation, same size."""
+    if tcfg.augment > 0:
+        return augment(img, img.width, rng, tcfg.augment)
+    return mirror_and_shift(img, rng, tcfg.shift)
 
 
 def tuned_features(tuned: FineTuned, taps: int, batch: NDArray[np.uint8]) -> FloatArray:

@@ -32,6 +32,9 @@ class ThumbnailConfig:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     shift: int = 2
+    # > 0: each step sees `augment.augment` at this strength (crops, light, tilt, blur, JPEG, ...) instead
+    # of the mirror and shift alone
+    augment: float = 0.0
     drop_connect: float = 0.1
     dropout: float = 0.2
     batch: int = 32
