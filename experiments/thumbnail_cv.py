@@ -1,15 +1,17 @@
 """The thumbnail graph's cross-validation alone, for variants of its recipe, on the train split only.
 
 `python -m experiments.thumbnail_cv [--data DIR] [--epochs 8] [--soup 1] [--label-smoothing 0.1]
-[--augment 0] [--json]` (from the repository root; needs the `train` extra) runs exactly the 3-fold
-cross-validation `driver-routing train` runs for the thumbnail graph (same folds, seeds and threshold
-rule) and prints, for the recipe asked and for what it is compared with on the same folds (one network,
-its mirrored second pass, and with `--soup` N > 1 the members' logit mean and the weight soup), the
-out-of-fold accuracy, the share under the threshold and the wrong-bay share, and the two operating
+[--augment 0] [--with-probe] [--json]` (from the repository root; needs the `train` extra) runs exactly
+the 3-fold cross-validation `driver-routing train` runs for the thumbnail graph (same folds, seeds and
+threshold rule) and prints, for the recipe asked and for what it is compared with on the same folds (one
+network, its mirrored second pass, and with `--soup` N > 1 the members' logit mean and the weight soup),
+the out-of-fold accuracy, the share under the threshold and the wrong-bay share, and the two operating
 points issue 13's targets name: the wrong-bay share when 5% go to review, and the review share that
 holds the wrong bays to 0.5%. It fits no "neither" head, exports nothing and writes no artifact: it is
 the comparison behind the model card's rows on soups, mirroring, epochs, label smoothing and
-augmentation. `--out FILE` keeps the out-of-fold logits (`.npz`: head and ImageNet prior apart).
+augmentation. `--with-probe` also scores the served network's logit mean with the photo graph's frozen
+probe fitted on the same folds (two backbones to run; the teacher a distillation would start from).
+`--out FILE` keeps the out-of-fold logits (`.npz`: head and ImageNet prior apart).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -25,7 +28,17 @@ from numpy.typing import NDArray
 
 from model.cli import VEHICLES_ENV
 from model.dataset import default_data_dir
-from model.training.recipe import FloatArray, ThumbnailConfig, TrainConfig, seed_everything
+from model.metadata import ARTIFACTS_DIR, METADATA_FILE, ModelMetadata
+from model.training.recipe import (
+    FloatArray,
+    ThumbnailConfig,
+    TrainConfig,
+    choose_threshold,
+    fit_head,
+    make_folds,
+    prior_from_features,
+    seed_everything,
+)
 
 REVIEW_TARGET = 0.05  # issue 13: at most 5% of the thumbnails to review ...
 WRONG_BAY_TARGET = 0.005  # ... and at most 0.5% to the wrong bay
@@ -45,7 +58,38 @@ def operating_points(logit: FloatArray, y: NDArray[np.int64]) -> dict[str, float
     }
 
 
-def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object]:
+PROBE_SHARES = (0.1, 0.25, 0.5)  # the probe's weight in its logit mean with the fine-tune
+
+
+def probe_logits(net: Any, frozen: FloatArray, y: NDArray[np.int64], folds: int, seed: int) -> FloatArray:
+    """Out-of-fold logits of the photo graph's probe (its committed lambda and prior weight) on the
+    thumbnail graph's folds: the frozen backbone beside the fine-tuned one."""
+    from model.training.photo import stack_views
+
+    probe = ModelMetadata.read(ARTIFACTS_DIR / METADATA_FILE).cv
+    oof = np.zeros(len(y))
+    for fold in make_folds(y, folds, seed):
+        x, labels = stack_views(frozen, np.setdiff1d(np.arange(len(y)), fold), y)
+        oof[fold] = fit_head(x, labels, probe.lambda_).logit(frozen[0][fold])
+    return np.asarray(oof + probe.prior_weight * prior_from_features(net, frozen[0]), dtype=np.float64)
+
+
+def probe_ensembles(
+    served: FloatArray, probe: FloatArray, y: NDArray[np.int64], target: float
+) -> list[dict[str, object]]:
+    """The served network's out-of-fold logits averaged with the probe's (two backbones to run)."""
+    rows: list[dict[str, object]] = []
+    for share in (1.0, *PROBE_SHARES):
+        logit = (1 - share) * served + share * probe
+        rows.append(
+            {"probe_share": share}
+            | choose_threshold(logit, y, target).model_dump()
+            | operating_points(logit, y)
+        )
+    return rows
+
+
+def run(data: Path, tcfg: ThumbnailConfig, out: Path | None, with_probe: bool) -> dict[str, object]:
     import torch
 
     from model.training.photo import top_features
@@ -70,11 +114,16 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object
     points = {
         name: operating_points(head + prior_weight * prior, y) for name, (head, prior) in cv.compared.items()
     }
+    ensembles = None
+    if with_probe:
+        probe = probe_logits(net, frozen, y, tcfg.folds, cfg.seed)
+        ensembles = probe_ensembles(cv.logits(prior_weight), probe, y, tcfg.target_accuracy)
     return {
         "recipe": asdict(tcfg),
         "accuracy_by_prior_weight": {f"{k:g}": v for k, v in cv.by_prior_weight.items()},
         "prior_weight": prior_weight,
         "compared": [row.model_dump() | points[row.name] for row in rows],
+        "with_the_probe": ensembles,
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -91,6 +140,7 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None) -> dict[str, object
     "--augment", type=click.FloatRange(0, 1), default=ThumbnailConfig.augment, help="0: mirror, shift."
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Logits (.npz).")
+@click.option("--with-probe", is_flag=True, help="Also the logit mean with the frozen probe.")
 @click.option("--json", "as_json", is_flag=True)
 def main(
     data: Path | None,
@@ -100,6 +150,7 @@ def main(
     label_smoothing: float,
     augment: float,
     out: Path | None,
+    with_probe: bool,
     as_json: bool,
 ) -> None:
     data = data or default_data_dir(VEHICLES_ENV, "cifar100-vehicles")
@@ -110,7 +161,7 @@ def main(
     tcfg = replace(
         ThumbnailConfig(), epochs=epochs, soup=soup, lr=lr, label_smoothing=label_smoothing, augment=augment
     )
-    result = run(data, tcfg, out)
+    result = run(data, tcfg, out, with_probe)
     click.echo(f"{result['seconds']} s")
     if as_json:
         click.echo(json.dumps(result))
