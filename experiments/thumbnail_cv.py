@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from model.cli import VEHICLES_ENV
 from model.dataset import default_data_dir
-from model.metadata import ARTIFACTS_DIR, METADATA_FILE, ModelMetadata
+from model.metadata import ARTIFACTS_DIR, ModelMetadata
 from model.training.recipe import (
     FloatArray,
     ThumbnailConfig,
@@ -66,7 +66,7 @@ def probe_logits(net: Any, frozen: FloatArray, y: NDArray[np.int64], folds: int,
     thumbnail graph's folds: the frozen backbone beside the fine-tuned one."""
     from model.training.photo import stack_views
 
-    probe = ModelMetadata.read(ARTIFACTS_DIR / METADATA_FILE).cv
+    probe = ModelMetadata.load(ARTIFACTS_DIR).cv
     oof = np.zeros(len(y))
     for fold in make_folds(y, folds, seed):
         x, labels = stack_views(frozen, np.setdiff1d(np.arange(len(y)), fold), y)
