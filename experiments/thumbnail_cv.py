@@ -1,6 +1,6 @@
 """The thumbnail graph's cross-validation alone, for variants of its recipe, on the train split only.
 
-`python -m experiments.thumbnail_cv [--data DIR] [--epochs 8] [--soup 1] [--label-smoothing 0.1]
+`python -m experiments.thumbnail_cv [--data DIR] [--side 192] [--epochs 8] [--soup 1] [--label-smoothing 0.1]
 [--augment 0] [--with-probe] [--json]` (from the repository root; needs the `train` extra) runs exactly
 the 3-fold cross-validation `driver-routing train` runs for the thumbnail graph (same folds, seeds and
 threshold rule) and prints, for the recipe asked and for what it is compared with on the same folds (one
@@ -8,7 +8,7 @@ network, its mirrored second pass, and with `--soup` N > 1 the members' logit me
 the out-of-fold accuracy, the share under the threshold and the wrong-bay share, and the two operating
 points issue 13's targets name: the wrong-bay share when 5% go to review, and the review share that
 holds the wrong bays to 0.5%. It fits no "neither" head, exports nothing and writes no artifact: it is
-the comparison behind the model card's rows on soups, mirroring, epochs, label smoothing and
+the comparison behind the model card's rows on soups, mirroring, epochs, label smoothing, input side and
 augmentation. `--with-probe` also scores the served network's logit mean with the photo graph's frozen
 probe fitted on the same folds (two backbones to run; the teacher a distillation would start from).
 `--out FILE` keeps the out-of-fold logits (`.npz`: head and ImageNet prior apart).
@@ -89,7 +89,9 @@ def probe_ensembles(
     return rows
 
 
-def run(data: Path, tcfg: ThumbnailConfig, out: Path | None, with_probe: bool) -> dict[str, object]:
+def run(
+    data: Path, side: int, tcfg: ThumbnailConfig, out: Path | None, with_probe: bool
+) -> dict[str, object]:
     import torch
 
     from model.training.photo import top_features
@@ -97,7 +99,7 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None, with_probe: bool) -
     from model.training.train import extract_trunk, frozen_backbone, load_split
 
     started = time.perf_counter()
-    cfg = TrainConfig(data=data)
+    cfg = TrainConfig(data=data, side=side)
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     _, y, images = load_split(data)
@@ -119,6 +121,7 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None, with_probe: bool) -
         probe = probe_logits(net, frozen, y, tcfg.folds, cfg.seed)
         ensembles = probe_ensembles(cv.logits(prior_weight), probe, y, tcfg.target_accuracy)
     return {
+        "side": side,
         "recipe": asdict(tcfg),
         "accuracy_by_prior_weight": {f"{k:g}": v for k, v in cv.by_prior_weight.items()},
         "prior_weight": prior_weight,
@@ -132,6 +135,9 @@ def run(data: Path, tcfg: ThumbnailConfig, out: Path | None, with_probe: bool) -
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Default: the train command's.")
 @click.option("--epochs", type=click.IntRange(min=1), default=ThumbnailConfig.epochs, show_default=True)
 @click.option("--soup", type=click.IntRange(min=1), default=ThumbnailConfig.soup, help="Members averaged.")
+@click.option(
+    "--side", type=click.IntRange(min=32), default=TrainConfig.side, show_default=True, help="Input, px."
+)
 @click.option("--lr", type=float, default=ThumbnailConfig.lr, show_default=True)
 @click.option(
     "--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=ThumbnailConfig.label_smoothing
@@ -146,6 +152,7 @@ def main(
     data: Path | None,
     epochs: int,
     soup: int,
+    side: int,
     lr: float,
     label_smoothing: float,
     augment: float,
@@ -161,7 +168,7 @@ def main(
     tcfg = replace(
         ThumbnailConfig(), epochs=epochs, soup=soup, lr=lr, label_smoothing=label_smoothing, augment=augment
     )
-    result = run(data, tcfg, out, with_probe)
+    result = run(data, side, tcfg, out, with_probe)
     click.echo(f"{result['seconds']} s")
     if as_json:
         click.echo(json.dumps(result))
