@@ -34,7 +34,6 @@ from model.training.recipe import (
     ThumbnailConfig,
     TrainConfig,
     choose_threshold,
-    fit_head,
     make_folds,
     prior_from_features,
     seed_everything,
@@ -61,17 +60,18 @@ def operating_points(logit: FloatArray, y: NDArray[np.int64]) -> dict[str, float
 PROBE_SHARES = (0.1, 0.25, 0.5)  # the probe's weight in its logit mean with the fine-tune
 
 
-def probe_logits(net: Any, frozen: FloatArray, y: NDArray[np.int64], folds: int, seed: int) -> FloatArray:
+def probe_logits(
+    cfg: TrainConfig, net: Any, frozen: FloatArray, y: NDArray[np.int64], folds: int
+) -> FloatArray:
     """Out-of-fold logits of the photo graph's probe (its committed lambda and prior weight) on the
     thumbnail graph's folds: the frozen backbone beside the fine-tuned one."""
-    from model.training.photo import stack_views
+    from model.training.photo import probe_cv
 
     probe = ModelMetadata.load(ARTIFACTS_DIR).cv
-    oof = np.zeros(len(y))
-    for fold in make_folds(y, folds, seed):
-        x, labels = stack_views(frozen, np.setdiff1d(np.arange(len(y)), fold), y)
-        oof[fold] = fit_head(x, labels, probe.lambda_).logit(frozen[0][fold])
-    return np.asarray(oof + probe.prior_weight * prior_from_features(net, frozen[0]), dtype=np.float64)
+    served = replace(cfg, lambdas=(probe.lambda_,), prior_weights=(probe.prior_weight,))
+    prior = prior_from_features(net, frozen[0])
+    oof = probe_cv(served, frozen, prior, y, make_folds(y, folds, cfg.seed))["best"]["oof"]
+    return np.asarray(oof, dtype=np.float64)
 
 
 def probe_ensembles(
@@ -118,7 +118,7 @@ def run(
     }
     ensembles = None
     if with_probe:
-        probe = probe_logits(net, frozen, y, tcfg.folds, cfg.seed)
+        probe = probe_logits(cfg, net, frozen, y, tcfg.folds)
         ensembles = probe_ensembles(cv.logits(prior_weight), probe, y, tcfg.target_accuracy)
     return {
         "side": side,
