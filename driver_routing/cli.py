@@ -47,12 +47,19 @@ def main() -> None:
 @main.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--driver-id", required=True, help="The driver the photos belong to (1-64 of A-Z a-z 0-9 _ -).")
+@click.option("--depot", "depot_id", default=None, help="The driver's depot (default: the rules' default).")
 @click.option("--wait", is_flag=True, help="Print each photo's decision as it arrives, then a summary.")
 @click.option("--timeout", default=120.0, show_default=True, help="With --wait: seconds to wait in all.")
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 def upload(
-    photos: tuple[Path, ...], driver_id: str, wait: bool, timeout: float, stack_name: str, as_json: bool
+    photos: tuple[Path, ...],
+    driver_id: str,
+    depot_id: str | None,
+    wait: bool,
+    timeout: float,
+    stack_name: str,
+    as_json: bool,
 ) -> None:
     """Put PHOTOS (files or folders) into the photo bucket, as the driver app does."""
     from driver_routing.uploads import UploadError, check_upload, upload_and_wait, upload_photos
@@ -64,14 +71,21 @@ def upload(
     resources = connect(stack_name)
     if wait:
         summary = upload_and_wait(
-            aws_client("s3"), aws_client("sqs"), aws_client("sns"), resources, paths, driver_id, timeout
+            aws_client("s3"),
+            aws_client("sqs"),
+            aws_client("sns"),
+            resources,
+            paths,
+            driver_id,
+            timeout,
+            depot_id=depot_id,
         )
         if as_json:
             emit_json(summary)
         if summary["undecided"]:
             raise SystemExit(1)
         return
-    uploads = upload_photos(aws_client("s3"), resources.bucket, paths, driver_id)
+    uploads = upload_photos(aws_client("s3"), resources.bucket, paths, driver_id, depot_id=depot_id)
     for item in uploads:
         click.echo(f"{item.path} -> s3://{resources.bucket}/{item.key}")
     if as_json:
@@ -81,11 +95,12 @@ def upload(
 @main.command()
 @stack_option
 @click.option(
+    "--outcome",
     "--route",
     "routes",
     multiple=True,
     type=click.Choice([r.value for r in Route]),
-    help="Only these routes (an SNS filter policy). Repeatable.",
+    help="Only these outcomes (an SNS filter policy on `outcome`). Repeatable.",
 )
 @click.option("--count", type=int, default=None, help="Stop after this many decisions.")
 @click.option("--timeout", type=float, default=None, help="Stop after this many seconds.")

@@ -50,7 +50,7 @@ class DecisionSubscription:
         self._sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"Policy": json.dumps(policy)})
         attributes = {"RawMessageDelivery": "true"}
         if self._routes:
-            attributes["FilterPolicy"] = json.dumps({"route": [r.value for r in self._routes]})
+            attributes["FilterPolicy"] = json.dumps({"outcome": [r.value for r in self._routes]})
         self._subscription_arn = self._sns.subscribe(
             TopicArn=self._topic_arn,
             Protocol="sqs",

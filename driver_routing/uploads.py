@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from driver_routing.output import destination
 from driver_routing.stack_outputs import StackResources
 from driver_routing.subscription import DecisionSubscription
-from shared.aws.photo_store import original_name_metadata
-from shared.contracts import RoutingDecision, VehicleClass
+from shared.answers import answer_line
+from shared.aws.photo_store import DEPOT_ID, original_name_metadata
+from shared.contracts import RoutingDecision
 from shared.formats import ACCEPTED_EXTENSIONS, content_type_for
 
 PHOTO_SUFFIXES = ACCEPTED_EXTENSIONS
@@ -29,13 +29,10 @@ class Upload:
     key: str
     etag: str
 
-    @property
-    def known_class(self) -> VehicleClass | None:
-        """The class a labelled sample set gives by folder name (`.../bicycle/x.png`)."""
-        for part in reversed(self.path.parts[:-1]):
-            if part in VehicleClass._value2member_map_:
-                return VehicleClass(part)
-        return None
+    def label_among(self, classes: Iterable[str]) -> str | None:
+        """The class a labelled sample set gives by folder name (`.../<class>/x.png`), if any."""
+        names = frozenset(classes)
+        return next((part for part in reversed(self.path.parts[:-1]) if part in names), None)
 
 
 def collect_photos(paths: Iterable[Path], suffixes: Iterable[str] = PHOTO_SUFFIXES) -> list[Path]:
@@ -56,24 +53,32 @@ def photo_key(driver_id: str, path: Path) -> str:
     return f"photos/{driver_id}/{uuid.uuid4().hex}{path.suffix.lower()}"
 
 
-def upload_photo(s3: Any, bucket: str, path: Path, key: str) -> Upload:
+def upload_photo(s3: Any, bucket: str, path: Path, key: str, depot_id: str | None = None) -> Upload:
     # Python's mimetypes knows neither HEIC nor AVIF everywhere: the chain's own table decides.
     content_type = content_type_for(path.suffix) or "application/octet-stream"
+    metadata = original_name_metadata(path.name)
+    if depot_id:
+        metadata[DEPOT_ID] = depot_id
     response = s3.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=path.read_bytes(),
-        ContentType=content_type,
-        Metadata=original_name_metadata(path.name),
+        Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type, Metadata=metadata
     )
     return Upload(path, key, str(response["ETag"]).strip('"'))
 
 
 def upload_photos(
-    s3: Any, bucket: str, paths: list[Path], driver_id: str, *, workers: int = 8
+    s3: Any,
+    bucket: str,
+    paths: list[Path],
+    driver_id: str,
+    *,
+    depot_id: str | None = None,
+    workers: int = 8,
 ) -> list[Upload]:
+    def one(path: Path) -> Upload:
+        return upload_photo(s3, bucket, path, photo_key(driver_id, path), depot_id)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: upload_photo(s3, bucket, p, photo_key(driver_id, p)), paths))
+        return list(pool.map(one, paths))
 
 
 class UploadError(ValueError):
@@ -116,12 +121,14 @@ def upload_and_wait(
     paths: list[Path],
     driver_id: str,
     timeout_s: float,
+    *,
+    depot_id: str | None = None,
 ) -> dict[str, Any]:
     """Upload, then print each photo's decision as it arrives and a summary; returns the summary.
 
     The subscription exists before the first upload, so no decision can be missed."""
     with DecisionSubscription(sqs, sns, resources.topic_arn) as subscription:
-        uploads = upload_photos(s3, resources.bucket, paths, driver_id)
+        uploads = upload_photos(s3, resources.bucket, paths, driver_id, depot_id=depot_id)
         by_key = {u.key: u for u in uploads}
         started = last_progress = time.monotonic()
         decided = 0
@@ -129,7 +136,7 @@ def upload_and_wait(
         def show(decision: RoutingDecision) -> None:
             nonlocal decided
             decided += 1
-            click.echo(f"{by_key[decision.photo.key].path.name}: {describe_outcome(decision)}")
+            click.echo(f"{by_key[decision.photo.key].path.name}: {answer_line(decision)}")
 
         def progress() -> None:
             nonlocal last_progress
@@ -144,7 +151,7 @@ def upload_and_wait(
             f"{item.path.name}: no decision within {timeout_s:g} s; it may still come "
             f"(driver-routing query --photo {item.key})"
         )
-    routes = Counter(d.route.value for d in decisions.values())
+    routes = Counter(d.outcome.value for d in decisions.values())
     listing = ", ".join(f"{count} {route}" for route, count in sorted(routes.items())) or "none"
     click.echo(
         f"{len(uploads)} uploaded, {len(decisions)} decided in {time.monotonic() - started:.1f} s: {listing}"
@@ -161,16 +168,12 @@ def upload_and_wait(
     }
 
 
-def describe_outcome(decision: RoutingDecision) -> str:
-    confidence = f" ({decision.vehicle_class} {decision.confidence:.2f})" if decision.vehicle_class else ""
-    return f"{decision.route}: {destination(decision.bay, decision.radius_km, decision.reason)}{confidence}"
-
-
 def outcome_fields(decision: RoutingDecision | None) -> dict[str, Any]:
     if decision is None:
-        return {"route": None}
+        return {"outcome": None}
     return {
-        "route": decision.route.value,
+        "outcome": decision.outcome.value,
+        "answer": answer_line(decision),
         "bay": decision.bay,
         "radius_km": decision.radius_km,
         "vehicle_class": decision.vehicle_class,

@@ -11,18 +11,18 @@ from typing import Any
 
 import click
 
-from driver_routing.output import destination
 from driver_routing.subscription import DecisionSubscription
 from driver_routing.uploads import Upload, collect_photos, upload_photos
 from local.driver_demo import drive_one_photo, phone_photo
 from local.processes import free_port
 from local.stack import LocalStack, StackConfig
+from services.router.rules import load_rules
+from shared.answers import answer_line
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
-from shared.contracts import CLASS_ORDER, Route, RoutingDecision, VehicleClass
+from shared.contracts import RoutingDecision
 
 REPO = Path(__file__).resolve().parents[1]
-ROUTE_OF_CLASS = {VehicleClass.BICYCLE: Route.SHORT_RADIUS, VehicleClass.MOTORCYCLE: Route.LONG_RADIUS}
 
 
 def data_root() -> Path:
@@ -38,10 +38,11 @@ def default_samples() -> list[Path]:
 def summarise(
     uploads: list[Upload], decisions: dict[str, RoutingDecision], captured: set[str]
 ) -> dict[str, Any]:
-    routes = Counter(d.route.value for d in decisions.values())
-    known = [u for u in uploads if u.known_class is not None and u.key in decisions]
-    routed_known = [u for u in known if decisions[u.key].route in ROUTE_OF_CLASS.values()]
-    correct = [u for u in routed_known if decisions[u.key].route == ROUTE_OF_CLASS[u.known_class]]  # type: ignore[index]
+    classes = load_rules().classes
+    routes = Counter(d.outcome.value for d in decisions.values())
+    known = [u for u in uploads if u.label_among(classes) is not None and u.key in decisions]
+    routed_known = [u for u in known if decisions[u.key].is_routed]
+    correct = [u for u in routed_known if decisions[u.key].vehicle_class == u.label_among(classes)]
     return {
         "uploaded": len(uploads),
         "routed": len(decisions),
@@ -84,10 +85,13 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
         with DecisionSubscription(client("sqs", region), client("sns", region), resources.topic_arn) as sub:
             uploads: list[Upload] = []
             t0 = time.monotonic()
-            # Photos from one folder belong to one driver, as if each driver sent a few.
+            # Twenty drivers at the rules' depots in turn, each sending a few of the photos.
+            depots = list(load_rules().depots)
             for index, path in enumerate(paths):
+                driver = index % 20
+                depot = depots[driver % len(depots)]
                 uploads += upload_photos(
-                    client("s3", region), resources.bucket, [path], f"demo-{index % 20:03d}"
+                    client("s3", region), resources.bucket, [path], f"demo-{driver:03d}", depot_id=depot
                 )
             decisions = sub.collect({u.key for u in uploads}, timeout, between_polls=stack.supervise)
             elapsed = time.monotonic() - t0
@@ -100,20 +104,16 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
             time.sleep(0.5)
         photo = phone_photo(paths)
         driver_path = drive_one_photo(stack, photo) if photo else "no photo for the driver's path"
+    classes = load_rules().classes
     for upload in uploads:
         decision = decisions.get(upload.key)
         if decision is None:
             click.echo(f"{upload.path.name:<28} NO DECISION")
             continue
-        probabilities = decision.probabilities
-        scores = (
-            ", ".join(f"{c.value} {getattr(probabilities, c.value):.3f}" for c in CLASS_ORDER)
-            if probabilities
-            else ""
-        )
-        label = f"[{upload.known_class.value}]" if upload.known_class else ""
-        where = destination(decision.bay, decision.radius_km, decision.reason)
-        click.echo(f"{upload.path.name[:28]:<28} {label:<12} {decision.route.value:<13} {where:<16} {scores}")
+        known = upload.label_among(classes)
+        label = f"[{known}]" if known else ""
+        depot = decision.depot_id or "-"
+        click.echo(f"{upload.path.name[:28]:<28} {label:<12} {depot:<9} {answer_line(decision)}")
     summary = summarise(uploads, decisions, captured)
     summary["seconds"] = round(elapsed, 1)
     click.echo(

@@ -7,44 +7,39 @@ every message carries the `PhotoRef` it is about.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
-SCHEMA_VERSION = "1.0"
-# 1.1 adds optional fields only (a decision made by a dispatcher's review, `decided_by`, `review`):
-# a 1.0 reader that ignores unknown fields reads it as the same route, bay and driver.
-REVIEWED_SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "2.0"
+# The routing topic's messages: 1.2 adds fields only (the outcome, the depot, the number the rule
+# compared and its threshold, the model's own answer), so a 1.x reader that ignores unknown fields reads
+# every decision as before: the same `route`, bay, radius, class, confidence and vehicle probabilities.
+DECISION_SCHEMA_VERSION = "1.2"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class VehicleClass(StrEnum):
-    BICYCLE = "bicycle"
-    MOTORCYCLE = "motorcycle"
-
-
-# The order of the endpoint's answer `[p_bicycle, p_motorcycle]` or `[p_bicycle, p_motorcycle, p_other]`
-# (SageMaker's built-in image-classification algorithm: class index 0 = bicycle, 1 = motorcycle,
-# 2 = other, a photo that shows neither).
-CLASS_ORDER: tuple[VehicleClass, ...] = (VehicleClass.BICYCLE, VehicleClass.MOTORCYCLE)
-OTHER_CLASS = "other"
+# The model's answer for "no two-wheeler in this photo", beside its vehicle classes. Which vehicle
+# classes there are, and in which order, is the model's to say (model/artifacts/metadata.json): the
+# endpoint names them with every answer, the routing rules name the same ones.
+NONE = "none"
+# What a dispatcher says of a photo that shows no vehicle; any other review label is a vehicle class.
+NOT_A_VEHICLE = "not-a-vehicle"
+CLASS_NAME = r"^[a-z][a-z0-9-]{0,39}$"
 
 
 class Route(StrEnum):
-    SHORT_RADIUS = "short-radius"
-    LONG_RADIUS = "long-radius"
+    """What happened to a photo: routed to a bay, sent to a person, or turned away."""
+
+    ROUTED = "routed"
     MANUAL_REVIEW = "manual-review"
     REJECTED = "rejected"
 
@@ -63,17 +58,29 @@ class RejectionReason(StrEnum):
     EXTENSION_MISMATCH = "extension-mismatch"
     OBJECT_MISSING = "object-missing"
     ENDPOINT_REJECTED = "endpoint-rejected"
-    # A dispatcher looked at the photo and saw no bicycle and no motorcycle.
-    NOT_A_VEHICLE = "not-a-vehicle"
+    # A dispatcher looked at the photo and saw no vehicle.
+    NOT_A_VEHICLE = NOT_A_VEHICLE
     # A file we know and do not read (SVG, PDF, TIFF, RAW, video): the driver is told what to send.
     UNSUPPORTED_FORMAT = "unsupported-format"
+    # The photo names a depot the routing rules do not know: nobody's bays to send the driver to.
+    UNKNOWN_DEPOT = "unknown-depot"
+
+
+class PhotoRejected(Exception):
+    """A photo the service will never route: the reason goes on the record, the batch goes on."""
+
+    def __init__(self, reason: RejectionReason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
 
 
 class ReviewReason(StrEnum):
     """Why a photo went to manual review rather than to a bay (a decision's `reason`)."""
 
-    LOW_CONFIDENCE = "low-confidence"
-    NO_TWO_WHEELER = "no-two-wheeler"  # the model sees neither a bicycle nor a motorcycle
+    LOW_CONFIDENCE = "low-confidence"  # the likeliest class is under its threshold
+    NO_TWO_WHEELER = "no-two-wheeler"  # the model sees no two-wheeler at all
+    UNKNOWN_CLASS = "unknown-class"  # the model answered a class the rules give no bay
 
 
 def photo_identity(bucket: str, key: str, etag: str, version_id: str | None = None) -> str:
@@ -101,6 +108,9 @@ class PhotoRef(Contract):
     # Not part of the identity: what the uploader called the file (the object's `original-name`
     # metadata), so that people can find a photo by the name they gave it.
     original_name: str | None = None
+    # Not part of the identity: the depot the driver loads at (the object's `depot-id` metadata);
+    # None routes by the rules' default depot.
+    depot_id: str | None = None
 
     @property
     def identity(self) -> str:
@@ -124,52 +134,64 @@ class PhotoJob(Contract):
     received_at: datetime = Field(default_factory=utc_now)
 
 
-class Probabilities(Contract):
-    """What the model said. `other` (neither class) only comes from a three-class model; it is left
-    out of the message when absent, so a two-class answer serialises exactly as it always has."""
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
-    bicycle: float = Field(ge=0.0, le=1.0)
-    motorcycle: float = Field(ge=0.0, le=1.0)
-    other: float | None = Field(default=None, ge=0.0, le=1.0)
 
-    @model_serializer(mode="wrap")
-    def _leave_out_absent_other(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get(OTHER_CLASS, 0.0) is None:
-            del data[OTHER_CLASS]
-        return data
+class Probabilities(RootModel[dict[str, Probability]]):
+    """What the model said: a probability per class it knows, in the order it names them, and `none`
+    (no two-wheeler) when the model has that answer. Serialised as a plain JSON object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @field_validator("root")
+    @classmethod
+    def _names(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value or any(not re.fullmatch(CLASS_NAME, name) for name in value):
+            raise ValueError(f"class names must match {CLASS_NAME}, got {list(value)}")
+        if set(value) == {NONE}:
+            raise ValueError("a model's answer names at least one vehicle class")
+        return value
 
     @classmethod
-    def from_endpoint(cls, scores: list[float]) -> Probabilities:
-        """Read `[p_bicycle, p_motorcycle]` or `[p_bicycle, p_motorcycle, p_other]`."""
-        if len(scores) not in (len(CLASS_ORDER), len(CLASS_ORDER) + 1):
-            raise ValueError(
-                f"expected {len(CLASS_ORDER)} or {len(CLASS_ORDER) + 1} probabilities, got {len(scores)}"
-            )
-        values = {c.value: float(p) for c, p in zip(CLASS_ORDER, scores, strict=False)}
-        other = float(scores[len(CLASS_ORDER)]) if len(scores) > len(CLASS_ORDER) else None
-        return cls(**values, other=other)
-
-    def vehicles(self) -> Probabilities:
-        """The two vehicle probabilities alone: what a decision carries, in the 1.0 schema's shape, so
-        a subscriber of that schema still reads every decision (a "neither" one says so in `reason`)."""
-        return Probabilities(bicycle=self.bicycle, motorcycle=self.motorcycle)
+    def from_endpoint(cls, labels: Sequence[str], scores: Sequence[float]) -> Probabilities:
+        """Pair the endpoint's scores with the class names it answered them in."""
+        if len(labels) != len(scores) or len(set(labels)) != len(labels):
+            raise ValueError(f"{len(scores)} probabilities for the classes {list(labels)}")
+        return cls({label: float(p) for label, p in zip(labels, scores, strict=True)})
 
     @property
-    def top(self) -> tuple[VehicleClass, float]:
-        """The likelier vehicle and its probability given that the photo shows one of the two.
+    def none(self) -> float | None:
+        """p(no two-wheeler), from a model that answers it."""
+        return self.root.get(NONE)
 
-        With two probabilities this is the larger one, as before; with three, the vehicle's share of
-        `bicycle + motorcycle`, so the confidence bar means the same for both kinds of model and the
-        "neither" answer is judged on its own (`other`).
-        """
-        vehicles = self.bicycle + self.motorcycle
-        if self.other is None or vehicles <= 0.0:
-            best = max(self.bicycle, self.motorcycle)
-        else:
-            best = max(self.bicycle, self.motorcycle) / vehicles
-        cls = VehicleClass.MOTORCYCLE if self.motorcycle > self.bicycle else VehicleClass.BICYCLE
-        return cls, min(1.0, best)
+    def vehicles(self) -> dict[str, float]:
+        """The vehicle classes alone, in the model's order (a decision's `probabilities`)."""
+        return {name: p for name, p in self.root.items() if name != NONE}
+
+    def shares(self) -> dict[str, float]:
+        """Each vehicle class's share of all vehicle probability: how likely each class is, given that
+        the photo shows a two-wheeler at all. The confidence rule reads these; "none" is judged on
+        its own, so a car's photo never reads as a sure motorcycle or a sure bicycle."""
+        vehicles = self.vehicles()
+        total = sum(vehicles.values())
+        if total <= 0.0:
+            return {name: 1.0 / len(vehicles) for name in vehicles}
+        return {name: min(1.0, p / total) for name, p in vehicles.items()}
+
+    @property
+    def top(self) -> tuple[str, float]:
+        """The likeliest vehicle class and its share (the first named wins a tie)."""
+        shares = self.shares()
+        best = max(shares, key=lambda name: shares[name])
+        return best, shares[best]
+
+
+@dataclass(frozen=True)
+class EndpointAnswer:
+    """What the model endpoint answered for one image."""
+
+    probabilities: Probabilities
+    model_version: str | None
 
 
 class Prediction(Contract):
@@ -180,8 +202,8 @@ class Prediction(Contract):
     photo: PhotoRef
     driver_id: str
     probabilities: Probabilities
-    vehicle_class: VehicleClass
-    confidence: float = Field(ge=0.0, le=1.0)
+    vehicle_class: str = Field(pattern=CLASS_NAME)
+    confidence: Probability
     endpoint_name: str
     model_version: str | None = None
     ingested_at: datetime | None = Field(default=None, description="when ingest queued the job")
@@ -204,19 +226,11 @@ class Rejection(Contract):
 Assessment = Annotated[Prediction | Rejection, Field(discriminator="kind")]
 
 
-class ReviewLabel(StrEnum):
-    """What a dispatcher may say a photo shows."""
-
-    BICYCLE = "bicycle"
-    MOTORCYCLE = "motorcycle"
-    NOT_A_VEHICLE = "not-a-vehicle"
-
-
 class Review(Contract):
-    """A dispatcher's decision on a photo the model was unsure of."""
+    """A dispatcher's decision on a photo: a vehicle class the rules know, or `not-a-vehicle`."""
 
     reviewer: str = Field(min_length=1, description="the dispatcher's user name")
-    label: ReviewLabel
+    label: str = Field(pattern=CLASS_NAME)
     note: str = Field(default="", max_length=500)
     reviewed_at: datetime = Field(default_factory=utc_now)
 
@@ -224,7 +238,40 @@ class Review(Contract):
 MODEL_DECIDER = "model"
 
 
-class RoutingDecision(Contract):
+class Answer(Contract):
+    """What a decision or a record says about the photo, shared by both (`shared.answers` reads it)."""
+
+    route: str = Field(description="1.x: the class's order radius when routed, else the outcome")
+    outcome: Route
+    depot_id: str | None = None
+    bay: str | None = None
+    radius_km: float | None = None
+    vehicle_class: str | None = Field(default=None, description="the class the driver is routed as")
+    model_answer: str | None = Field(default=None, description="the model's class, or `none`")
+    confidence: float | None = Field(default=None, description="the likeliest class's share")
+    probabilities: dict[str, float] | None = Field(default=None, description="vehicle classes")
+    none_probability: float | None = None
+    compared: float | None = Field(default=None, description="the number the rule compared")
+    threshold: float | None = Field(default=None, description="what the rule compared it with")
+    reason: str | None = Field(default=None, description="why the outcome is manual-review or rejected")
+    decided_by: str = MODEL_DECIDER
+    review: Review | None = None
+
+    @model_validator(mode="after")
+    def _routed_answers_have_a_bay(self) -> Answer:
+        routed = self.outcome == Route.ROUTED
+        if routed and (self.bay is None or self.radius_km is None or self.vehicle_class is None):
+            raise ValueError("a routed photo needs a bay, a radius and a vehicle class")
+        if not routed and self.reason is None:
+            raise ValueError(f"outcome {self.outcome} needs a reason")
+        return self
+
+    @property
+    def is_routed(self) -> bool:
+        return self.outcome == Route.ROUTED
+
+
+class RoutingDecision(Answer):
     """router or a dispatcher's review → SNS routing topic: where the driver loads, which orders they get.
 
     Subscribers read it as a tolerant reader: a later minor version may add optional fields.
@@ -233,16 +280,9 @@ class RoutingDecision(Contract):
     # Unlike the internal messages, the topic has subscribers outside this code base, on any version.
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    schema_version: str = SCHEMA_VERSION
+    schema_version: str = DECISION_SCHEMA_VERSION
     photo: PhotoRef
     driver_id: str
-    route: Route
-    bay: str | None = None
-    radius_km: float | None = None
-    vehicle_class: VehicleClass | None = None
-    confidence: float | None = None
-    probabilities: Probabilities | None = None
-    reason: str | None = Field(default=None, description="why the route is manual-review or rejected")
     endpoint_name: str | None = None
     model_version: str | None = None
     rules_version: str
@@ -250,18 +290,6 @@ class RoutingDecision(Contract):
     ingested_at: datetime | None = None
     assessed_at: datetime | None = None
     decided_at: datetime = Field(default_factory=utc_now)
-    # Since 1.1: who decided ("model", or "dispatcher:<user>") and the review behind that decision.
-    decided_by: str = MODEL_DECIDER
-    review: Review | None = None
-
-    @model_validator(mode="after")
-    def _routed_decisions_have_a_bay(self) -> RoutingDecision:
-        routed = self.route in (Route.SHORT_RADIUS, Route.LONG_RADIUS)
-        if routed and (self.bay is None or self.radius_km is None or self.vehicle_class is None):
-            raise ValueError(f"route {self.route} needs a bay, a radius and a vehicle class")
-        if not routed and self.reason is None:
-            raise ValueError(f"route {self.route} needs a reason")
-        return self
 
     @property
     def deduplication_id(self) -> str:
@@ -270,22 +298,20 @@ class RoutingDecision(Contract):
         return self.photo.photo_id if self.review is None else f"{self.photo.photo_id}-reviewed"
 
     def message_attributes(self) -> dict[str, str]:
-        """What SNS subscribers filter on."""
+        """What SNS subscribers filter on (`route` as in 1.x, so 1.x filter policies keep working)."""
         attributes = {
-            "route": self.route.value,
+            "route": self.route,
+            "outcome": self.outcome.value,
             "schema_version": self.schema_version,
             "driver_id": self.driver_id,
+            "decided_by": self.decided_by,
         }
-        if self.vehicle_class is not None:
-            attributes["vehicle_class"] = self.vehicle_class.value
-        if self.bay is not None:
-            attributes["bay"] = self.bay
-        if self.review is not None:
-            attributes["decided_by"] = self.decided_by
+        optional = {"depot_id": self.depot_id, "vehicle_class": self.vehicle_class, "bay": self.bay}
+        attributes.update({name: value for name, value in optional.items() if value is not None})
         return attributes
 
 
-class CaptureRecord(Contract):
+class CaptureRecord(Answer):
     """capture → DynamoDB: one item per photo, keyed on the photo's identity."""
 
     schema_version: str = SCHEMA_VERSION
@@ -295,14 +321,6 @@ class CaptureRecord(Contract):
     photo_key: str
     original_name: str | None = None
     driver_id: str
-    route: Route
-    bay: str | None = None
-    radius_km: float | None = None
-    vehicle_class: VehicleClass | None = None
-    confidence: float | None = None
-    p_bicycle: float | None = None
-    p_motorcycle: float | None = None
-    reason: str | None = None
     endpoint_name: str | None = None
     model_version: str | None = None
     rules_version: str
@@ -311,12 +329,31 @@ class CaptureRecord(Contract):
     assessed_at: datetime | None = None
     decided_at: datetime
     captured_at: datetime = Field(default_factory=utc_now)
-    # Since 1.1: what rebuilds the photo's reference, and the review that decided a manual-review photo.
     photo_etag: str | None = None
     photo_version_id: str | None = None
     photo_size: int | None = None
-    decided_by: str = MODEL_DECIDER
-    review: Review | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_1x_records(cls, data: Any) -> Any:
+        """Records written before 2.0 (still in the table) read as 2.0: their per-class `p_<class>`
+        fields become the probabilities, their route names the outcome."""
+        if not isinstance(data, dict) or "outcome" in data:
+            return data
+        data = dict(data)
+        legacy = {name[2:]: data.pop(name) for name in list(data) if name.startswith("p_")}
+        probabilities = {name: p for name, p in legacy.items() if p is not None}
+        if probabilities:
+            data.setdefault("probabilities", probabilities)
+        route = data.get("route")
+        data["outcome"] = route if route in (Route.MANUAL_REVIEW, Route.REJECTED) else Route.ROUTED
+        review = data.get("review")
+        model_class = data.get("vehicle_class")
+        if isinstance(review, dict) and review.get("label") != NOT_A_VEHICLE:
+            data["vehicle_class"] = review.get("label")
+        no_two_wheeler = data.get("reason") == ReviewReason.NO_TWO_WHEELER
+        data.setdefault("model_answer", NONE if no_two_wheeler else model_class)
+        return data
 
     @property
     def photo(self) -> PhotoRef:
@@ -331,6 +368,7 @@ class CaptureRecord(Contract):
             size=self.photo_size or 0,
             uploaded_at=self.uploaded_at,
             original_name=self.original_name,
+            depot_id=self.depot_id,
         )
 
     @property
@@ -338,24 +376,21 @@ class CaptureRecord(Contract):
         """The time-window index's partition: one per UTC day of decision."""
         return self.decided_at.astimezone(UTC).strftime("%Y-%m-%d")
 
+    @property
+    def depot_day(self) -> str:
+        """The depot board's partition: one per depot and UTC day of decision."""
+        return f"{self.depot_id or ''}#{self.decision_day}"
+
     @classmethod
     def from_decision(cls, decision: RoutingDecision) -> CaptureRecord:
-        probabilities = decision.probabilities
         return cls(
+            **decision.model_dump(include=set(Answer.model_fields)),
             photo_id=decision.photo.photo_id,
             photo_identity=decision.photo.identity,
             bucket=decision.photo.bucket,
             photo_key=decision.photo.key,
             original_name=decision.photo.original_name,
             driver_id=decision.driver_id,
-            route=decision.route,
-            bay=decision.bay,
-            radius_km=decision.radius_km,
-            vehicle_class=decision.vehicle_class,
-            confidence=decision.confidence,
-            p_bicycle=probabilities.bicycle if probabilities else None,
-            p_motorcycle=probabilities.motorcycle if probabilities else None,
-            reason=decision.reason,
             endpoint_name=decision.endpoint_name,
             model_version=decision.model_version,
             rules_version=decision.rules_version,
@@ -366,6 +401,18 @@ class CaptureRecord(Contract):
             photo_etag=decision.photo.etag,
             photo_version_id=decision.photo.version_id,
             photo_size=decision.photo.size,
-            decided_by=decision.decided_by,
-            review=decision.review,
+        )
+
+    def decision(self) -> RoutingDecision:
+        """The decision this record holds, as it went on the topic."""
+        return RoutingDecision(
+            **self.model_dump(include=set(Answer.model_fields)),
+            photo=self.photo,
+            driver_id=self.driver_id,
+            endpoint_name=self.endpoint_name,
+            model_version=self.model_version,
+            rules_version=self.rules_version,
+            ingested_at=self.ingested_at,
+            assessed_at=self.assessed_at,
+            decided_at=self.decided_at,
         )

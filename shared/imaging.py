@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from shared.contracts import RejectionReason
+from shared.contracts import PhotoRejected, RejectionReason
 from shared.decoding import (
     Decoded,
     DecodeError,
@@ -33,15 +33,6 @@ from shared.formats import ACCEPTED, PHOTO_FORMATS, sniff_unsupported
 PAYLOAD_CONTENT_TYPE = "image/png"
 # zlib level 1: a 192 px square encodes in about a millisecond; higher levels save bytes nobody pays for.
 PNG_COMPRESS_LEVEL = 1
-
-
-class PhotoRejected(Exception):
-    """A photo the service will never route: the reason goes on the record, the batch goes on."""
-
-    def __init__(self, reason: RejectionReason, detail: str = "") -> None:
-        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from shared.aws.ports import MessageSender
-from shared.contracts import PhotoRef, Rejection
-from shared.imaging import PhotoRejected
+from shared.contracts import PhotoRef, PhotoRejected, Rejection
 from shared.observability import record_rejection
 
 

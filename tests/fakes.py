@@ -11,9 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from local.eventsource import LocalLambdaContext
-from shared.aws.ports import EndpointAnswer, StoredPhoto
-from shared.contracts import CaptureRecord, PhotoRef, Probabilities, RejectionReason, RoutingDecision
-from shared.imaging import PhotoRejected
+from shared.aws.ports import StoredPhoto
+from shared.contracts import (
+    CaptureRecord,
+    EndpointAnswer,
+    PhotoRef,
+    PhotoRejected,
+    Probabilities,
+    RejectionReason,
+    RoutingDecision,
+)
 
 
 @dataclass

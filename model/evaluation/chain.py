@@ -79,13 +79,16 @@ def through_chain(samples: list[Sample], resources: Any, region: str, timeout_s:
     missing = [str(samples[i].path) for i in range(len(samples)) if i not in records]
     if missing:
         raise ChainError(f"no capture record within {timeout_s:g} s for {len(missing)}: {missing[:5]}")
-    rejected = [f"{samples[i].path}: {r.reason}" for i, r in records.items() if r.p_bicycle is None]
+    rejected = [f"{samples[i].path}: {r.reason}" for i, r in records.items() if r.probabilities is None]
     if rejected:
         raise ChainError(f"the chain rejected {len(rejected)} image(s): {rejected[:5]}")
     return [outcome(samples[i], records[i]) for i in range(len(samples))]
 
 
 def outcome(sample: Sample, record: Any) -> Outcome:
-    probs = [float(getattr(record, f"p_{name}")) for name in CLASSES]
+    # The record keeps p(none) beside the vehicle classes: the "no two-wheeler" screen is judged too.
+    probs = [float(record.probabilities[name]) for name in CLASSES]
+    if record.none_probability is not None:
+        probs.append(float(record.none_probability))
     latency_ms = (record.decided_at - record.uploaded_at).total_seconds() * 1000
     return Outcome(sample, probs, latency_ms, None)

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from model.dataset import OTHER_CLASS
 from model.metadata import ModelMetadata
 from model.serving.preprocess import ImageDecodeError, ImageTooLargeError, load_sized_input
+from shared.contracts import NONE
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints accept at most 6 MB per request
 MAX_BATCH_ITEMS = 32
@@ -93,6 +95,12 @@ class Predictor:
         for graph in self._sessions:  # one warm-up run so the first request skips lazy initialisation
             self.run(np.zeros((1, self.side, self.side, 3), dtype=np.uint8), graph)
         self.load_seconds = time.perf_counter() - start
+
+    @property
+    def labels(self) -> list[str]:
+        """The class of each probability, in the graph's order: the metadata's classes, with the
+        "neither" class under the serving contract's name for it, `none` (no two-wheeler)."""
+        return [NONE if name == OTHER_CLASS else name for name in self.metadata.classes]
 
     @property
     def threshold(self) -> float:

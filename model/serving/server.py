@@ -107,7 +107,8 @@ class ModelApp:
             if content_type not in IMAGE_CONTENT_TYPES and content_type not in JSONLINES_CONTENT_TYPES:
                 raise unsupported_content_type(content_type)
             body = read_body(environ)
-            attributes = f"model_version={predictor.version}"
+            # The class of each probability travels with every answer: callers need no copy of the order.
+            attributes = f"model_version={predictor.version},classes={'|'.join(predictor.labels)}"
             headers = []
             if content_type in JSONLINES_CONTENT_TYPES:
                 lines = predictor.predict_jsonlines(body)

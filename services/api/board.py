@@ -19,7 +19,6 @@ from datetime import UTC, datetime, time, timedelta
 from services.api.models import Board, BoardItem
 from shared.contracts import CaptureRecord, Route
 
-ROUTED = (Route.SHORT_RADIUS, Route.LONG_RADIUS)
 # Open manual-review items are shown from this far back, not only today's.
 REVIEW_LOOKBACK = timedelta(days=1)
 LATE_WRITES = timedelta(minutes=5)
@@ -75,7 +74,12 @@ def window(now: datetime, cursor: Cursor | None) -> tuple[datetime, datetime]:
 
 
 def build_board(
-    records: Iterable[CaptureRecord], now: datetime, cursor: Cursor | None, overlap: timedelta
+    records: Iterable[CaptureRecord],
+    now: datetime,
+    cursor: Cursor | None,
+    overlap: timedelta,
+    *,
+    depot_id: str,
 ) -> Board:
     today = start_of_day(now)
     newest = cursor.newest if cursor else today - REVIEW_LOOKBACK
@@ -87,16 +91,17 @@ def build_board(
         if cursor is not None and not cursor.is_change(record, overlap):
             continue
         item = BoardItem.of(record)
-        if record.route == Route.MANUAL_REVIEW and record.review is None:
+        if record.outcome == Route.MANUAL_REVIEW and record.review is None:
             manual.append(item)
         elif record.decided_at < today:
             continue  # yesterday's routed and rejected photos are off today's board
-        elif record.route in ROUTED and record.bay:
+        elif record.is_routed and record.bay:
             bays.setdefault(record.bay, []).append(item)
-        elif record.route == Route.REJECTED:
+        elif record.outcome == Route.REJECTED:
             rejected.append(item)
     manual.reverse()  # the longest-waiting driver first
     return Board(
+        depot_id=depot_id,
         day=today.date().isoformat(),
         cursor=str(Cursor(newest, now)),
         full=cursor is None,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
 
-from services.api.photo_links import PhotoLinks, S3PhotoLinks
-from services.api.service import DispatchApi, Records, Topic
+from services.api.photo_links import S3PhotoLinks
+from services.api.service import DispatchApi
 from services.api.settings import ApiSettings
 from services.router.rules import RoutingRules, load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.aws.messaging import DecisionTopic
+from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords
 
 
 def presigning_s3(region: str) -> object:
@@ -24,9 +25,9 @@ def build_api(
     logger: Logger,
     metrics: Metrics,
     *,
-    records: Records | None = None,
+    records: ReviewRecords | None = None,
     links: PhotoLinks | None = None,
-    topic: Topic | None = None,
+    topic: DecisionPublisher | None = None,
     rules: RoutingRules | None = None,
 ) -> DispatchApi:
     region = settings.aws_region

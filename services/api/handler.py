@@ -18,10 +18,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.api.bootstrap import build_api
+from services.api.errors import STATUS, ApiRefusal
 from services.api.identity import Caller, caller_from_claims
 from services.api.models import (
     Board,
+    BoardConfig,
     PhotoLink,
+    ReviewChoice,
     ReviewRequest,
     ReviewResult,
     UploadRequest,
@@ -30,6 +33,7 @@ from services.api.models import (
 )
 from services.api.service import DispatchApi
 from services.api.settings import get_api_settings
+from services.router.rules import load_rules
 from shared.observability import powertools
 from shared.wiring import BuiltOnce
 
@@ -55,6 +59,13 @@ app = APIGatewayHttpResolver(enable_validation=True, cors=_cors())
 
 
 dispatch: BuiltOnce[DispatchApi] = BuiltOnce(lambda: build_api(get_api_settings(), logger, metrics))
+
+
+@app.exception_handler(ApiRefusal)  # type: ignore[untyped-decorator]
+def refused(error: ApiRefusal) -> Response[str]:
+    """A use case's refusal, in its own words, with its status (services.api.errors)."""
+    status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
+    return Response(status, "application/json", json.dumps({"statusCode": status, "message": str(error)}))
 
 
 def caller() -> Caller:
@@ -104,14 +115,16 @@ def board_script() -> Response[str]:
 
 @app.get("/config.json")
 def board_config() -> Response[str]:
-    """What the page needs to sign a dispatcher in with Cognito (public: ids, no secret)."""
+    """What the pages need to sign a person in, and the rules' review choices (public: no secret)."""
     settings = get_api_settings()
-    config = {
-        "region": settings.aws_region,
-        "cognito_endpoint": settings.cognito_url,
-        "client_id": settings.user_pool_client_id,
-    }
-    return Response(200, "application/json", json.dumps(config))
+    rules = load_rules(settings.rules_path)
+    config = BoardConfig(
+        region=settings.aws_region,
+        cognito_endpoint=settings.cognito_url,
+        client_id=settings.user_pool_client_id,
+        review_choices=[ReviewChoice(label=name, text=rules.label_of(name)) for name in rules.review_labels],
+    )
+    return Response(200, "application/json", config.model_dump_json())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.event_handler.exceptions import ForbiddenError, UnauthorizedError
-
+from services.api.errors import NotAllowed, NotSignedIn
 from shared.photo_keys import DRIVER_ID
 
 DRIVER_ID_CLAIM = "custom:driver_id"
+DEPOT_ID_CLAIM = "custom:depot_id"
 GROUPS_CLAIM = "cognito:groups"
 
 
@@ -31,15 +31,17 @@ class Caller:
     username: str
     groups: frozenset[str]
     driver_id: str | None
+    # None: the rules' default depot (a user created before depots were)
+    depot_id: str | None = None
 
     def require(self, group: Group) -> None:
         if group.value not in self.groups:
-            raise ForbiddenError(f"only {group.value} may do this")
+            raise NotAllowed(f"only {group.value} may do this")
 
     def require_driver(self) -> str:
         self.require(Group.DRIVERS)
         if self.driver_id is None:
-            raise ForbiddenError(f"this user has no valid {DRIVER_ID_CLAIM}")
+            raise NotAllowed(f"this user has no valid {DRIVER_ID_CLAIM}")
         return self.driver_id
 
 
@@ -62,14 +64,16 @@ def claim_list(value: Any) -> list[str]:
 def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
     if not claims:
         # Behind the JWT authorizer this cannot happen; without one, nobody is let in.
-        raise UnauthorizedError("Unauthorized")
+        raise NotSignedIn("Unauthorized")
     username = str(claims.get("cognito:username") or claims.get("username") or claims.get("sub") or "")
     if not username:
-        raise UnauthorizedError("Unauthorized")
+        raise NotSignedIn("Unauthorized")
     driver_id = claims.get(DRIVER_ID_CLAIM)
     valid = isinstance(driver_id, str) and DRIVER_ID.fullmatch(driver_id) is not None
+    depot_id = claims.get(DEPOT_ID_CLAIM)
     return Caller(
         username=username,
         groups=frozenset(claim_list(claims.get(GROUPS_CLAIM))),
         driver_id=driver_id if valid else None,
+        depot_id=str(depot_id) if depot_id else None,
     )

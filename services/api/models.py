@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shared.contracts import CaptureRecord, ReviewLabel, Route
+from shared.answers import answer_line
+from shared.contracts import CLASS_NAME, CaptureRecord, Route
 from shared.formats import UPLOAD_CONTENT_TYPES
 
 
@@ -45,7 +46,8 @@ UploadState = Literal["pending", "routed", "manual-review", "rejected"]
 class UploadStatus(Body):
     upload_id: str
     status: UploadState
-    route: Route | None = None
+    outcome: Route | None = None
+    answer: str | None = Field(default=None, description="what was decided and why, in one line")
     bay: str | None = None
     radius_km: float | None = None
     vehicle_class: str | None = None
@@ -58,12 +60,15 @@ class UploadStatus(Body):
 class BoardItem(Body):
     photo_id: str
     driver_id: str
-    route: Route
+    outcome: Route
+    answer: str = Field(description="what was decided and why, in one line (shared.answers)")
     bay: str | None
     radius_km: float | None
-    vehicle_class: str | None
+    vehicle_class: str | None = Field(description="the class the driver is routed as")
+    model_answer: str | None = Field(description="the model's class, or none (no two-wheeler)")
     confidence: float | None
     reason: str | None
+    original_name: str | None
     decided_at: datetime
     decided_by: str
     review_label: str | None = None
@@ -73,19 +78,23 @@ class BoardItem(Body):
         return cls(
             photo_id=record.photo_id,
             driver_id=record.driver_id,
-            route=record.route,
+            outcome=record.outcome,
+            answer=answer_line(record),
             bay=record.bay,
             radius_km=record.radius_km,
-            vehicle_class=record.vehicle_class.value if record.vehicle_class else None,
+            vehicle_class=record.vehicle_class,
+            model_answer=record.model_answer,
             confidence=record.confidence,
             reason=record.reason,
+            original_name=record.original_name,
             decided_at=record.decided_at,
             decided_by=record.decided_by,
-            review_label=record.review.label.value if record.review else None,
+            review_label=record.review.label if record.review else None,
         )
 
 
 class Board(Body):
+    depot_id: str = Field(description="the depot whose photos these are (the dispatcher's own)")
     day: str
     cursor: str = Field(description="send it back as ?cursor= to get only what changed")
     full: bool = Field(description="true when this is the whole board, not a change since a cursor")
@@ -101,13 +110,29 @@ class PhotoLink(Body):
 
 
 class ReviewRequest(Body):
-    label: ReviewLabel
+    label: str = Field(pattern=CLASS_NAME, description="a vehicle class of the rules, or not-a-vehicle")
     note: str = Field(default="", max_length=500)
 
 
 class ReviewResult(Body):
     photo_id: str
-    route: Route
+    outcome: Route
     bay: str | None
     radius_km: float | None
     decided_by: str
+    answer: str
+
+
+class ReviewChoice(Body):
+    label: str = Field(description="what to send as a review's label")
+    text: str = Field(description="what the button says")
+
+
+class BoardConfig(Body):
+    """What the pages need to sign a person in with Cognito (public: ids, no secret), and the
+    review choices the rules allow."""
+
+    region: str
+    cognito_endpoint: str
+    client_id: str
+    review_choices: list[ReviewChoice]

@@ -8,22 +8,15 @@ the few minutes a link is meant to live.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 
-class PhotoLinks(Protocol):
-    def upload_form(
-        self, key: str, content_type: str, max_bytes: int, expires_s: int
-    ) -> tuple[str, dict[str, str]]: ...
-
-    def download_url(self, key: str, version_id: str | None, expires_s: int) -> str: ...
-
-    def exists(self, key_prefix: str) -> bool: ...
-
-
-def upload_conditions(key: str, content_type: str, max_bytes: int) -> list[Any]:
-    """The POST policy: this exact key, this content type, 1..max_bytes."""
-    return [{"key": key}, {"Content-Type": content_type}, ["content-length-range", 1, max_bytes]]
+def upload_conditions(
+    key: str, content_type: str, max_bytes: int, metadata: dict[str, str] | None = None
+) -> list[Any]:
+    """The POST policy: this exact key, this content type, 1..max_bytes, and the metadata as given."""
+    pinned: list[Any] = [{f"x-amz-meta-{name}": value} for name, value in (metadata or {}).items()]
+    return [{"key": key}, {"Content-Type": content_type}, *pinned, ["content-length-range", 1, max_bytes]]
 
 
 class S3PhotoLinks:
@@ -32,13 +25,14 @@ class S3PhotoLinks:
         self.bucket = bucket
 
     def upload_form(
-        self, key: str, content_type: str, max_bytes: int, expires_s: int
+        self, key: str, content_type: str, max_bytes: int, expires_s: int, metadata: dict[str, str]
     ) -> tuple[str, dict[str, str]]:
+        fields = {"Content-Type": content_type, **{f"x-amz-meta-{n}": v for n, v in metadata.items()}}
         post = self._s3.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=upload_conditions(key, content_type, max_bytes),
+            Fields=fields,
+            Conditions=upload_conditions(key, content_type, max_bytes, metadata),
             ExpiresIn=expires_s,
         )
         return str(post["url"]), {name: str(value) for name, value in post["fields"].items()}

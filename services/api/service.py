@@ -1,22 +1,19 @@
-"""The API's use cases, on ports (records, photo links, topic) that the composition root provides."""
+"""The API's use cases, on ports (records, photo links, topic) that the composition root provides.
+
+Each refuses in the domain's words (`services.api.errors`); the handler maps those to HTTP. A
+dispatcher sees and reviews only their own depot's photos; a driver only their own uploads.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler.exceptions import (
-    BadRequestError,
-    ForbiddenError,
-    NotFoundError,
-    ServiceError,
-    ServiceUnavailableError,
-)
 from aws_lambda_powertools.metrics import MetricUnit
 
 from services.api.board import BadCursor, Cursor, build_board, window
+from services.api.errors import AlreadyDecided, Invalid, NotFound, NotYours, TooLarge, Unavailable
 from services.api.identity import Caller, Group
 from services.api.models import (
     Board,
@@ -27,30 +24,15 @@ from services.api.models import (
     UploadStatus,
     UploadTicket,
 )
-from services.api.photo_links import PhotoLinks
-from services.api.reviews import reviewed_decision, reviewed_record
 from services.api.settings import ApiSettings
 from services.api.uploads import UploadId, status_of
+from services.router.domain import UnknownLabel, decide_review
 from services.router.rules import RoutingRules
-from shared.contracts import CaptureRecord, Review, RoutingDecision, utc_now
+from shared.answers import answer_line
+from shared.aws.photo_store import DEPOT_ID
+from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords
+from shared.contracts import CaptureRecord, Review, Route, utc_now
 from shared.formats import extension_for
-
-
-class Records(Protocol):
-    def get(self, photo_id: str) -> CaptureRecord | None: ...
-    def find_by_key_prefix(self, driver_id: str, key_prefix: str) -> CaptureRecord | None: ...
-    def in_window(self, since: datetime, until: datetime) -> list[CaptureRecord]: ...
-    def put_review(self, reviewed: CaptureRecord) -> bool: ...
-    def undo_review(self, original: CaptureRecord, reviewed: CaptureRecord) -> bool: ...
-
-
-class Topic(Protocol):
-    def publish(self, decision: RoutingDecision) -> None: ...
-
-
-class Conflict(ServiceError):
-    def __init__(self, message: str) -> None:
-        super().__init__(409, message)
 
 
 class DispatchApi:
@@ -58,9 +40,9 @@ class DispatchApi:
         self,
         *,
         settings: ApiSettings,
-        records: Records,
+        records: ReviewRecords,
         links: PhotoLinks,
-        topic: Topic,
+        topic: DecisionPublisher,
         rules: RoutingRules,
         logger: Logger,
         metrics: Metrics,
@@ -81,12 +63,14 @@ class DispatchApi:
         driver_id = caller.require_driver()
         limit = self._settings.max_photo_bytes
         if request.size > limit:
-            raise ServiceError(422, f"size: a photo may be at most {limit} bytes")
+            raise TooLarge(f"size: a photo may be at most {limit} bytes")
         upload_id = UploadId.new(driver_id)
         key = upload_id.key(extension_for(request.content_type))
         ttl = self._settings.upload_url_ttl_s
         expires_at = self._clock() + timedelta(seconds=ttl)
-        url, fields = self._links.upload_form(key, request.content_type, limit, ttl)
+        # The driver's depot rides on the object, pinned by the form's policy: ingest reads it there.
+        metadata = {DEPOT_ID: caller.depot_id} if caller.depot_id else {}
+        url, fields = self._links.upload_form(key, request.content_type, limit, ttl, metadata)
         self._logger.info("upload started", extra={"driver_id": driver_id, "photo_key": key})
         self._metrics.add_metric(name="UploadStarted", unit=MetricUnit.Count, value=1)
         return UploadTicket(upload_id=str(upload_id), key=key, url=url, fields=fields, expires_at=expires_at)
@@ -95,32 +79,44 @@ class DispatchApi:
         driver_id = caller.require_driver()
         upload_id = UploadId.parse(upload_id_text)
         if upload_id is None:
-            raise NotFoundError("no such upload")
+            raise NotFound("no such upload")
         if upload_id.driver_id != driver_id:
-            raise ForbiddenError("this upload is another driver's")
+            raise NotYours("this upload is another driver's")
         record = self._records.find_by_key_prefix(driver_id, upload_id.key_prefix)
         if record is None and not self._links.exists(upload_id.key_prefix):
-            raise NotFoundError("no photo has arrived for this upload")
+            raise NotFound("no photo has arrived for this upload")
         return status_of(upload_id, record)
 
     # --- dispatchers -----------------------------------------------------------------------------
 
-    def board(self, caller: Caller, cursor: str | None) -> Board:
+    def depot_of(self, caller: Caller) -> str:
+        """The depot a dispatcher works at: their claim, or the rules' default depot."""
         caller.require(Group.DISPATCHERS)
+        return caller.depot_id or self._rules.default_depot
+
+    def board(self, caller: Caller, cursor: str | None) -> Board:
+        depot_id = self.depot_of(caller)
         now = self._clock()
         try:
             seen = Cursor.parse(cursor) if cursor else None
         except BadCursor as error:
-            raise BadRequestError(str(error)) from None
+            raise Invalid(str(error)) from None
         since, until = window(now, seen)
         overlap = timedelta(seconds=self._settings.board_overlap_s)
-        return build_board(self._records.in_window(since, until), now, seen, overlap)
+        records = self._records.in_window(since, until, depot_id=depot_id)
+        return build_board(records, now, seen, overlap, depot_id=depot_id)
 
-    def photo_link(self, caller: Caller, photo_id: str) -> PhotoLink:
-        caller.require(Group.DISPATCHERS)
+    def _depot_record(self, caller: Caller, photo_id: str) -> CaptureRecord:
+        depot_id = self.depot_of(caller)
         record = self._records.get(photo_id)
         if record is None:
-            raise NotFoundError("no such photo")
+            raise NotFound("no such photo")
+        if (record.depot_id or self._rules.default_depot) != depot_id:
+            raise NotYours("this photo is another depot's")
+        return record
+
+    def photo_link(self, caller: Caller, photo_id: str) -> PhotoLink:
+        record = self._depot_record(caller, photo_id)
         ttl = self._settings.photo_url_ttl_s
         url = self._links.download_url(record.photo_key, record.photo.version_id, ttl)
         return PhotoLink(photo_id=photo_id, url=url, expires_at=self._clock() + timedelta(seconds=ttl))
@@ -128,35 +124,37 @@ class DispatchApi:
     def review(self, caller: Caller, photo_id: str, request: ReviewRequest) -> ReviewResult:
         """Route a manual-review photo by a dispatcher's label, once.
 
-        The conditional write of the record is the claim (a second review is refused there, 409);
-        the decision is published after it, and a failed publish gives the claim back (503, try again).
+        The router's rules decide (`decide_review`); the conditional write of the record is the claim
+        (a second review is refused there, 409); the decision is published after it, and a failed
+        publish gives the claim back (503, try again).
         """
-        caller.require(Group.DISPATCHERS)
-        record = self._records.get(photo_id)
-        if record is None:
-            raise NotFoundError("no such photo")
+        record = self._depot_record(caller, photo_id)
+        if record.outcome != Route.MANUAL_REVIEW or record.review is not None:
+            raise AlreadyDecided("this photo has already been decided")
         now = self._clock()
         review = Review(reviewer=caller.username, label=request.label, note=request.note, reviewed_at=now)
-        reviewed = reviewed_record(record, review, self._rules, now)
-        if record.review is not None or not self._records.put_review(reviewed):
+        try:
+            decision = decide_review(record.decision(), review, self._rules)
+        except UnknownLabel as error:
+            raise Invalid(str(error)) from None
+        reviewed = CaptureRecord.from_decision(decision).model_copy(update={"captured_at": now})
+        if not self._records.put_review(reviewed):
             self._metrics.add_metric(name="ReviewConflict", unit=MetricUnit.Count, value=1)
-            raise Conflict("this photo has already been decided")
-        decision = reviewed_decision(reviewed)
+            raise AlreadyDecided("this photo has already been decided")
         try:
             self._topic.publish(decision)
         except Exception:
             self._records.undo_review(record, reviewed)
             self._logger.exception("review not published; review undone", extra={"photo_id": photo_id})
-            raise ServiceUnavailableError("the decision could not be published; try again") from None
+            raise Unavailable("the decision could not be published; try again") from None
         self._metrics.add_metric(name="ReviewPublished", unit=MetricUnit.Count, value=1)
-        self._logger.info(
-            "review published",
-            extra={"photo_id": photo_id, "label": review.label.value, "route": decision.route.value},
-        )
+        answer = answer_line(decision)
+        self._logger.info("review published", extra={"photo_id": photo_id, "answer": answer})
         return ReviewResult(
             photo_id=photo_id,
-            route=decision.route,
+            outcome=decision.outcome,
             bay=decision.bay,
             radius_km=decision.radius_km,
             decided_by=decision.decided_by,
+            answer=answer,
         )

@@ -13,12 +13,12 @@ import secrets
 from dataclasses import dataclass
 
 from services.api.models import UploadStatus
+from shared.answers import answer_line
 from shared.contracts import CaptureRecord, Route
 from shared.driver_messages import review_sentence_for, sentence_for
 from shared.photo_keys import DRIVER_ID, PREFIX
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
-ROUTED = frozenset({Route.SHORT_RADIUS, Route.LONG_RADIUS})
 
 
 @dataclass(frozen=True)
@@ -55,21 +55,20 @@ def status_of(upload_id: UploadId, record: CaptureRecord | None) -> UploadStatus
         return UploadStatus(upload_id=str(upload_id), status="pending")
     common = {
         "upload_id": str(upload_id),
-        "route": record.route,
+        "outcome": record.outcome,
+        "answer": answer_line(record),
         "decided_by": record.decided_by,
         "decided_at": record.decided_at,
     }
-    if record.route in ROUTED:
+    if record.is_routed:
         return UploadStatus(
             status="routed",
             bay=record.bay,
             radius_km=record.radius_km,
-            vehicle_class=record.review.label.value
-            if record.review
-            else (record.vehicle_class.value if record.vehicle_class else None),
+            vehicle_class=record.vehicle_class,
             **common,
         )
-    if record.route == Route.MANUAL_REVIEW:
+    if record.outcome == Route.MANUAL_REVIEW:
         return UploadStatus(
             status="manual-review",
             reason=record.reason,

@@ -21,17 +21,14 @@ class Capture:
     def capture(self, decision: RoutingDecision) -> bool:
         """True when the record was written; False when this photo already had one.
 
-        A reviewed decision is the API's: it updated the record itself, under the condition that made
-        the review happen once, before publishing. It is no duplicate and there is nothing to write.
+        Capture writes the model's decisions; a dispatcher's review is recorded by the API, in the same
+        conditional write that makes it happen once, and the capture subscription's filter policy
+        (`decided_by: model`) keeps reviewed decisions from reaching this function at all.
         """
-        if decision.review is not None:
-            log_photo(self._logger, "reviewed decision already recorded by the API", decision.photo)
-            self._metrics.add_metric(name="ReviewedDecisionSeen", unit=MetricUnit.Count, value=1)
-            return False
         record = CaptureRecord.from_decision(decision)
         written = self._table.put_once(record)
         if written:
-            log_photo(self._logger, "decision captured", decision.photo, route=decision.route.value)
+            log_photo(self._logger, "decision captured", decision.photo, outcome=decision.outcome.value)
             self._metrics.add_metric(name="DecisionCaptured", unit=MetricUnit.Count, value=1)
             self._latencies(record)
         else:

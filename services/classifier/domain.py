@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shared.aws.ports import EndpointAnswer
-from shared.contracts import PhotoJob, Prediction
+from shared.contracts import EndpointAnswer, PhotoJob, Prediction
 
 
 def to_prediction(job: PhotoJob, answer: EndpointAnswer, endpoint_name: str) -> Prediction:

@@ -10,10 +10,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from services.classifier.domain import to_prediction
-from shared.aws.ports import EndpointAnswer, MessageSender, PhotoReader, VehicleClassifier
+from shared.aws.ports import MessageSender, PhotoReader, VehicleClassifier
 from shared.batching import Outbox
-from shared.contracts import PhotoJob
-from shared.imaging import PhotoRejected, endpoint_payload
+from shared.contracts import EndpointAnswer, PhotoJob, PhotoRejected
+from shared.imaging import endpoint_payload
 from shared.observability import log_photo
 from shared.rejections import reject
 from shared.settings import Settings
@@ -67,7 +67,7 @@ class Classifier:
             self._logger,
             "photo classified",
             job.photo,
-            vehicle_class=prediction.vehicle_class.value,
+            vehicle_class=prediction.vehicle_class,
             confidence=round(prediction.confidence, 4),
             **fields,
         )

@@ -10,9 +10,9 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
-from shared.contracts import PhotoRef, RejectionReason
+from shared.contracts import PhotoRef, PhotoRejected, RejectionReason
 from shared.formats import ACCEPTED_EXTENSIONS, UNSUPPORTED_EXTENSIONS
-from shared.imaging import PhotoRejected, unsupported
+from shared.imaging import unsupported
 from shared.photo_keys import DRIVER_ID, PREFIX
 
 EXTENSIONS = ACCEPTED_EXTENSIONS

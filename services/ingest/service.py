@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger
 
 from services.ingest.domain import PhotoKey, driver_of, parse_photo_key
 from shared.aws.ports import MessageSender, PhotoReader, StoredPhoto
-from shared.contracts import PhotoJob, PhotoRef, RejectionReason
-from shared.imaging import ImageFacts, PhotoRejected, inspect_photo
+from shared.contracts import PhotoJob, PhotoRef, PhotoRejected, RejectionReason
+from shared.imaging import ImageFacts, inspect_photo
 from shared.observability import log_photo
 from shared.rejections import reject
 from shared.settings import Settings
@@ -47,7 +47,9 @@ class Ingest:
                 photo, max_bytes=self._settings.max_photo_bytes, first_bytes=HEADER_BYTES
             )
             # The name travels with the photo into the decision and the record, not into its identity.
-            photo = photo.model_copy(update={"original_name": stored.original_name})
+            photo = photo.model_copy(
+                update={"original_name": stored.original_name, "depot_id": stored.depot_id}
+            )
             facts = self._inspect(photo, key, stored)
         except PhotoRejected as rejected:
             return reject(self._route_queue, self._logger, photo, driver_of(photo.key), rejected)

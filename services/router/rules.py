@@ -1,64 +1,94 @@
-"""The routing rules file, validated once when loaded."""
+"""The routing rules file, validated once when loaded: the one place that says which classes a
+deployment routes, how sure the model must be, and each depot's bays."""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contracts import CLASS_ORDER, OTHER_CLASS, ReviewReason, Route, VehicleClass
-
-ANSWER_CLASSES = (*(c.value for c in CLASS_ORDER), OTHER_CLASS)
+from shared.contracts import CLASS_NAME, NONE, NOT_A_VEHICLE, ReviewReason
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
+DEPOT_ID = r"^[a-z0-9][a-z0-9-]{0,31}$"
 
 
-class ClassRule(BaseModel):
+class Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    route: Route
-    bay: str = Field(min_length=1)
-    radius_km: float = Field(gt=0)
+
+class ClassRule(Rule):
+    """How sure the model must be of this class, and what people and 1.x subscribers call it."""
+
+    label: str | None = Field(default=None, description="how people read the class (default: its name)")
+    route: str = Field(min_length=1, description="the order radius's name, a decision's 1.x `route`")
     min_confidence: float = Field(ge=0.5, le=1.0)
 
 
-class NeitherRule(BaseModel):
-    """A photo whose p(other) reaches `min_probability` shows neither class: manual review, never a bay."""
+class Bay(Rule):
+    bay: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="what dispatchers and drivers call the bay")
+    radius_km: float = Field(gt=0)
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class Depot(Rule):
+    name: str = Field(min_length=1)
+    bays: dict[str, Bay]
+
+
+class NeitherRule(Rule):
+    """A photo whose p(none) reaches `min_probability` shows no two-wheeler: manual review, never a bay."""
 
     min_probability: float = Field(gt=0.0, le=1.0)
     reason: str = ReviewReason.NO_TWO_WHEELER.value
 
 
-class RoutingRules(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class RoutingRules(Rule):
     version: str
     manual_review_reason: str = ReviewReason.LOW_CONFIDENCE.value
-    # The endpoint's answer order, as SageMaker's built-in algorithm names its classes; a model that
-    # answers two numbers fills the first two.
-    answer_classes: tuple[str, ...] = ANSWER_CLASSES
-    classes: dict[VehicleClass, ClassRule]
-    # Required: with a three-class model, rules that ignored p(other) would route a car to a bay.
+    # Required: with a model that answers "none", rules that ignored it would route a car to a bay.
     neither: NeitherRule
+    classes: dict[str, ClassRule]
+    default_depot: str
+    depots: dict[str, Depot]
 
     @model_validator(mode="after")
-    def _every_class_is_routed(self) -> RoutingRules:
-        missing = set(VehicleClass) - set(self.classes)
-        if missing:
-            raise ValueError(f"no rule for {sorted(c.value for c in missing)}")
-        for vehicle_class, rule in self.classes.items():
-            if rule.route not in (Route.SHORT_RADIUS, Route.LONG_RADIUS):
-                raise ValueError(f"{vehicle_class.value} must route to a bay, not {rule.route.value}")
-        if self.answer_classes != ANSWER_CLASSES:
-            # the contract reads the answer in this order (shared.contracts.CLASS_ORDER)
-            raise ValueError(
-                f"answer_classes must be {list(ANSWER_CLASSES)}, got {list(self.answer_classes)}"
-            )
+    def _every_depot_routes_every_class(self) -> RoutingRules:
+        for name in self.classes:
+            if name in (NONE, NOT_A_VEHICLE) or not re.fullmatch(CLASS_NAME, name):
+                raise ValueError(f"{name!r} cannot name a vehicle class")
+        for depot_id, depot in self.depots.items():
+            if not re.fullmatch(DEPOT_ID, depot_id):
+                raise ValueError(f"depot id {depot_id!r} must match {DEPOT_ID}")
+            missing = set(self.classes) - set(depot.bays)
+            unknown = set(depot.bays) - set(self.classes)
+            if missing or unknown:
+                raise ValueError(
+                    f"depot {depot_id}: no bay for {sorted(missing)}; bays for unknown {sorted(unknown)}"
+                )
+        if self.default_depot not in self.depots:
+            raise ValueError(f"default_depot {self.default_depot!r} is not among the depots")
         return self
+
+    def depot(self, depot_id: str | None) -> tuple[str, Depot] | None:
+        """The depot a photo routes by (the default one when it names none); None for an unknown id."""
+        chosen = depot_id or self.default_depot
+        found = self.depots.get(chosen)
+        return (chosen, found) if found is not None else None
+
+    @property
+    def review_labels(self) -> tuple[str, ...]:
+        """What a dispatcher may say a photo shows: a vehicle class, or not a vehicle."""
+        return (*self.classes, NOT_A_VEHICLE)
+
+    def label_of(self, name: str | None) -> str:
+        """How people read a class name (or `none`, or `not-a-vehicle`)."""
+        if name in self.classes:
+            return self.classes[name].label or name.replace("-", " ")
+        return {NONE: "no two-wheeler", NOT_A_VEHICLE: "not a vehicle"}.get(name or "", name or "")
 
 
 @lru_cache(maxsize=4)

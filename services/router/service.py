@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 
 from services.router.domain import decide
 from services.router.rules import RoutingRules
+from shared.answers import answer_line
 from shared.aws.ports import DecisionPublisher, DecisionRecords
 from shared.contracts import Prediction, Rejection, utc_now
 from shared.observability import log_photo
@@ -45,7 +46,15 @@ class Router:
         late = self._clock() - photo.uploaded_at > self._check_after
         if late and self._records.has_record(photo.photo_id):
             log_photo(self._logger, "decision already published and captured; not published again", photo)
-            return {"route": decision.route.value, "published": False}
+            return {"outcome": decision.outcome.value, "published": False}
         self._topic.publish(decision)
-        log_photo(self._logger, "decision published", photo, route=decision.route.value, bay=decision.bay)
-        return {"route": decision.route.value, "published": True}
+        log_photo(
+            self._logger,
+            "decision published",
+            photo,
+            outcome=decision.outcome.value,
+            bay=decision.bay,
+            depot_id=decision.depot_id,
+            answer=answer_line(decision),
+        )
+        return {"outcome": decision.outcome.value, "published": True}

@@ -18,11 +18,15 @@ _deserializer = TypeDeserializer()
 
 BY_DRIVER = "by-driver"
 BY_DAY = "by-day"
+BY_DEPOT_DAY = "by-depot-day"
+# Attributes the table keeps for its indexes and expiry, not part of the record.
+_INDEX_ONLY = ("decision_day", "depot_day", "expires_at")
 
 
 def to_item(record: CaptureRecord, *, retention_days: int | None = None) -> dict[str, Any]:
     plain = json.loads(record.model_dump_json(exclude_none=True), parse_float=Decimal)
     plain["decision_day"] = record.decision_day
+    plain["depot_day"] = record.depot_day
     if retention_days:
         plain["expires_at"] = int((record.captured_at + timedelta(days=retention_days)).timestamp())
     return {name: _serializer.serialize(value) for name, value in plain.items()}
@@ -30,8 +34,8 @@ def to_item(record: CaptureRecord, *, retention_days: int | None = None) -> dict
 
 def from_item(item: dict[str, Any]) -> CaptureRecord:
     plain = {name: _deserializer.deserialize(value) for name, value in item.items()}
-    plain.pop("decision_day", None)
-    plain.pop("expires_at", None)
+    for name in _INDEX_ONLY:
+        plain.pop(name, None)
     for name, value in plain.items():
         if isinstance(value, Decimal):
             plain[name] = float(value)
@@ -83,18 +87,23 @@ class CaptureTable:
             )
         )
 
-    def in_window(self, since: datetime, until: datetime) -> list[CaptureRecord]:
-        """All decisions with since <= decided_at < until, oldest first, one query per UTC day."""
+    def in_window(
+        self, since: datetime, until: datetime, *, depot_id: str | None = None
+    ) -> list[CaptureRecord]:
+        """All decisions with since <= decided_at < until (at one depot, when given), oldest first,
+        one query per UTC day."""
         since, until = since.astimezone(UTC), until.astimezone(UTC)
+        index, partition = (BY_DAY, "decision_day") if depot_id is None else (BY_DEPOT_DAY, "depot_day")
         records: list[CaptureRecord] = []
         day = since.date()
         while day <= until.date():
+            value = day.isoformat() if depot_id is None else f"{depot_id}#{day.isoformat()}"
             records.extend(
                 self._query(
-                    IndexName=BY_DAY,
-                    KeyConditionExpression="decision_day = :day AND decided_at BETWEEN :a AND :b",
+                    IndexName=index,
+                    KeyConditionExpression=f"{partition} = :day AND decided_at BETWEEN :a AND :b",
                     ExpressionAttributeValues={
-                        ":day": {"S": day.isoformat()},
+                        ":day": {"S": value},
                         ":a": {"S": since.isoformat().replace("+00:00", "Z")},
                         ":b": {"S": until.isoformat().replace("+00:00", "Z")},
                     },
@@ -124,8 +133,7 @@ class CaptureTable:
                 TableName=self.name,
                 Item=to_item(reviewed, retention_days=self._retention_days),
                 ConditionExpression="attribute_exists(photo_id) AND attribute_not_exists(review) "
-                "AND #route = :manual",
-                ExpressionAttributeNames={"#route": "route"},
+                "AND outcome = :manual",
                 ExpressionAttributeValues={":manual": {"S": Route.MANUAL_REVIEW.value}},
             )
         except ClientError as error:

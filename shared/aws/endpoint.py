@@ -9,33 +9,43 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.aws.ports import EndpointAnswer
-from shared.contracts import Probabilities, RejectionReason
-from shared.imaging import PAYLOAD_CONTENT_TYPE, PhotoRejected
-
-__all__ = ["EndpointAnswer", "VehicleEndpoint"]
+from shared.contracts import EndpointAnswer, PhotoRejected, Probabilities, RejectionReason
+from shared.imaging import PAYLOAD_CONTENT_TYPE
 
 # Ten records a batch; the endpoint takes up to 32 lines and 6 MB (a resized photo is 20-60 KB).
 BATCH_LIMIT = 10
 
 
-def _model_version(custom_attributes: str | None) -> str | None:
-    for part in (custom_attributes or "").split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "model_version" and value:
-            return value
-    return None
+@dataclass(frozen=True)
+class AnswerFacts:
+    """What the endpoint says of every answer in its custom attributes: the model's version, and the
+    class of each probability (`classes=bicycle|motorcycle|none`), in the model's own order."""
 
+    model_version: str | None
+    labels: tuple[str, ...]
 
-def _answer(line: Any, model_version: str | None) -> EndpointAnswer | PhotoRejected:
-    if isinstance(line, dict):
-        # The model refused this one image (corrupt, bomb): a rejection, not a retry.
-        return PhotoRejected(RejectionReason.ENDPOINT_REJECTED, str(line.get("message", line))[:200])
-    return EndpointAnswer(Probabilities.from_endpoint(line), model_version)
+    @classmethod
+    def of(cls, response: Any) -> AnswerFacts:
+        fields = {}
+        for part in str(response.get("CustomAttributes") or "").split(","):
+            name, _, value = part.strip().partition("=")
+            fields[name] = value
+        labels = tuple(label for label in fields.get("classes", "").split("|") if label)
+        if not labels:
+            # A model that does not name its classes cannot be read safely: SQS retries, then the DLQ.
+            raise ValueError("the endpoint's answer names no classes (CustomAttributes classes=...)")
+        return cls(fields.get("model_version") or None, labels)
+
+    def answer(self, line: Any) -> EndpointAnswer | PhotoRejected:
+        if isinstance(line, dict):
+            # The model refused this one image (corrupt, bomb): a rejection, not a retry.
+            return PhotoRejected(RejectionReason.ENDPOINT_REJECTED, str(line.get("message", line))[:200])
+        return EndpointAnswer(Probabilities.from_endpoint(self.labels, line), self.model_version)
 
 
 class VehicleEndpoint:
@@ -48,10 +58,10 @@ class VehicleEndpoint:
         """Probabilities for one payload. The model's own 4xx (bad image) rejects the photo for good;
         throttling, 5xx and timeouts raise, after botocore's retries, so SQS redelivers the record."""
         response = self._invoke(PAYLOAD_CONTENT_TYPE, payload)
-        scores = json.loads(response["Body"].read())
-        return EndpointAnswer(
-            Probabilities.from_endpoint(scores), _model_version(response.get("CustomAttributes"))
-        )
+        answer = AnswerFacts.of(response).answer(json.loads(response["Body"].read()))
+        if isinstance(answer, PhotoRejected):
+            raise answer
+        return answer
 
     def send_batch(self, jpegs: Sequence[bytes]) -> list[EndpointAnswer | PhotoRejected]:
         """One answer (or rejection) per payload, in one endpoint call. An error of the whole call raises."""
@@ -63,11 +73,11 @@ class VehicleEndpoint:
         except PhotoRejected:
             # The model refused the call as a whole: let each image get its own answer.
             return [self._one(jpeg) for jpeg in jpegs]
-        version = _model_version(response.get("CustomAttributes"))
+        facts = AnswerFacts.of(response)
         lines = [json.loads(line) for line in response["Body"].read().decode().splitlines() if line.strip()]
         if len(lines) != len(jpegs):
             raise ValueError(f"the endpoint answered {len(lines)} lines for {len(jpegs)} images")
-        return [_answer(line, version) for line in lines]
+        return [facts.answer(line) for line in lines]
 
     def _one(self, jpeg: bytes) -> EndpointAnswer | PhotoRejected:
         try:

@@ -8,11 +8,12 @@ from urllib.parse import quote, unquote
 from botocore.exceptions import ClientError
 
 from shared.aws.ports import StoredPhoto
-from shared.contracts import PhotoRef, RejectionReason
-from shared.imaging import PhotoRejected
+from shared.contracts import PhotoRef, PhotoRejected, RejectionReason
 
 # User metadata on the object: `x-amz-meta-original-name`, percent-encoded (metadata is ASCII).
 ORIGINAL_NAME = "original-name"
+# `x-amz-meta-depot-id`: the depot the driver loads at (the API pins it in the upload form's policy).
+DEPOT_ID = "depot-id"
 
 
 def original_name_metadata(name: str) -> dict[str, str]:
@@ -52,8 +53,9 @@ class PhotoStore:
             response["Body"].close()
             raise PhotoRejected(RejectionReason.TOO_LARGE, f"{total} bytes > {max_bytes}")
         data: bytes = response["Body"].read()
-        name = response.get("Metadata", {}).get(ORIGINAL_NAME)
-        return StoredPhoto(data, unquote(name) if name else None, total)
+        metadata = response.get("Metadata", {})
+        name = metadata.get(ORIGINAL_NAME)
+        return StoredPhoto(data, unquote(name) if name else None, total, metadata.get(DEPOT_ID) or None)
 
 
 def _total_size(content_range: str | None, length: int) -> int:

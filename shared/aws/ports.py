@@ -8,17 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel
 
-from shared.contracts import CaptureRecord, PhotoRef, Probabilities, RoutingDecision
-
-
-@dataclass(frozen=True)
-class EndpointAnswer:
-    probabilities: Probabilities
-    model_version: str | None
+from shared.contracts import CaptureRecord, EndpointAnswer, PhotoRef, RoutingDecision
 
 
 @dataclass(frozen=True)
@@ -28,6 +23,8 @@ class StoredPhoto:
     original_name: str | None = None
     # The object's whole size: more than len(data) when only its first bytes were read.
     size: int | None = None
+    # The depot the uploader named (the object's `depot-id` metadata), when it named one.
+    depot_id: str | None = None
 
 
 class PhotoReader(Protocol):
@@ -77,3 +74,46 @@ class VehicleClassifier(Protocol):
         model refuses that image (not named here: the router and capture import this module without
         Pillow). Any error of the call as a whole is transient and propagates."""
         ...
+
+
+class RecordReader(Protocol):
+    """What the API reads of the capture table."""
+
+    def get(self, photo_id: str) -> CaptureRecord | None: ...
+
+    def find_by_key_prefix(self, driver_id: str, key_prefix: str) -> CaptureRecord | None:
+        """The driver's newest record whose photo key starts with `key_prefix`."""
+        ...
+
+    def in_window(
+        self, since: datetime, until: datetime, *, depot_id: str | None = None
+    ) -> list[CaptureRecord]:
+        """Decisions with since <= decided_at < until (at one depot, when given), oldest first."""
+        ...
+
+
+class ReviewRecords(RecordReader, Protocol):
+    """The capture table as the API writes a review into it."""
+
+    def put_review(self, reviewed: CaptureRecord) -> bool:
+        """Replace a manual-review record by its reviewed version, once: False when it was already
+        reviewed or is not waiting for a review."""
+        ...
+
+    def undo_review(self, original: CaptureRecord, reviewed: CaptureRecord) -> bool:
+        """Put the record back as it was before `reviewed`, unless another review replaced it."""
+        ...
+
+
+class PhotoLinks(Protocol):
+    """Presigned S3 requests: the bucket stays private."""
+
+    def upload_form(
+        self, key: str, content_type: str, max_bytes: int, expires_s: int, metadata: dict[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """A POST form for this exact key, type and size range, with this object metadata pinned."""
+        ...
+
+    def download_url(self, key: str, version_id: str | None, expires_s: int) -> str: ...
+
+    def exists(self, key_prefix: str) -> bool: ...

@@ -12,8 +12,7 @@ from PIL import Image
 from services.classifier.bootstrap import build_classifier
 from services.classifier.service import Classifier as ClassifierService
 from shared.batching import Outbox
-from shared.contracts import PhotoJob, Prediction, Probabilities, Rejection, RejectionReason
-from shared.imaging import PhotoRejected
+from shared.contracts import PhotoJob, PhotoRejected, Prediction, Probabilities, Rejection, RejectionReason
 from shared.settings import Settings
 from tests.fakes import FakeEndpoint, FakePhotoStore, FakeQueue, photo_at
 from tests.samples import BadUpload, bad_uploads, image_bytes

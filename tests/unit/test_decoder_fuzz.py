@@ -8,7 +8,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from model.serving.preprocess import ImageDecodeError, ImageTooLargeError, load_sized_input
-from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
+from shared.contracts import PhotoRejected
+from shared.imaging import endpoint_payload, inspect_photo
 from tests.format_samples import FormatSample, format_samples
 
 SEED = 20261201

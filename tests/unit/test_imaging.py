@@ -10,8 +10,8 @@ import io
 import pytest
 from PIL import Image
 
-from shared.contracts import RejectionReason
-from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
+from shared.contracts import PhotoRejected, RejectionReason
+from shared.imaging import endpoint_payload, inspect_photo
 from tests.samples import image_bytes, png_header_claiming
 
 LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_pixels": 50_000_000}

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from services.ingest.domain import driver_of, parse_photo_key, photos_in_notification
-from shared.contracts import RejectionReason
-from shared.imaging import PhotoRejected
+from shared.contracts import PhotoRejected, RejectionReason
 
 
 def s3_event(key: str, *, etag: str = "e1", event: str = "ObjectCreated:Put") -> str:

@@ -11,10 +11,10 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from services.ingest.domain import parse_photo_key
-from shared.contracts import RejectionReason
+from shared.contracts import PhotoRejected, RejectionReason
 from shared.driver_messages import SENTENCES as DRIVER_SENTENCES
 from shared.formats import UPLOAD_CONTENT_TYPES, content_type_for, extension_for
-from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
+from shared.imaging import endpoint_payload, inspect_photo
 from tests.format_samples import FormatSample, format_samples, jpeg, unsupported_files
 
 LIMITS = {"max_bytes": 25 * 1024 * 1024, "max_pixels": 50_000_000}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from shared.contracts import RejectionReason
-from shared.imaging import PhotoRejected, endpoint_payload, inspect_photo
+from shared.contracts import PhotoRejected, RejectionReason
+from shared.imaging import endpoint_payload, inspect_photo
 from tests.samples import png_header_claiming
 
 BOMB = RejectionReason.DECOMPRESSION_BOMB

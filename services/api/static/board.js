@@ -37,14 +37,12 @@ async function api(path, options = {}) {
 }
 
 function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }); }
-function percent(value) { return value == null ? "" : `${Math.round(value * 100)}%`; }
-
+// The answer line is the server's (shared/answers.py): the class, "no two-wheeler" or "unsure", with the
+// number the rule compared and its threshold, said the same way as every other surface says it.
 function card(item, fresh) {
-  const who = item.decided_by === "model" ? "" : ` · ${item.decided_by.replace("dispatcher:", "by ")}`;
-  const vehicle = item.review_label || item.vehicle_class || "";
   return el("li", { class: `card${fresh ? " fresh" : ""}`, "data-photo-id": item.photo_id },
     el("div", { class: "row" }, el("strong", { textContent: item.driver_id }), el("span", { class: "muted", textContent: time(item.decided_at) })),
-    el("div", { class: "row muted" }, el("span", { textContent: vehicle }), el("span", { textContent: `${item.decided_by === "model" ? percent(item.confidence) : ""}${who}` })));
+    el("div", { class: "answer", textContent: item.answer }));
 }
 
 async function photoUrl(photoId) {
@@ -57,20 +55,21 @@ function reviewCard(item) {
   const img = el("img", { class: "photo", alt: `photo from ${item.driver_id}` });
   photoUrl(item.photo_id).then((url) => { if (url) img.src = url; });
   const choices = el("div", { class: "choices" });
-  for (const [label, text] of [["bicycle", "Bicycle"], ["motorcycle", "Motorcycle"], ["not-a-vehicle", "Not a vehicle"]]) {
-    const button = el("button", { type: "button", textContent: text, "data-label": label });
-    button.addEventListener("click", () => review(item, label, choices));
+  // One button per class the rules route, and "not a vehicle" (config.json's review_choices).
+  for (const choice of state.config.review_choices) {
+    const button = el("button", { type: "button", textContent: choice.text, "data-label": choice.label });
+    button.addEventListener("click", () => review(item, choice.label, choices));
     choices.append(button);
   }
   node.prepend(img);
-  node.append(el("div", { class: "muted", textContent: `${item.reason || "low confidence"}: model says ${item.vehicle_class || "?"}` }), choices);
+  node.append(choices);
   return node;
 }
 
 async function review(item, label, choices) {
   for (const button of choices.querySelectorAll("button")) button.disabled = true;
   const { status, body } = await api(`reviews/${item.photo_id}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ label, note: "" }) });
-  if (status === 200) setStatus(`${item.driver_id} → ${body.bay || body.route}`);
+  if (status === 200) setStatus(`${item.driver_id}: ${body.answer}`);
   else if (status === 409) setStatus(`${item.driver_id}: already decided by someone else`);
   else { setStatus(`review failed (${status}): try again`); for (const button of choices.querySelectorAll("button")) button.disabled = false; }
   // The next poll (within a second) brings the reviewed photo back as a change, in its bay.
@@ -81,9 +80,9 @@ function render(changed) {
   const bays = new Map();
   const waiting = [], rejected = [];
   for (const item of items) {
-    if (item.route === "manual-review" && !item.review_label) waiting.push(item);
+    if (item.outcome === "manual-review" && !item.review_label) waiting.push(item);
     else if (item.bay) (bays.get(item.bay) || bays.set(item.bay, []).get(item.bay)).push(item);
-    else if (item.route === "rejected") rejected.push(item);
+    else if (item.outcome === "rejected") rejected.push(item);
   }
   waiting.reverse();
   const lane = $("#review-lane ol");
@@ -96,7 +95,7 @@ function render(changed) {
     const list = el("ol", {}, ...bays.get(bay).map((i) => card(i, changed.has(i.photo_id))));
     return el("section", { class: "lane", "data-bay": bay }, el("h2", {}, el("span", { textContent: bay }), el("span", { class: "count", textContent: bays.get(bay).length })), list);
   }));
-  $("#rejected-lane ol").replaceChildren(...rejected.map((i) => { const c = card(i, changed.has(i.photo_id)); c.append(el("div", { class: "muted", textContent: i.reason })); return c; }));
+  $("#rejected-lane ol").replaceChildren(...rejected.map((i) => card(i, changed.has(i.photo_id))));
   $("#rejected-lane .count").textContent = rejected.length;
 }
 
@@ -112,10 +111,10 @@ async function poll() {
       const changed = new Set();
       for (const item of [...Object.values(body.bays).flat(), ...body.manual_review, ...body.rejected]) {
         const known = state.items.get(item.photo_id);
-        if (!known || known.decided_at !== item.decided_at || known.route !== item.route) changed.add(item.photo_id);
+        if (!known || known.decided_at !== item.decided_at || known.outcome !== item.outcome) changed.add(item.photo_id);
         state.items.set(item.photo_id, item);
       }
-      $("#day").textContent = body.day;
+      $("#day").textContent = `${body.depot_id} · ${body.day}`;
       render(changed);
       setStatus(`live · updated ${new Date().toLocaleTimeString()}`);
     } else setStatus(`board: HTTP ${status}`);

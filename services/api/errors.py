@@ -1,0 +1,52 @@
+"""What the API's use cases refuse, in the domain's words; the handler maps each to its HTTP status."""
+
+from __future__ import annotations
+
+
+class ApiRefusal(Exception):
+    """A request the API refuses, with a message the caller can act on."""
+
+
+class NotSignedIn(ApiRefusal):
+    """No verified caller (401)."""
+
+
+class NotAllowed(ApiRefusal):
+    """The caller's role may not do this (403)."""
+
+
+class NotYours(ApiRefusal):
+    """Another driver's upload, or another depot's photo (403)."""
+
+
+class NotFound(ApiRefusal):
+    """No such upload or photo (404)."""
+
+
+class Invalid(ApiRefusal):
+    """A request the rules cannot take: a label they do not know, a cursor the board never gave (400)."""
+
+
+class TooLarge(ApiRefusal):
+    """A photo larger than the chain accepts (422)."""
+
+
+class AlreadyDecided(ApiRefusal):
+    """The photo is not waiting for a review, or another dispatcher reviewed it first (409)."""
+
+
+class Unavailable(ApiRefusal):
+    """A part the use case needs did not answer; the request may be sent again (503)."""
+
+
+# The HTTP status of each refusal, for the handler (services/api/handler.py).
+STATUS: dict[type[ApiRefusal], int] = {
+    NotSignedIn: 401,
+    NotAllowed: 403,
+    NotYours: 403,
+    NotFound: 404,
+    Invalid: 400,
+    TooLarge: 422,
+    AlreadyDecided: 409,
+    Unavailable: 503,
+}
