@@ -14,7 +14,9 @@ from typing import Any
 
 import requests
 
-CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+from shared.driver_messages import SENT_AS
+from shared.formats import UPLOAD_CONTENT_TYPES, content_type_for
+
 FINAL = frozenset({"routed", "rejected"})
 
 
@@ -42,10 +44,11 @@ def _checked(response: requests.Response, step: str) -> Any:
 
 
 def content_type_of(photo: Path) -> str:
-    try:
-        return CONTENT_TYPES[photo.suffix.lower()]
-    except KeyError:
-        raise DriverAppError(f"{photo.name}: send a JPEG or PNG photo") from None
+    """Every type the API takes for an upload (the chain's own table), by the file's extension."""
+    content_type = content_type_for(photo.suffix)
+    if content_type is None or content_type not in UPLOAD_CONTENT_TYPES:
+        raise DriverAppError(f"{photo.name}: send a photo as {SENT_AS}")
+    return content_type
 
 
 def upload(
@@ -106,15 +109,8 @@ def wait_for_status(
 
 
 def describe_status(status: dict[str, Any]) -> str:
-    state = status.get("status")
-    if state == "routed":
-        who = "" if status.get("decided_by") in (None, "model") else f", decided by {status['decided_by']}"
-        return (
-            f"routed: go to bay {status['bay']}, orders within {status['radius_km']:g} km "
-            f"({status['route']}, {status.get('vehicle_class')}{who})"
-        )
-    if state == "rejected":
-        return f"rejected ({status.get('reason')}): {status.get('message')}"
-    if state == "manual-review":
-        return f"manual review: {status.get('message')}"
-    return "pending: the photo is on its way through the chain"
+    """The upload's answer line (shared.answers, as every surface says it), then the driver's sentence."""
+    if status.get("status") == "pending":
+        return "pending: the photo is on its way through the chain"
+    message = f" — {status['message']}" if status.get("message") else ""
+    return f"{status.get('status')}: {status.get('answer')}{message}"

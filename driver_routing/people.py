@@ -55,8 +55,15 @@ def new_password() -> str:
     return "Dr1" + "".join(secrets.choice(alphabet) for _ in range(17))
 
 
-def create_user(idp: Any, pool_id: str, username: str, password: str, driver_id: str | None) -> str:
-    attributes = [{"Name": "custom:driver_id", "Value": driver_id}] if driver_id else []
+def create_user(
+    idp: Any, pool_id: str, username: str, password: str, driver_id: str | None, depot_id: str | None = None
+) -> str:
+    """A driver (with a driver id) or a dispatcher, at a depot (default: the rules' default depot)."""
+    from services.router.rules import load_rules
+
+    attributes = [{"Name": "custom:depot_id", "Value": depot_id or load_rules().default_depot}]
+    if driver_id:
+        attributes.append({"Name": "custom:driver_id", "Value": driver_id})
     idp.admin_create_user(
         UserPoolId=pool_id, Username=username, UserAttributes=attributes, MessageAction="SUPPRESS"
     )
@@ -70,6 +77,7 @@ def create_user(idp: Any, pool_id: str, username: str, password: str, driver_id:
 @click.argument("username")
 @click.option("--driver-id", help="A driver, with this driver id (1-64 of A-Z a-z 0-9 _ -).")
 @click.option("--dispatcher", is_flag=True, help="A dispatcher.")
+@click.option("--depot", "depot_id", default=None, help="Their depot (default: the rules' default depot).")
 @password_option
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
@@ -77,11 +85,14 @@ def add_user(
     username: str,
     driver_id: str | None,
     dispatcher: bool,
+    depot_id: str | None,
     password: str | None,
     stack_name: str,
     as_json: bool,
 ) -> None:
-    """Create USERNAME in the user pool: a driver (--driver-id) or a dispatcher (--dispatcher)."""
+    """Create USERNAME in the user pool: a driver (--driver-id) or a dispatcher (--dispatcher), at a
+    depot of the routing rules (--depot)."""
+    from services.router.rules import load_rules
     from shared.photo_keys import DRIVER_ID
 
     if bool(driver_id) == dispatcher:
@@ -90,14 +101,19 @@ def add_user(
         raise click.BadParameter(
             "1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit", param_hint="--driver-id"
         )
+    rules = load_rules()
+    depot = depot_id or rules.default_depot
+    if depot not in rules.depots:
+        raise click.BadParameter(f"one of {', '.join(rules.depots)}", param_hint="--depot")
     people = find_people(stack_name)
     chosen = password or new_password()
-    group = create_user(aws_client("cognito-idp"), people.user_pool_id, username, chosen, driver_id)
-    click.echo(f"{username}: {group}" + (f", driver id {driver_id}" if driver_id else ""))
+    group = create_user(aws_client("cognito-idp"), people.user_pool_id, username, chosen, driver_id, depot)
+    click.echo(f"{username}: {group} at {depot}" + (f", driver id {driver_id}" if driver_id else ""))
     if not password:
         click.echo(f"password: {chosen}")
     if as_json:
-        emit_json({"username": username, "group": group, "driver_id": driver_id, "password": chosen})
+        summary = {"username": username, "group": group, "driver_id": driver_id, "depot_id": depot}
+        emit_json({**summary, "password": chosen})
 
 
 @click.command("sign-in")

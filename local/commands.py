@@ -11,6 +11,7 @@ import click
 from driver_routing.local_record import StackAlreadyRunning
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME
 from local.stack import LocalStack, PortInUse, StackConfig
+from services.router.rules import load_rules
 
 PORT = click.IntRange(1, 65535)
 
@@ -65,12 +66,21 @@ def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> Non
                 f"user pool:          {stack.identity.user_pool_id} (client {stack.identity.client_id})"
             )
         click.echo(f"logs:               {stack.log_dir}/")
+        rules = load_rules()
+        for depot_id, depot in rules.depots.items():
+            bays = ", ".join(f"{name} {bay.bay} ({bay.radius_km:g} km)" for name, bay in depot.bays.items())
+            default = " (default)" if depot_id == rules.default_depot else ""
+            click.echo(f"depot {depot_id}{default}: {depot.name}; {bays}")
         click.echo("\nFrom another terminal:")
         for name, value in stack.client_environment().items():
             click.echo(f"  export {name}={value}")
+        second = list(rules.depots)[-1]
         click.echo("  driver-routing upload PHOTO --driver-id d-001 | watch | query --driver-id d-001")
         click.echo("  driver-routing add-user dana --driver-id d-001; driver-routing drive PHOTO --user dana")
         click.echo("  driver-routing add-user pat --dispatcher   (then sign in on the board)")
+        click.echo(
+            f"  driver-routing add-user sam --dispatcher --depot {second}   (sees only {second}'s photos)"
+        )
         click.echo(f"  aws s3 ls s3://{resources.bucket} --recursive")
         click.echo("\nCtrl-C stops the stack.")
         while not stopping:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from shared.contracts import NONE, NOT_A_VEHICLE, Answer, ReviewReason, Route
+from shared.contracts import NONE, NOT_A_VEHICLE, Answer, Route
 
 ARROW = "→"
 A_PERSON_LOOKS = "a dispatcher looks"
@@ -45,21 +45,21 @@ def destination(answer: Answer) -> str:
 
 
 def model_view(answer: Answer) -> str:
-    """What the model said, and the rule that read it: the part before the arrow."""
-    if answer.reason == ReviewReason.NO_TWO_WHEELER and answer.none_probability is not None:
-        threshold = f", from {percent(answer.threshold)}" if answer.threshold is not None else ""
-        return f"no two-wheeler seen ({percent(answer.none_probability)}{threshold})"
-    needs = f" (needs {percent(answer.threshold)})" if answer.threshold is not None else ""
-    if answer.reason == ReviewReason.UNKNOWN_CLASS:
-        return f"{class_name(answer.model_answer)}: a class these rules do not route"
-    if answer.outcome == Route.MANUAL_REVIEW and answer.probabilities:
+    """What the model said, and the rule that read it: the part before the arrow (kept on a review)."""
+    compared, threshold = answer.compared, answer.threshold
+    if answer.model_answer == NONE and answer.none_probability is not None:
+        bar = f", from {percent(threshold)}" if threshold is not None else ""
+        return f"no two-wheeler seen ({percent(answer.none_probability)}{bar})"
+    if answer.model_answer is None or compared is None or threshold is None:
+        # rejected before the model looked, or a class these rules have no threshold for
+        return f"{class_name(answer.model_answer)}: no rule for this class" if answer.model_answer else ""
+    needs = f" (needs {percent(threshold)})"
+    if compared < threshold and answer.probabilities:
         total = sum(answer.probabilities.values()) or 1.0
         ranked = sorted(answer.probabilities.items(), key=lambda item: -item[1])
         shares = " / ".join(f"{class_name(name)} {percent(p / total)}" for name, p in ranked)
         return f"unsure: {shares}{needs}"
-    if answer.model_answer is not None and answer.confidence is not None:
-        return f"{class_name(answer.model_answer)}, {percent(answer.confidence)} sure{needs}"
-    return ""
+    return f"{class_name(answer.model_answer)}, {percent(compared)} sure{needs}"
 
 
 def answer_line(answer: Answer) -> str:

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.contracts import CaptureRecord, PhotoRef, Route, RoutingDecision
+from services.router.domain import decide
+from services.router.rules import load_rules
+from shared.contracts import CaptureRecord, PhotoRef, Rejection, RejectionReason, RoutingDecision
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def decision(key: str) -> RoutingDecision:
-    photo = PhotoRef(bucket="b", key=key, etag="e", size=1, uploaded_at=NOW)
-    return RoutingDecision(photo=photo, driver_id="d-1", route=Route.REJECTED, reason="x", rules_version="r1")
+def decision(key: str, *, uploaded_at: datetime = NOW) -> RoutingDecision:
+    photo = PhotoRef(bucket="b", key=key, etag="e", size=1, uploaded_at=uploaded_at)
+    rejection = Rejection(photo=photo, driver_id="d-1", reason=RejectionReason.CORRUPT_IMAGE)
+    return decide(rejection, load_rules())
 
 
 def record(
     key: str, *, uploaded_at: datetime = NOW, decided_at: datetime = NOW, **stages: datetime
 ) -> CaptureRecord:
     """A record of `key`; `stages` sets `ingested_at`, `assessed_at`, `captured_at`."""
-    return CaptureRecord(
-        photo_id=key,
-        photo_identity=f"s3://b/{key}#e",
-        bucket="b",
-        photo_key=key,
-        driver_id="d-1",
-        route=Route.REJECTED,
-        rules_version="r1",
-        uploaded_at=uploaded_at,
-        decided_at=decided_at,
-        **stages,
-    )
+    record = CaptureRecord.from_decision(decision(key, uploaded_at=uploaded_at))
+    return record.model_copy(update={"photo_id": key, "decided_at": decided_at, **stages})

@@ -10,10 +10,11 @@ from aws_lambda_powertools import Metrics
 
 from services.capture.bootstrap import build_capture
 from services.capture.service import Capture
-from shared.contracts import Route, RoutingDecision, VehicleClass
+from shared.contracts import Route, RoutingDecision
 from shared.observability import NAMESPACE
 from shared.settings import Settings
-from tests.fakes import FakeCaptureTable, photo_at
+from tests.decisions import decided, sure, unsure
+from tests.fakes import FakeCaptureTable
 
 
 @dataclass
@@ -31,18 +32,9 @@ def world() -> World:
     return World(table, metrics, build_capture(Settings(), table=table, metrics=metrics))
 
 
-def decision(key: str, route: Route = Route.SHORT_RADIUS) -> RoutingDecision:
-    routed = route in (Route.SHORT_RADIUS, Route.LONG_RADIUS)
-    return RoutingDecision(
-        photo=photo_at(key),
-        driver_id="d-5",
-        route=route,
-        bay="B-1" if routed else None,
-        radius_km=2.0 if routed else None,
-        vehicle_class=VehicleClass.BICYCLE if routed else None,
-        reason=None if routed else "low-confidence",
-        rules_version="test-rules",
-    )
+def decision(key: str, *, routed: bool = True) -> RoutingDecision:
+    """The router's decision for a sure bicycle (bay B-NEAR-01 at the default depot), or an unsure one."""
+    return decided(sure() if routed else unsure(), key=key)
 
 
 def test_a_decision_becomes_one_capture_record(world: World) -> None:
@@ -55,12 +47,13 @@ def test_a_decision_becomes_one_capture_record(world: World) -> None:
     # THEN the table holds its record and the capture is counted
     assert written is True
     [record] = world.table.records.values()
-    assert (record.photo_id, record.driver_id, record.route, record.bay) == (
+    assert (record.photo_id, record.driver_id, record.outcome, record.bay) == (
         routed.photo.photo_id,
         "d-5",
-        Route.SHORT_RADIUS,
-        "B-1",
+        Route.ROUTED,
+        "B-NEAR-01",
     )
+    assert (record.vehicle_class, record.depot_id, record.decided_by) == ("bicycle", "depot-1", "model")
     assert "DecisionCaptured" in world.metrics.metric_set
 
 
@@ -94,11 +87,11 @@ def test_a_second_decision_for_a_photo_is_a_duplicate_and_the_first_record_stand
     world.metrics.clear_metrics()
 
     # WHEN another decision for the same photo arrives (a redelivery, or a late retry)
-    written = world.capture.capture(decision("photos/d-5/a.jpg", Route.MANUAL_REVIEW))
+    written = world.capture.capture(decision("photos/d-5/a.jpg", routed=False))
 
     # THEN nothing is written, the duplicate is counted, the first record is kept
     assert written is False
-    assert [r.route for r in world.table.records.values()] == [Route.SHORT_RADIUS]
+    assert [r.outcome for r in world.table.records.values()] == [Route.ROUTED]
     assert set(world.metrics.metric_set) == {"DuplicateDecision"}
 
 
