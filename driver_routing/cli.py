@@ -14,7 +14,7 @@ from driver_routing.commands import LazyGroup
 from driver_routing.connection import aws_client, connect
 from driver_routing.output import describe_decision, describe_record, emit_json
 from driver_routing.people import add_user, drive, sign_in_command
-from driver_routing.stack_outputs import DEFAULT_STACK_NAME
+from driver_routing.stack_outputs import DEFAULT_STACK_NAME, QUEUE_OUTPUTS
 from shared.contracts import Route
 
 
@@ -208,7 +208,7 @@ def status(stack_name: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("queue", type=click.Choice(["ingest", "classify", "route", "capture"]))
+@click.argument("queue", type=click.Choice(list(QUEUE_OUTPUTS)))
 @stack_option
 @click.option("--json", "as_json", is_flag=True)
 def redrive(queue: str, stack_name: str, as_json: bool) -> None:

@@ -12,17 +12,16 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from infra.functions import queues
 from shared.aws.clients import client
 
 DEFAULT_STACK_NAME = "driver-routing"
 DEFAULT_REGION = "us-east-1"
 
-# The stack's output for each queue and its DLQ, by the key StackResources.queues uses.
+# The stack's output for each queue and its DLQ, by the key StackResources.queues uses (the template's
+# queue-fed functions, infra.functions).
 QUEUE_OUTPUTS: dict[str, tuple[str, str]] = {
-    "ingest": ("IngestQueueUrl", "IngestDlqUrl"),
-    "classify": ("ClassifyQueueUrl", "ClassifyDlqUrl"),
-    "route": ("RouteQueueUrl", "RouteDlqUrl"),
-    "capture": ("CaptureQueueUrl", "CaptureDlqUrl"),
+    key: (queue.url_output, queue.dlq_output) for key, queue in queues().items()
 }
 REQUIRED_OUTPUTS = (
     "PhotoBucketName",

@@ -9,16 +9,14 @@ import copy
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from samtranslator.metrics.metrics import Metrics
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-TEMPLATE_PATH = Path(__file__).with_name("template.yaml")
+from infra.template_file import Template, TemplateError
 
 # What `sam package` would put in place of the local CodeUri: the translator only accepts S3 URIs.
 PLACEHOLDER_CODE_URI = "s3://driver-routing-local-placeholder/code.zip"
@@ -41,47 +39,6 @@ LOCAL_DROPPED_TYPES = frozenset(
 LOCAL_IDENTITY_TYPES = frozenset(
     {"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup"}
 )
-
-Template = dict[str, Any]
-
-
-class TemplateError(ValueError):
-    """The template cannot be read, translated or resolved."""
-
-
-# ---------------------------------------------------------------- loading
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation's short forms (!Ref, !GetAtt, !Sub...) as long forms."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
-def load_template(path: Path = TEMPLATE_PATH) -> Template:
-    """The template as a dict, short-form intrinsics turned into their long forms."""
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_CfnLoader)
-    if not isinstance(data, dict) or "Resources" not in data:
-        raise TemplateError(f"{path} is not a CloudFormation template")
-    return data
 
 
 def parameter_defaults(template: Template) -> dict[str, str]:

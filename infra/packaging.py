@@ -20,8 +20,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.functions import functions
+
 REPO = Path(__file__).resolve().parents[1]
-FUNCTIONS = ("ingest", "classifier", "router", "capture", "api")
+# Every function of the template (infra/template.yaml), each its own artifact.
+FUNCTIONS = tuple(functions())
 
 # The python3.12 runtime runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels run there too.
 # Without it pip falls back to older releases for projects that stopped publishing manylinux2014 wheels

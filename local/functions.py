@@ -1,4 +1,5 @@
-"""The four functions: which queue feeds each, and where its Lambda handler lives.
+"""The queue-fed functions, as the template declares them (`infra.functions`): which queue feeds each,
+and where its Lambda handler lives.
 
 Several execution environments share one poller process, and each must be what a Lambda execution
 environment is: a process of its own as far as the handler can tell. `load_handler` imports a fresh
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from infra.functions import functions
 
 ISOLATED = ("services", "shared", "aws_lambda_powertools", "logging")
 SHARED = ("shared.aws.clients",)
@@ -53,27 +56,21 @@ def fresh_import(module_name: str) -> ModuleType:
 class Function:
     name: str
     source_queue: str  # key in StackResources.queues
+    handler_path: str  # module.function, as the template's Handler says
 
     @property
     def handler_module(self) -> str:
-        return f"services.{self.name}.handler"
-
-    @property
-    def handler_path(self) -> str:
-        return f"{self.handler_module}.lambda_handler"
+        return self.handler_path.rsplit(".", 1)[0]
 
     def load_handler(self) -> Callable[[dict[str, Any], Any], Any]:
         """The handler of a new execution environment (see the module's docstring)."""
-        handler: Callable[[dict[str, Any], Any], Any] = fresh_import(self.handler_module).lambda_handler
+        name = self.handler_path.rsplit(".", 1)[1]
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(fresh_import(self.handler_module), name)
         return handler
 
 
 FUNCTIONS: dict[str, Function] = {
-    f.name: f
-    for f in (
-        Function("ingest", "ingest"),
-        Function("classifier", "classify"),
-        Function("router", "route"),
-        Function("capture", "capture"),
-    )
+    spec.name: Function(spec.name, spec.queue, spec.handler)
+    for spec in functions().values()
+    if spec.queue is not None
 }

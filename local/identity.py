@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from infra.cfn import LOCAL_IDENTITY_TYPES, Resolver, load_template, resources_of_type
+from infra.cfn import LOCAL_IDENTITY_TYPES, Resolver, resources_of_type
+from infra.template_file import load_template
 
 # Where the template's property names differ from the Cognito API's.
 _POOL_RENAMES = {"UserPoolName": "PoolName"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.cfn import load_template
+from infra.template_file import load_template
 
 FUNCTION = "ApiFunction"
 

@@ -37,7 +37,8 @@ from driver_routing.stack_outputs import (
     StackResources,
     resources_from_outputs,
 )
-from infra.cfn import TEMPLATE_PATH, Template, load_template, translate, without_functions
+from infra.cfn import translate, without_functions
+from infra.template_file import TEMPLATE_PATH, Template, load_template
 from local.deploy.deployed import Deployed
 from local.deploy.errors import LocalStackError, StackVerificationError
 from local.deploy.registry import handler

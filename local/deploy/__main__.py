@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from driver_routing.stack_outputs import DEFAULT_REGION, DEFAULT_STACK_NAME, StackError, describe_stack
-from infra.cfn import TemplateError
+from infra.template_file import TemplateError
 from local.deploy import deploy_stack
 
 

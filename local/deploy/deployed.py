@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from driver_routing.stack_outputs import find_stack
-from infra.cfn import Resolver, Template, TemplateError
+from infra.cfn import Resolver
+from infra.template_file import Template, TemplateError
 from local.deploy.errors import LocalStackError
 from shared.aws.clients import client
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.cfn import TemplateError
+from infra.template_file import TemplateError
 from local.deploy.deployed import Deployed
 from local.deploy.errors import error_code
 

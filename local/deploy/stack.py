@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from driver_routing.stack_outputs import COMPLETE, find_stack
-from infra.cfn import Template, parameter_defaults
+from infra.cfn import parameter_defaults
+from infra.template_file import Template
 from local.deploy.errors import LocalStackError
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from infra.cfn import load_template, resources_of_type, translate
+from infra.cfn import resources_of_type, translate
+from infra.template_file import load_template
 from services.api.handler import app
 from services.api.settings import ApiSettings
 from tests.infra.test_template import ACTIONS_WITHOUT_RESOURCES, POWERTOOLS_VARIABLES, grants, resource

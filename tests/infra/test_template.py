@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from infra.cfn import load_template, references, resources_of_type, translate, without_functions
+from infra.cfn import references, resources_of_type, translate, without_functions
+from infra.template_file import load_template
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,33 +9,32 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.router.bootstrap import build_router
-from services.router.rules import ClassRule, NeitherRule, RoutingRules
+from services.router.rules import Bay, ClassRule, Depot, NeitherRule, RoutingRules
 from services.router.service import Router as RouterService
-from shared.contracts import (
-    CaptureRecord,
-    PhotoRef,
-    Prediction,
-    Probabilities,
-    Rejection,
-    RejectionReason,
-    Route,
-    VehicleClass,
-)
+from shared.contracts import CaptureRecord, PhotoRef, Prediction, Rejection, RejectionReason, Route
 from shared.settings import Settings
+from tests.decisions import BIKE, MOTO
+from tests.decisions import prediction as predicted
 from tests.fakes import FakeCaptureTable, FakeTopic, photo_at
 
 RULES = RoutingRules(
     version="test-rules",
     manual_review_reason="unsure",
     classes={
-        VehicleClass.BICYCLE: ClassRule(
-            route=Route.SHORT_RADIUS, bay="B-1", radius_km=2.0, min_confidence=0.9
-        ),
-        VehicleClass.MOTORCYCLE: ClassRule(
-            route=Route.LONG_RADIUS, bay="M-1", radius_km=9.0, min_confidence=0.8
-        ),
+        BIKE: ClassRule(route="short-radius", min_confidence=0.9),
+        MOTO: ClassRule(route="long-radius", min_confidence=0.8),
     },
     neither=NeitherRule(min_probability=0.5),
+    default_depot="depot-a",
+    depots={
+        "depot-a": Depot(
+            name="Test depot",
+            bays={
+                BIKE: Bay(bay="B-1", name="Bicycle bay", radius_km=2.0),
+                MOTO: Bay(bay="M-1", name="Motorcycle bay", radius_km=9.0),
+            },
+        )
+    },
 )
 
 
@@ -54,25 +53,18 @@ def router() -> Router:
 
 
 def prediction(key: str, p_bicycle: float, *, photo: PhotoRef | None = None) -> Prediction:
-    probabilities = Probabilities(bicycle=p_bicycle, motorcycle=1 - p_bicycle)
-    vehicle_class, confidence = probabilities.top
-    return Prediction(
-        photo=photo or photo_at(key),
-        driver_id="d-4",
-        probabilities=probabilities,
-        vehicle_class=vehicle_class,
-        confidence=confidence,
-        endpoint_name="vehicle-classifier",
-    )
+    """The classifier's prediction for a two-class answer with this p(bicycle)."""
+    assessment = predicted({BIKE: p_bicycle, MOTO: 1 - p_bicycle}, key=key)
+    return assessment.model_copy(update={"photo": photo}) if photo else assessment
 
 
 @pytest.mark.parametrize(
     ("p_bicycle", "route", "bay", "radius_km"),
-    [(0.95, Route.SHORT_RADIUS, "B-1", 2.0), (0.15, Route.LONG_RADIUS, "M-1", 9.0)],
+    [(0.95, "short-radius", "B-1", 2.0), (0.15, "long-radius", "M-1", 9.0)],
     ids=["sure-bicycle", "sure-motorcycle"],
 )
 def test_a_confident_prediction_is_routed_to_its_class_bay(
-    router: Router, p_bicycle: float, route: Route, bay: str, radius_km: float
+    router: Router, p_bicycle: float, route: str, bay: str, radius_km: float
 ) -> None:
     # GIVEN a prediction above its class's threshold
     assessment = prediction("photos/d-4/a.jpg", p_bicycle)
@@ -82,14 +74,15 @@ def test_a_confident_prediction_is_routed_to_its_class_bay(
 
     # THEN one decision with the class's bay and radius, under the rules' version, is published
     [decision] = router.topic.published
-    assert (decision.photo, decision.route, decision.bay, decision.radius_km) == (
+    assert (decision.photo, decision.outcome, decision.route, decision.bay, decision.radius_km) == (
         assessment.photo,
+        Route.ROUTED,
         route,
         bay,
         radius_km,
     )
-    assert decision.rules_version == "test-rules"
-    assert outcome == {"route": route.value, "published": True}
+    assert (decision.rules_version, decision.depot_id) == ("test-rules", "depot-a")
+    assert outcome == {"outcome": "routed", "published": True}
 
 
 def test_an_unsure_prediction_goes_to_manual_review(router: Router) -> None:
@@ -97,11 +90,12 @@ def test_an_unsure_prediction_goes_to_manual_review(router: Router) -> None:
     assessment = prediction("photos/d-4/c.jpg", 0.85)
 
     # WHEN the router handles it
-    router.unit.route(assessment)
+    outcome = router.unit.route(assessment)
 
     # THEN a person looks at it: no bay
     [decision] = router.topic.published
-    assert (decision.route, decision.reason, decision.bay) == (Route.MANUAL_REVIEW, "unsure", None)
+    assert (decision.outcome, decision.reason, decision.bay) == (Route.MANUAL_REVIEW, "unsure", None)
+    assert outcome == {"outcome": "manual-review", "published": True}
 
 
 def test_a_rejection_is_published_as_a_rejected_decision_with_its_reason(router: Router) -> None:
@@ -115,7 +109,7 @@ def test_a_rejection_is_published_as_a_rejected_decision_with_its_reason(router:
 
     # THEN the driver is told why, through the same topic
     [decision] = router.topic.published
-    assert (decision.route, decision.reason, decision.driver_id) == (
+    assert (decision.outcome, decision.reason, decision.driver_id) == (
         Route.REJECTED,
         "unsupported-extension",
         "d-4",
@@ -141,10 +135,10 @@ def test_a_late_photo_with_a_record_is_not_published_again(router: Router) -> No
     # already in the capture table, and a late photo without a record
     old = datetime.now(UTC) - timedelta(minutes=10)
     done = prediction(
-        "x", 0.95, photo=photo_at("photos/d-4/done.jpg").model_copy(update={"uploaded_at": old})
+        "photos/d-4/x.jpg", 0.95, photo=photo_at("photos/d-4/done.jpg").model_copy(update={"uploaded_at": old})
     )
     waiting = prediction(
-        "x", 0.95, photo=photo_at("photos/d-4/new.jpg").model_copy(update={"uploaded_at": old})
+        "photos/d-4/x.jpg", 0.95, photo=photo_at("photos/d-4/new.jpg").model_copy(update={"uploaded_at": old})
     )
     router.unit.route(done)
     router.records.put_once(CaptureRecord.from_decision(router.topic.published.pop()))
