@@ -7,14 +7,18 @@ every message carries the `PhotoRef` it is about.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# The model's answer (shared.probabilities) is part of the contracts, and imported from here too.
+from shared.probabilities import CLASS_NAME as CLASS_NAME
+from shared.probabilities import NONE as NONE
+from shared.probabilities import EndpointAnswer as EndpointAnswer
+from shared.probabilities import Probabilities as Probabilities
+from shared.probabilities import Probability
 
 SCHEMA_VERSION = "2.0"
 # The routing topic's messages: 1.2 adds fields only (the outcome, the depot, the number the rule
@@ -27,13 +31,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# The model's answer for "no two-wheeler in this photo", beside its vehicle classes. Which vehicle
-# classes there are, and in which order, is the model's to say (model/artifacts/metadata.json): the
-# endpoint names them with every answer, the routing rules name the same ones.
-NONE = "none"
 # What a dispatcher says of a photo that shows no vehicle; any other review label is a vehicle class.
 NOT_A_VEHICLE = "not-a-vehicle"
-CLASS_NAME = r"^[a-z][a-z0-9-]{0,39}$"
 
 
 class Route(StrEnum):
@@ -132,66 +131,6 @@ class PhotoJob(Contract):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     received_at: datetime = Field(default_factory=utc_now)
-
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-class Probabilities(RootModel[dict[str, Probability]]):
-    """What the model said: a probability per class it knows, in the order it names them, and `none`
-    (no two-wheeler) when the model has that answer. Serialised as a plain JSON object."""
-
-    model_config = ConfigDict(frozen=True)
-
-    @field_validator("root")
-    @classmethod
-    def _names(cls, value: dict[str, float]) -> dict[str, float]:
-        if not value or any(not re.fullmatch(CLASS_NAME, name) for name in value):
-            raise ValueError(f"class names must match {CLASS_NAME}, got {list(value)}")
-        if set(value) == {NONE}:
-            raise ValueError("a model's answer names at least one vehicle class")
-        return value
-
-    @classmethod
-    def from_endpoint(cls, labels: Sequence[str], scores: Sequence[float]) -> Probabilities:
-        """Pair the endpoint's scores with the class names it answered them in."""
-        if len(labels) != len(scores) or len(set(labels)) != len(labels):
-            raise ValueError(f"{len(scores)} probabilities for the classes {list(labels)}")
-        return cls({label: float(p) for label, p in zip(labels, scores, strict=True)})
-
-    @property
-    def none(self) -> float | None:
-        """p(no two-wheeler), from a model that answers it."""
-        return self.root.get(NONE)
-
-    def vehicles(self) -> dict[str, float]:
-        """The vehicle classes alone, in the model's order (a decision's `probabilities`)."""
-        return {name: p for name, p in self.root.items() if name != NONE}
-
-    def shares(self) -> dict[str, float]:
-        """Each vehicle class's share of all vehicle probability: how likely each class is, given that
-        the photo shows a two-wheeler at all. The confidence rule reads these; "none" is judged on
-        its own, so a car's photo never reads as a sure motorcycle or a sure bicycle."""
-        vehicles = self.vehicles()
-        total = sum(vehicles.values())
-        if total <= 0.0:
-            return {name: 1.0 / len(vehicles) for name in vehicles}
-        return {name: min(1.0, p / total) for name, p in vehicles.items()}
-
-    @property
-    def top(self) -> tuple[str, float]:
-        """The likeliest vehicle class and its share (the first named wins a tie)."""
-        shares = self.shares()
-        best = max(shares, key=lambda name: shares[name])
-        return best, shares[best]
-
-
-@dataclass(frozen=True)
-class EndpointAnswer:
-    """What the model endpoint answered for one image."""
-
-    probabilities: Probabilities
-    model_version: str | None
 
 
 class Prediction(Contract):

@@ -37,7 +37,6 @@ class Settings(BaseSettings):
 
     # Endpoint retries inside one invocation, before the record goes back to SQS.
     endpoint_attempts: int = Field(default=4, validation_alias="ENDPOINT_ATTEMPTS")
-    endpoint_backoff_s: float = Field(default=0.2, validation_alias="ENDPOINT_BACKOFF_S")
     endpoint_timeout_s: float = Field(default=5.0, validation_alias="ENDPOINT_TIMEOUT_S")
 
     function_timeout_s: int = Field(default=30, validation_alias="FUNCTION_TIMEOUT_S")

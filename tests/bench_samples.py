@@ -22,4 +22,5 @@ def record(
 ) -> CaptureRecord:
     """A record of `key`; `stages` sets `ingested_at`, `assessed_at`, `captured_at`."""
     record = CaptureRecord.from_decision(decision(key, uploaded_at=uploaded_at))
-    return record.model_copy(update={"photo_id": key, "decided_at": decided_at, **stages})
+    unset = {"ingested_at": None, "assessed_at": None}
+    return record.model_copy(update={"photo_id": key, "decided_at": decided_at, **unset, **stages})

@@ -19,7 +19,8 @@ from tests.samples import BadUpload, bad_uploads, image_bytes
 
 MAX_BYTES = 200_000
 SIDE = 160
-MOTORCYCLE = Probabilities(bicycle=0.12, motorcycle=0.88)
+LABELS = ("bicycle", "motorcycle", "none")  # as the served endpoint names them
+MOTORCYCLE = Probabilities.from_endpoint(LABELS, [0.12, 0.88, 0.0])
 
 
 @dataclass
@@ -65,6 +66,7 @@ def test_the_endpoint_answer_becomes_a_prediction_for_the_router(classifier: Cla
         "motorcycle",
         0.88,
     )
+    assert prediction.probabilities == MOTORCYCLE
     assert (prediction.endpoint_name, prediction.model_version) == (classifier.endpoint.name, "test-model")
     assert prediction.ingested_at == job.received_at
 
@@ -112,7 +114,7 @@ def test_an_image_the_model_refuses_is_rejected(classifier: Classifier) -> None:
 def test_an_endpoint_outage_fails_the_record_and_its_redelivery_is_classified(classifier: Classifier) -> None:
     # GIVEN an endpoint that times out once, then answers
     job = classifier.job("photos/d-3/t.jpg", image_bytes("JPEG"))
-    classifier.endpoint.answers = [TimeoutError("read timeout"), Probabilities(bicycle=0.9, motorcycle=0.1)]
+    classifier.endpoint.answers = [TimeoutError("read timeout"), Probabilities.from_endpoint(LABELS, [0.9, 0.1, 0.0])]
 
     # WHEN the classifier handles the job, THEN the error propagates and nothing is sent
     with pytest.raises(TimeoutError):

@@ -31,22 +31,25 @@ from services.classifier import handler as classifier_handler
 from services.classifier.bootstrap import build_classifier
 from services.ingest import handler as ingest_handler
 from services.router import handler as router_handler
-from services.router.domain import decide
+from services.router.domain import decide, decide_review
 from services.router.rules import load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client, endpoint_client
 from shared.aws.endpoint import VehicleEndpoint
+from shared.aws.messaging import DecisionTopic
 from shared.contracts import (
     Assessment,
     CaptureRecord,
     PhotoJob,
     PhotoRef,
     Prediction,
-    Probabilities,
     Rejection,
+    Review,
+    Route,
     RoutingDecision,
 )
 from shared.settings import Settings
+from tests.decisions import BIKE, MOTO, RULES, decided, prediction, unsure
 from tests.fakes import lambda_context
 from tests.samples import image_bytes
 
@@ -196,8 +199,12 @@ def stubbed_endpoint(batch_limit: int) -> Stubber:
     return stubber
 
 
+# What the served model says of every answer: its version and the class of each probability.
+FACTS = "model_version=abc123,classes=bicycle|motorcycle|none"
+
+
 def answer(scores: bytes, **extra: str) -> dict[str, Any]:
-    return {"Body": StreamingBody(io.BytesIO(scores), len(scores)), **extra}
+    return {"Body": StreamingBody(io.BytesIO(scores), len(scores)), "CustomAttributes": FACTS, **extra}
 
 
 def job_body(aws: Aws, key: str, data: bytes) -> str:
@@ -212,11 +219,7 @@ def test_classifier_asks_the_endpoint_once_for_the_whole_batch(aws: Aws) -> None
     stubber = stubbed_endpoint(batch_limit=10)
     stubber.add_response(
         "invoke_endpoint",
-        answer(
-            b"[0.12, 0.88]\n[0.9, 0.1]\n",
-            ContentType="application/jsonlines",
-            CustomAttributes="model_version=abc123",
-        ),
+        answer(b"[0.12, 0.88, 0.0]\n[0.9, 0.05, 0.05]\n", ContentType="application/jsonlines"),
         {
             "EndpointName": Settings().endpoint_name,
             "ContentType": "application/jsonlines",
@@ -237,10 +240,13 @@ def test_classifier_asks_the_endpoint_once_for_the_whole_batch(aws: Aws) -> None
     assert result == {"batchItemFailures": []}
     stubber.assert_no_pending_responses()
     sent = [ASSESSMENT.validate_json(b) for b in aws.drain("route")]
-    assert {a.photo.key: (a.vehicle_class, a.model_version) for a in sent if isinstance(a, Prediction)} == {
+    predictions = {a.photo.key: a for a in sent if isinstance(a, Prediction)}
+    assert {key: (a.vehicle_class, a.model_version) for key, a in predictions.items()} == {
         "photos/d-3/m.jpg": ("motorcycle", "abc123"),
         "photos/d-3/b.jpg": ("bicycle", "abc123"),
     }
+    # each probability is read under the class the endpoint named for it
+    assert predictions["photos/d-3/b.jpg"].probabilities.root == {BIKE: 0.9, MOTO: 0.05, "none": 0.05}
     [rejection] = [a for a in sent if isinstance(a, Rejection)]
     assert (rejection.photo.key, rejection.reason) == ("photos/d-3/broken.jpg", "corrupt-image")
 
@@ -268,7 +274,7 @@ def test_classifier_rejects_what_the_model_refuses_and_retries_a_throttled_call(
     assert rejection.reason == "endpoint-rejected"
 
     # WHEN SQS redelivers the throttled job
-    stubber.add_response("invoke_endpoint", answer(b"[0.9, 0.1]"))
+    stubber.add_response("invoke_endpoint", answer(b"[0.9, 0.1, 0.0]"))
     result = aws.invoke(classifier_handler.lambda_handler, "classify", [throttled])
 
     # THEN it is classified
@@ -277,21 +283,27 @@ def test_classifier_rejects_what_the_model_refuses_and_retries_a_throttled_call(
     assert prediction.vehicle_class == "bicycle"
 
 
+def test_classifier_sends_back_an_answer_that_does_not_name_its_classes(aws: Aws) -> None:
+    # GIVEN an endpoint whose answer does not say which class each probability is
+    stubber = stubbed_endpoint(batch_limit=1)
+    stubber.add_response("invoke_endpoint", answer(b"[0.9, 0.1]", CustomAttributes="model_version=abc123"))
+    job = job_body(aws, "photos/d-3/unnamed.jpg", image_bytes("JPEG"))
+
+    # WHEN the classifier handles the job
+    result = aws.invoke(classifier_handler.lambda_handler, "classify", [job])
+
+    # THEN nothing is guessed: the job goes back to SQS (and to the DLQ if the model never says)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert aws.drain("route") == []
+
+
 # --- router and capture ----------------------------------------------------------------------------
 
 
 def prediction_body(aws: Aws, key: str, p_bicycle: float) -> str:
     aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=b"x")
-    probabilities = Probabilities(bicycle=p_bicycle, motorcycle=1 - p_bicycle)
-    vehicle_class, confidence = probabilities.top
-    return Prediction(
-        photo=aws.photo_ref(key),
-        driver_id="d-4",
-        probabilities=probabilities,
-        vehicle_class=vehicle_class,
-        confidence=confidence,
-        endpoint_name="vehicle-classifier",
-    ).model_dump_json()
+    predicted = prediction({BIKE: p_bicycle, MOTO: 1 - p_bicycle, "none": 0.0}, key=key)
+    return predicted.model_copy(update={"photo": aws.photo_ref(key)}).model_dump_json()
 
 
 def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(aws: Aws) -> None:
@@ -311,10 +323,10 @@ def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(a
     assert first == again == {"batchItemFailures": []}
     delivered = aws.drain("capture")
     decisions = [RoutingDecision.model_validate_json(body) for body in delivered]
-    assert {d.photo.key: d.route for d in decisions} == {
-        "photos/d-4/a.jpg": "short-radius",
-        "photos/d-4/b.jpg": "long-radius",
-        "photos/d-4/c.jpg": "manual-review",
+    assert {d.photo.key: (d.outcome, d.route) for d in decisions} == {
+        "photos/d-4/a.jpg": (Route.ROUTED, "short-radius"),
+        "photos/d-4/b.jpg": (Route.ROUTED, "long-radius"),
+        "photos/d-4/c.jpg": (Route.MANUAL_REVIEW, "manual-review"),
     }
     assert len(decisions) == 3
 
@@ -330,12 +342,31 @@ def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(a
     now = datetime.now(UTC)
     assert len(table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1))) == 3
     assert table.in_window(now - timedelta(days=3), now - timedelta(days=2)) == []
+    # AND through the depot board's index, by the depot each was decided at
+    assert len(table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1), depot_id="depot-1")) == 3
+    assert table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1), depot_id="depot-2") == []
+
+
+def test_the_capture_queue_gets_the_models_decisions_and_not_a_dispatchers(aws: Aws) -> None:
+    # GIVEN a decision of the model's and a dispatcher's review of another photo
+    models = decided(unsure(), key="photos/d-6/a.jpg")
+    waiting = decided(unsure(), key="photos/d-6/b.jpg")
+    reviewed = decide_review(waiting, Review(reviewer="pat", label=BIKE), RULES)
+
+    # WHEN both are published on the routing topic
+    topic = DecisionTopic(client("sns", REGION), aws.stack.topic_arn)
+    topic.publish(models)
+    topic.publish(reviewed)
+
+    # THEN only the model's reaches capture: the API records a review itself (the filter policy)
+    delivered = [RoutingDecision.model_validate_json(body) for body in aws.drain("capture")]
+    assert [(d.photo.key, d.decided_by) for d in delivered] == [("photos/d-6/a.jpg", "model")]
 
 
 def test_capture_reports_a_malformed_decision_as_a_failure(aws: Aws) -> None:
     # GIVEN a message on the capture queue that is not a whole decision
     # WHEN capture handles it
-    result = aws.invoke(capture_handler.lambda_handler, "capture", ['{"route": "short-radius"}'])
+    result = aws.invoke(capture_handler.lambda_handler, "capture", ['{"outcome": "routed"}'])
 
     # THEN it goes back to SQS (and on to the DLQ after the redrive policy's receives)
     assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
