@@ -32,8 +32,10 @@ class FakePhotoStore:
     # (key, first_bytes) of every read: None for a whole read
     ranges: list[tuple[str, int | None]] = field(default_factory=list)
 
-    def put(self, photo: PhotoRef, data: bytes, *, original_name: str | None = None) -> None:
-        self.photos[photo.key] = (photo.etag, StoredPhoto(data, original_name, len(data)))
+    def put(
+        self, photo: PhotoRef, data: bytes, *, original_name: str | None = None, depot_id: str | None = None
+    ) -> None:
+        self.photos[photo.key] = (photo.etag, StoredPhoto(data, original_name, len(data), depot_id))
 
     def read(self, photo: PhotoRef, *, max_bytes: int, first_bytes: int | None = None) -> StoredPhoto:
         self.reads.append(photo.key)
@@ -44,7 +46,7 @@ class FakePhotoStore:
         if len(stored.data) > max_bytes:
             raise PhotoRejected(RejectionReason.TOO_LARGE, f"{len(stored.data)} bytes > {max_bytes}")
         data = stored.data[:first_bytes] if first_bytes else stored.data
-        return StoredPhoto(data, stored.original_name, len(stored.data))
+        return StoredPhoto(data, stored.original_name, len(stored.data), stored.depot_id)
 
 
 @dataclass

@@ -170,3 +170,19 @@ def test_the_name_the_driver_gave_travels_with_the_photo_but_not_in_its_identity
     assert isinstance(job, PhotoJob)
     assert job.photo.original_name == "Fahrrad vorne.jpg"
     assert job.photo.photo_id == photo.photo_id
+
+
+def test_the_depot_the_upload_names_travels_with_the_photo_but_not_in_its_identity(ingest: Ingest) -> None:
+    # GIVEN an upload whose object metadata names the driver's depot
+    data = image_bytes("JPEG", (640, 480))
+    photo = photo_at("photos/d-1/0f3b.jpg", size=len(data))
+    ingest.store.put(photo, data, depot_id="depot-2")
+
+    # WHEN ingest handles it
+    ingest.unit.ingest(photo)
+
+    # THEN the job carries the depot the router will route it by, and the photo keeps its id
+    [job] = ingest.classify.sent
+    assert isinstance(job, PhotoJob)
+    assert job.photo.depot_id == "depot-2"
+    assert job.photo.photo_id == photo.photo_id
