@@ -160,7 +160,7 @@ def upload_and_wait(
     return {
         "uploaded": len(uploads),
         "decided": len(decisions),
-        "routes": dict(sorted(routes.items())),
+        "outcomes": dict(sorted(routes.items())),
         "undecided": [u.key for u in undecided],
         "photos": [
             {"file": str(u.path), "key": u.key, **outcome_fields(decisions.get(u.key))} for u in uploads

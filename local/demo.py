@@ -45,9 +45,9 @@ def summarise(
     correct = [u for u in routed_known if decisions[u.key].vehicle_class == u.label_among(classes)]
     return {
         "uploaded": len(uploads),
-        "routed": len(decisions),
+        "decided": len(decisions),
         "captured": len(captured),
-        "routes": dict(sorted(routes.items())),
+        "outcomes": dict(sorted(routes.items())),
         "labelled": len(known),
         "routed_to_a_bay": len(routed_known),
         "correct_bay": len(correct),
@@ -117,8 +117,8 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
     summary = summarise(uploads, decisions, captured)
     summary["seconds"] = round(elapsed, 1)
     click.echo(
-        f"\n{summary['uploaded']} uploaded, {summary['routed']} routed, {summary['captured']} captured "
-        f"in {elapsed:.1f} s; routes: {summary['routes']}; "
+        f"\n{summary['uploaded']} uploaded, {summary['decided']} decided, {summary['captured']} captured "
+        f"in {elapsed:.1f} s; outcomes: {summary['outcomes']}; "
         f"labelled photos routed to the right bay: {summary['correct_bay']}/{summary['routed_to_a_bay']} "
         f"({summary['labelled'] - summary['routed_to_a_bay']} sent to manual review)"
     )

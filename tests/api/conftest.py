@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -17,10 +17,11 @@ from local.eventsource import LocalLambdaContext
 from services.api import handler as api_handler
 from services.api.settings import get_api_settings
 from shared.aws import clients
-from shared.aws.capture_table import CaptureTable
-from shared.contracts import CaptureRecord, PhotoRef, Probabilities, Route, RoutingDecision, VehicleClass
+from shared.aws.capture_table import BY_DAY, BY_DEPOT_DAY, BY_DRIVER, CaptureTable
+from shared.contracts import CaptureRecord, RoutingDecision
 from shared.settings import get_settings
 from shared.wiring import BuiltOnce
+from tests.decisions import record_of
 
 REGION = "us-east-1"
 DRIVER = {"cognito:username": "dana", "custom:driver_id": "d-001", "cognito:groups": ["drivers"]}
@@ -99,7 +100,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
                 {"AttributeName": n, **string}
-                for n in ("photo_id", "driver_id", "decided_at", "decision_day")
+                for n in ("photo_id", "driver_id", "decided_at", "decision_day", "depot_day")
             ],
             KeySchema=[{"AttributeName": "photo_id", "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
@@ -111,7 +112,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
                         {"AttributeName": "decided_at", "KeyType": "RANGE"},
                     ],
                 }
-                for name, hash_key in (("by-driver", "driver_id"), ("by-day", "decision_day"))
+                for name, hash_key in (
+                    (BY_DRIVER, "driver_id"),
+                    (BY_DAY, "decision_day"),
+                    (BY_DEPOT_DAY, "depot_day"),
+                )
             ],
         )
         for name, value in {
@@ -126,38 +131,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         clear_caches()
 
 
-def decision_for(
-    key: str,
-    *,
-    route: Route = Route.SHORT_RADIUS,
-    confidence: float = 0.99,
-    decided_at: datetime | None = None,
-    reason: str | None = None,
-) -> RoutingDecision:
-    driver_id = key.split("/")[1]
-    photo = PhotoRef(bucket="photos", key=key, etag="e" + key[-6:], size=1234, uploaded_at=datetime.now(UTC))
-    routed = route in (Route.SHORT_RADIUS, Route.LONG_RADIUS)
-    vehicle = VehicleClass.BICYCLE if route != Route.LONG_RADIUS else VehicleClass.MOTORCYCLE
-    return RoutingDecision(
-        photo=photo,
-        driver_id=driver_id,
-        route=route,
-        bay=({Route.SHORT_RADIUS: "B-NEAR-01", Route.LONG_RADIUS: "M-FAR-01"}[route] if routed else None),
-        radius_km=(3.0 if route == Route.SHORT_RADIUS else 12.0) if routed else None,
-        vehicle_class=vehicle if route != Route.REJECTED else None,
-        confidence=confidence if route != Route.REJECTED else None,
-        probabilities=Probabilities(bicycle=confidence, motorcycle=1 - confidence)
-        if route != Route.REJECTED
-        else None,
-        reason=reason or ("low-confidence" if route == Route.MANUAL_REVIEW else None),
-        rules_version="test",
-        decided_at=decided_at or datetime.now(UTC),
-    )
-
-
 def capture(api: Api, decision: RoutingDecision, captured_at: datetime | None = None) -> CaptureRecord:
-    record = CaptureRecord.from_decision(decision)
-    if captured_at is not None:
-        record = record.model_copy(update={"captured_at": captured_at})
+    """Write the decision's record as capture would, and return it."""
+    record = record_of(decision, captured_at)
     assert api.table.put_once(record)
     return record

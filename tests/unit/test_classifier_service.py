@@ -114,7 +114,10 @@ def test_an_image_the_model_refuses_is_rejected(classifier: Classifier) -> None:
 def test_an_endpoint_outage_fails_the_record_and_its_redelivery_is_classified(classifier: Classifier) -> None:
     # GIVEN an endpoint that times out once, then answers
     job = classifier.job("photos/d-3/t.jpg", image_bytes("JPEG"))
-    classifier.endpoint.answers = [TimeoutError("read timeout"), Probabilities.from_endpoint(LABELS, [0.9, 0.1, 0.0])]
+    classifier.endpoint.answers = [
+        TimeoutError("read timeout"),
+        Probabilities.from_endpoint(LABELS, [0.9, 0.1, 0.0]),
+    ]
 
     # WHEN the classifier handles the job, THEN the error propagates and nothing is sent
     with pytest.raises(TimeoutError):

@@ -54,7 +54,9 @@ def test_endpoint_answer_is_read_in_the_order_the_endpoint_names_its_classes() -
         ([BIKE, MOTO], [0.2, 1.3]),  # not a probability
     ],
 )
-def test_an_endpoint_answer_that_cannot_be_read_safely_is_refused(labels: list[str], scores: list[float]) -> None:
+def test_an_endpoint_answer_that_cannot_be_read_safely_is_refused(
+    labels: list[str], scores: list[float]
+) -> None:
     with pytest.raises(ValueError):
         Probabilities.from_endpoint(labels, scores)
 

@@ -343,7 +343,9 @@ def test_router_publishes_one_decision_per_photo_and_capture_stores_one_record(a
     assert len(table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1))) == 3
     assert table.in_window(now - timedelta(days=3), now - timedelta(days=2)) == []
     # AND through the depot board's index, by the depot each was decided at
-    assert len(table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1), depot_id="depot-1")) == 3
+    assert (
+        len(table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1), depot_id="depot-1")) == 3
+    )
     assert table.in_window(now - timedelta(minutes=5), now + timedelta(minutes=1), depot_id="depot-2") == []
 
 

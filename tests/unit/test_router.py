@@ -79,7 +79,10 @@ def test_a_confident_bicycle_gets_the_near_bay_and_a_short_radius() -> None:
     decision = decided(sure(BIKE, 0.995))
     assert (decision.outcome, decision.route, decision.vehicle_class) == (Route.ROUTED, "short-radius", BIKE)
     assert (decision.bay, decision.radius_km) == bays(BIKE)
-    assert (decision.compared, decision.threshold) == (decision.confidence, RULES.classes[BIKE].min_confidence)
+    assert (decision.compared, decision.threshold) == (
+        decision.confidence,
+        RULES.classes[BIKE].min_confidence,
+    )
 
 
 def test_a_confident_motorcycle_gets_the_far_bay_and_a_long_radius() -> None:
@@ -91,7 +94,10 @@ def test_a_confident_motorcycle_gets_the_far_bay_and_a_long_radius() -> None:
 
 def test_the_shipped_rules_put_motorcycles_further_than_bicycles_at_every_depot() -> None:
     for depot_id in RULES.depots:
-        (bicycle_bay, bicycle_km), (motorcycle_bay, motorcycle_km) = bays(BIKE, depot_id), bays(MOTO, depot_id)
+        (bicycle_bay, bicycle_km), (motorcycle_bay, motorcycle_km) = (
+            bays(BIKE, depot_id),
+            bays(MOTO, depot_id),
+        )
         assert bicycle_bay != motorcycle_bay
         assert bicycle_km < motorcycle_km
 

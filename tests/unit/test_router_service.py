@@ -135,7 +135,9 @@ def test_a_late_photo_with_a_record_is_not_published_again(router: Router) -> No
     # already in the capture table, and a late photo without a record
     old = datetime.now(UTC) - timedelta(minutes=10)
     done = prediction(
-        "photos/d-4/x.jpg", 0.95, photo=photo_at("photos/d-4/done.jpg").model_copy(update={"uploaded_at": old})
+        "photos/d-4/x.jpg",
+        0.95,
+        photo=photo_at("photos/d-4/done.jpg").model_copy(update={"uploaded_at": old}),
     )
     waiting = prediction(
         "photos/d-4/x.jpg", 0.95, photo=photo_at("photos/d-4/new.jpg").model_copy(update={"uploaded_at": old})
