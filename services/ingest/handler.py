@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.ingest.bootstrap import build_ingest
-from services.ingest.domain import photos_in_notification
+from shared.aws.s3_events import photos_in_notification
 from shared.batching import Outbox
 from shared.observability import powertools, reports_failures, reports_send_failures
 from shared.settings import Settings

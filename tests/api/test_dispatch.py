@@ -8,56 +8,66 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from aws_lambda_powertools import Logger, Metrics
+from pydantic import BaseModel, ConfigDict
 
+from infra.template_file import load_template
 from services.api.bootstrap import build_api
+from services.api.errors import Unavailable
 from services.api.identity import caller_from_claims
 from services.api.models import ReviewRequest
 from services.api.settings import ApiSettings
-from services.capture.service import Capture
-from shared.contracts import CaptureRecord, ReviewLabel, Route, RoutingDecision
-from tests.api.conftest import DISPATCHER, DRIVER, Api, capture, decision_for
+from shared.answers import answer_line
+from shared.contracts import CaptureRecord, Route, RoutingDecision
+from tests.api.conftest import DISPATCHER, DRIVER, Api, capture
+from tests.decisions import BIKE, MOTO, decided, rejected, sure, unsure
 
 
 def manual_item(api: Api, name: str = "a1b2c3", driver: str = "d-001") -> CaptureRecord:
-    return capture(
-        api, decision_for(f"photos/{driver}/{name}.jpg", route=Route.MANUAL_REVIEW, confidence=0.6)
-    )
+    """A photo the model was unsure of (70% bicycle), waiting for a dispatcher."""
+    return capture(api, decided(unsure(), key=f"photos/{driver}/{name}.jpg"))
 
 
 def test_the_board_shows_todays_decisions_by_bay_newest_first_and_the_review_lane(api: Api) -> None:
     # GIVEN two bicycles, a motorcycle, one photo waiting for a person and one rejected, today
     now = datetime.now(UTC)
-    older = capture(api, decision_for("photos/d-001/aa.jpg", decided_at=now - timedelta(seconds=20)))
-    newer = capture(api, decision_for("photos/d-002/bb.jpg", decided_at=now - timedelta(seconds=10)))
-    moto = capture(api, decision_for("photos/d-003/cc.jpg", route=Route.LONG_RADIUS))
+    older = capture(api, decided(sure(), key="photos/d-001/aa.jpg", decided_at=now - timedelta(seconds=20)))
+    newer = capture(api, decided(sure(), key="photos/d-002/bb.jpg", decided_at=now - timedelta(seconds=10)))
+    moto = capture(api, decided(sure(MOTO), key="photos/d-003/cc.jpg"))
     waiting = manual_item(api, "dd", "d-004")
-    capture(api, decision_for("photos/d-005/ee.jpg", route=Route.REJECTED, reason="corrupt-image"))
+    capture(api, rejected("photos/d-005/ee.jpg"))
     # WHEN a dispatcher opens the board
     status, board = api.call("GET", "/board", DISPATCHER)
     # THEN each bay lists its drivers newest first, and the open review is in its own lane
     assert status == 200
-    assert board["full"] is True
+    assert (board["full"], board["depot_id"]) == (True, "depot-1")
     assert [i["photo_id"] for i in board["bays"]["B-NEAR-01"]] == [newer.photo_id, older.photo_id]
     assert [i["photo_id"] for i in board["bays"]["M-FAR-01"]] == [moto.photo_id]
     assert [i["photo_id"] for i in board["manual_review"]] == [waiting.photo_id]
-    assert board["manual_review"][0]["confidence"] == 0.6
+    [item] = board["manual_review"]
+    assert (item["outcome"], item["model_answer"], item["vehicle_class"]) == ("manual-review", BIKE, None)
+    assert item["confidence"] == 0.7
     assert [i["reason"] for i in board["rejected"]] == ["corrupt-image"]
+    # AND every item says what was decided and why, in the one answer line
+    assert item["answer"] == answer_line(waiting)
+    assert board["bays"]["M-FAR-01"][0]["answer"] == answer_line(moto)
 
 
 def test_the_cursor_returns_only_what_changed(api: Api) -> None:
     # GIVEN a board read once, holding a decision written a minute ago
     past = datetime.now(UTC) - timedelta(minutes=1)
-    capture(api, decision_for("photos/d-001/aa.jpg", decided_at=past), captured_at=past)
+    capture(api, decided(sure(), key="photos/d-001/aa.jpg", decided_at=past), captured_at=past)
     _, first = api.call("GET", "/board", DISPATCHER)
     # WHEN a new decision arrives and the board asks from its cursor
-    new = capture(api, decision_for("photos/d-002/bb.jpg"))
+    new = capture(api, decided(sure(), key="photos/d-002/bb.jpg"))
     status, change = api.call("GET", "/board", DISPATCHER, query=f"cursor={first['cursor']}")
     # THEN only the new decision comes back, and the cursor moves on to it
     assert status == 200
     assert change["full"] is False
     assert [i["photo_id"] for items in change["bays"].values() for i in items] == [new.photo_id]
     assert change["cursor"] > first["cursor"]
-    assert api.call("GET", "/board", DISPATCHER, query="cursor=yesterday")[0] == 400
+    status, body = api.call("GET", "/board", DISPATCHER, query="cursor=yesterday")
+    assert (status, body["statusCode"]) == (400, 400)
+    assert "cursor" in body["message"]
 
 
 def test_only_dispatchers_see_the_board_and_photos(api: Api) -> None:
@@ -65,7 +75,8 @@ def test_only_dispatchers_see_the_board_and_photos(api: Api) -> None:
     assert api.call("GET", "/board", DRIVER)[0] == 403
     assert api.call("GET", f"/photos/{record.photo_id}", DRIVER)[0] == 403
     assert api.call("POST", f"/reviews/{record.photo_id}", DRIVER, {"label": "bicycle"})[0] == 403
-    assert api.call("GET", "/board", None)[0] == 401
+    status, body = api.call("GET", "/board", None)
+    assert (status, body["statusCode"]) == (401, 401)
 
 
 def test_a_photo_link_is_a_short_lived_presigned_get_of_that_photo(api: Api) -> None:
@@ -87,27 +98,39 @@ def test_a_review_routes_the_driver_once_and_is_recorded(api: Api) -> None:
     status, result = api.call(
         "POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "motorcycle", "note": "clear"}
     )
-    # THEN the rules' motorcycle bay is the answer, decided by that dispatcher
+    # THEN the rules' motorcycle bay is the answer, decided by that dispatcher, said in one line
     assert status == 200
-    assert (result["route"], result["bay"], result["radius_km"]) == ("long-radius", "M-FAR-01", 12.0)
+    assert (result["outcome"], result["bay"], result["radius_km"]) == ("routed", "M-FAR-01", 12.0)
     assert result["decided_by"] == "dispatcher:pat"
-    # AND exactly one 1.1 decision is published, carrying the review
+    assert result["answer"].startswith("pat (dispatcher): motorcycle → bay M-FAR-01, 12 km")
+    # AND exactly one decision is published, carrying the review
     (decision,) = api.published()
-    assert decision.schema_version == "1.1"
+    assert decision.schema_version == "1.2"
     assert decision.decided_by == "dispatcher:pat"
-    assert decision.review is not None and decision.review.label == ReviewLabel.MOTORCYCLE
+    assert decision.review is not None and decision.review.label == MOTO
     assert decision.photo.photo_id == record.photo_id
-    assert (decision.bay, decision.route) == ("M-FAR-01", Route.LONG_RADIUS)
-    # AND the record keeps the model's prediction and gains the review
+    assert (decision.outcome, decision.bay, decision.route, decision.vehicle_class) == (
+        Route.ROUTED,
+        "M-FAR-01",
+        "long-radius",
+        MOTO,
+    )
+    # AND the record keeps what the model said and gains the review
     stored = api.table.get(record.photo_id)
     assert stored is not None and stored.review is not None
-    assert (stored.vehicle_class, stored.confidence, stored.p_bicycle) == (
-        record.vehicle_class,
+    assert (stored.model_answer, stored.confidence, stored.probabilities) == (
+        record.model_answer,
         record.confidence,
-        record.p_bicycle,
+        record.probabilities,
     )
     assert (stored.review.reviewer, stored.review.label, stored.review.note) == ("pat", "motorcycle", "clear")
-    assert (stored.route, stored.bay, stored.decided_by) == (Route.LONG_RADIUS, "M-FAR-01", "dispatcher:pat")
+    assert (stored.outcome, stored.vehicle_class, stored.bay, stored.decided_by) == (
+        Route.ROUTED,
+        MOTO,
+        "M-FAR-01",
+        "dispatcher:pat",
+    )
+    assert stored.decision() == decision
     # WHEN a second review of the same photo arrives THEN it is a 409 and nothing more is published
     assert api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "bicycle"})[0] == 409
     assert api.published() == []
@@ -116,23 +139,27 @@ def test_a_review_routes_the_driver_once_and_is_recorded(api: Api) -> None:
 
 def test_the_driver_sees_the_reviewed_bay(api: Api) -> None:
     _, ticket = api.call("POST", "/uploads", DRIVER, {"content_type": "image/jpeg", "size": 10})
-    record = capture(api, decision_for(ticket["key"], route=Route.MANUAL_REVIEW, confidence=0.6))
+    record = capture(api, decided(unsure(), key=ticket["key"]))
     api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "bicycle"})
     _, answer = api.call("GET", f"/uploads/{ticket['upload_id']}", DRIVER)
-    assert (answer["status"], answer["bay"], answer["decided_by"]) == (
+    assert (answer["status"], answer["outcome"], answer["bay"], answer["decided_by"]) == (
+        "routed",
         "routed",
         "B-NEAR-01",
         "dispatcher:pat",
     )
+    assert answer["vehicle_class"] == BIKE
+    assert answer["answer"].startswith("pat (dispatcher): bicycle → bay B-NEAR-01")
 
 
 def test_not_a_vehicle_rejects_the_photo_with_a_sentence_for_the_driver(api: Api) -> None:
     _, ticket = api.call("POST", "/uploads", DRIVER, {"content_type": "image/jpeg", "size": 10})
-    record = capture(api, decision_for(ticket["key"], route=Route.MANUAL_REVIEW, confidence=0.6))
+    record = capture(api, decided(unsure(), key=ticket["key"]))
     assert api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "not-a-vehicle"})[0] == 200
     (decision,) = api.published()
-    assert (decision.route, decision.reason, decision.vehicle_class) == (
+    assert (decision.outcome, decision.route, decision.reason, decision.vehicle_class) == (
         Route.REJECTED,
+        "rejected",
         "not-a-vehicle",
         None,
     )
@@ -148,25 +175,47 @@ def test_the_board_moves_a_reviewed_photo_from_the_lane_to_its_bay(api: Api) -> 
     _, change = api.call("GET", "/board", DISPATCHER, query=f"cursor={before['cursor']}")
     assert change["manual_review"] == []
     (item,) = change["bays"]["B-NEAR-01"]
-    assert (item["photo_id"], item["decided_by"], item["review_label"]) == (
+    assert (item["photo_id"], item["decided_by"], item["review_label"], item["model_answer"]) == (
         record.photo_id,
         "dispatcher:pat",
         "bicycle",
+        BIKE,
     )
 
 
+def test_the_board_offers_the_review_choices_of_the_rules(api: Api) -> None:
+    status, config = api.call("GET", "/config.json")
+    assert status == 200
+    assert [(c["label"], c["text"]) for c in config["review_choices"]] == [
+        ("bicycle", "bicycle"),
+        ("motorcycle", "motorcycle"),
+        ("not-a-vehicle", "not a vehicle"),
+    ]
+
+
 @pytest.mark.parametrize(
-    "body", [{"label": "truck"}, {}, {"label": "bicycle", "note": "x" * 501}, {"label": "bicycle", "x": 1}]
+    "body",
+    [{"label": "Truck!"}, {}, {"label": "bicycle", "note": "x" * 501}, {"label": "bicycle", "x": 1}],
 )
-def test_a_bad_review_is_a_422(api: Api, body: dict[str, Any]) -> None:
+def test_a_malformed_review_is_a_422(api: Api, body: dict[str, Any]) -> None:
     record = manual_item(api)
     assert api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, body)[0] == 422
     assert api.published() == []
 
 
+def test_a_label_the_rules_do_not_know_is_a_400_naming_the_labels_they_do(api: Api) -> None:
+    record = manual_item(api)
+    status, body = api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "truck"})
+    assert (status, body["statusCode"]) == (400, 400)
+    assert "bicycle, motorcycle, not-a-vehicle" in body["message"]
+    assert api.published() == []
+    assert api.table.get(record.photo_id) == record
+
+
 def test_a_photo_the_model_routed_is_not_reviewed_again(api: Api) -> None:
-    record = capture(api, decision_for("photos/d-001/aa.jpg"))
-    assert api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "motorcycle"})[0] == 409
+    record = capture(api, decided(sure(), key="photos/d-001/aa.jpg"))
+    status, body = api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "motorcycle"})
+    assert (status, body["message"]) == (409, "this photo has already been decided")
     assert api.call("POST", "/reviews/unknown", DISPATCHER, {"label": "motorcycle"})[0] == 404
     assert api.published() == []
 
@@ -181,40 +230,64 @@ def test_a_review_that_cannot_be_published_is_given_back(api: Api) -> None:
     record = manual_item(api)
     service = build_api(ApiSettings(), Logger(service="t"), Metrics(namespace="t"), topic=BrokenTopic())
     # WHEN a dispatcher reviews THEN they are told to try again, and the photo still waits for review
-    with pytest.raises(Exception) as raised:
-        service.review(
-            caller_from_claims(DISPATCHER), record.photo_id, ReviewRequest(label=ReviewLabel.BICYCLE)
-        )
-    assert getattr(raised.value, "status_code", None) == 503
+    with pytest.raises(Unavailable, match="try again"):
+        service.review(caller_from_claims(DISPATCHER), record.photo_id, ReviewRequest(label=BIKE))
     assert api.table.get(record.photo_id) == record
 
 
-def test_a_reader_of_the_1_0_fields_reads_a_reviewed_decision(api: Api) -> None:
-    # GIVEN a published 1.1 decision
+class _DecisionV11(BaseModel):
+    """What a subscriber built on schema 1.1 holds of a decision (unknown fields ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    schema_version: str
+    driver_id: str
+    route: str
+    bay: str | None
+    radius_km: float | None
+    vehicle_class: str | None
+    decided_by: str
+
+
+def test_a_reader_of_the_1_1_fields_reads_a_reviewed_decision(api: Api) -> None:
+    # GIVEN a published reviewed decision
     record = manual_item(api)
     api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "bicycle"})
     (decision,) = api.published()
+    # WHEN a subscriber that knows only 1.1's fields reads it
+    old = _DecisionV11.model_validate_json(decision.model_dump_json())
+    # THEN it reads the route by its 1.x name, the bay, the class and who decided
+    assert (old.route, old.bay, old.radius_km, old.vehicle_class) == ("short-radius", "B-NEAR-01", 3.0, BIKE)
+    assert (old.driver_id, old.decided_by, old.schema_version) == ("d-001", "dispatcher:pat", "1.2")
+    # AND this version reads a later minor version's added fields without refusing it
     body = decision.model_dump(mode="json")
-    # WHEN a subscriber that knows only 1.0's fields reads it
-    known_in_1_0 = set(RoutingDecision.model_fields) - {"decided_by", "review"}
-    old = RoutingDecision.model_validate({k: v for k, v in body.items() if k in known_in_1_0})
-    read = RoutingDecision.model_validate_json(decision.model_dump_json())
-    # THEN both read the same route, bay and driver (the topic's contract ignores unknown fields)
-    assert (old.route, old.bay, old.driver_id) == (read.route, read.bay, read.driver_id)
-    assert RoutingDecision.model_validate({**body, "added_in_1_2": True}).bay == "B-NEAR-01"
+    assert RoutingDecision.model_validate({**body, "added_in_1_3": True}).bay == "B-NEAR-01"
     assert decision.message_attributes()["decided_by"] == "dispatcher:pat"
 
 
-def test_capture_leaves_reviewed_decisions_to_the_api(api: Api) -> None:
-    # GIVEN a reviewed photo, whose record the API has already updated
+def _capture_filter() -> dict[str, list[str]]:
+    [subscription] = [
+        resource["Properties"]
+        for resource in load_template()["Resources"].values()
+        if resource["Type"] == "AWS::SNS::Subscription"
+        and resource["Properties"]["Endpoint"] == {"Fn::GetAtt": ["CaptureQueue", "Arn"]}
+    ]
+    policy: dict[str, list[str]] = subscription["FilterPolicy"]
+    return policy
+
+
+def _passes(policy: dict[str, list[str]], attributes: dict[str, str]) -> bool:
+    return all(attributes.get(name) in values for name, values in policy.items())
+
+
+def test_capture_is_sent_the_models_decisions_and_not_the_reviews_the_api_recorded(api: Api) -> None:
+    # GIVEN a reviewed photo, whose record the API wrote in the review's conditional write
     record = manual_item(api)
     api.call("POST", f"/reviews/{record.photo_id}", DISPATCHER, {"label": "bicycle"})
-    (decision,) = api.published()
+    (reviewed,) = api.published()
     stored = api.table.get(record.photo_id)
-    metrics = Metrics(namespace="t")
-    # WHEN the capture function receives the reviewed decision
-    written = Capture(table=api.table, logger=Logger(service="t"), metrics=metrics).capture(decision)
-    # THEN it writes nothing and counts no duplicate
-    assert written is False
-    assert api.table.get(record.photo_id) == stored
-    assert "DuplicateDecision" not in metrics.metric_set
+    assert stored is not None and stored.review is not None
+    # WHEN the topic filters the reviewed decision and the model's for the capture subscription
+    policy = _capture_filter()
+    # THEN the model's decision reaches capture, the reviewed one does not: nothing overwrites the review
+    assert _passes(policy, record.decision().message_attributes())
+    assert not _passes(policy, reviewed.message_attributes())

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from services.ingest.domain import driver_of, parse_photo_key, photos_in_notification
+from services.ingest.domain import driver_of, parse_photo_key
+from shared.aws.s3_events import photos_in_notification
 from shared.contracts import PhotoRejected, RejectionReason
 
 
