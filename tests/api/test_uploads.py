@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
-from shared.contracts import RejectionReason, ReviewReason, Route
+from shared.answers import answer_line
+from shared.aws.photo_store import DEPOT_ID
+from shared.contracts import RejectionReason, ReviewReason
 from shared.driver_messages import FALLBACK, REVIEW_SENTENCES, SENTENCES, sentence_for
-from tests.api.conftest import DISPATCHER, DRIVER, OTHER_DRIVER, Api, capture, decision_for
+from tests.api.conftest import DISPATCHER, DRIVER, OTHER_DRIVER, Api, capture
+from tests.decisions import decided, no_two_wheeler, rejected, sure, unsure
 
 
 def policy_of(fields: dict[str, str]) -> dict[str, Any]:
@@ -47,11 +50,24 @@ def test_a_driver_gets_a_presigned_post_for_one_key_under_their_own_prefix(api: 
     assert ["content-length-range", 1, 1000000] in conditions
     assert {"bucket": "photos"} in conditions
     assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
+    # AND a driver without a depot claim names no depot: the rules' default one routes the photo
+    assert not [c for c in conditions if isinstance(c, dict) and f"x-amz-meta-{DEPOT_ID}" in c]
     expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
     assert before < expiration <= before + timedelta(seconds=301)
     assert datetime.fromisoformat(ticket["expires_at"].replace("Z", "+00:00")) <= before + timedelta(
         seconds=301
     )
+
+
+def test_the_drivers_depot_is_pinned_on_the_upload(api: Api) -> None:
+    # GIVEN a driver whose account names their depot
+    # WHEN they ask to upload
+    status, ticket = start(api, {**DRIVER, "custom:depot_id": "depot-2"})
+    # THEN the form sets the depot on the object, and the signed policy holds exactly that value
+    assert status == 201
+    meta = f"x-amz-meta-{DEPOT_ID}"
+    assert ticket["fields"][meta] == "depot-2"
+    assert {meta: "depot-2"} in policy_of(ticket["fields"])["conditions"]
 
 
 def test_two_uploads_get_two_keys(api: Api) -> None:
@@ -113,21 +129,25 @@ def test_status_goes_from_pending_to_routed(api: Api) -> None:
     status, answer = api.call("GET", path, DRIVER)
     assert (status, answer["upload_id"], answer["status"]) == (200, ticket["upload_id"], "pending")
     # WHEN the decision is captured THEN it is routed with the bay and radius
-    capture(api, decision_for(ticket["key"]))
+    record = capture(api, decided(sure(), key=ticket["key"]))
     status, answer = api.call("GET", path, DRIVER)
     assert status == 200
-    assert answer["status"] == "routed"
-    assert (answer["bay"], answer["radius_km"], answer["route"]) == ("B-NEAR-01", 3.0, "short-radius")
+    assert (answer["status"], answer["outcome"]) == ("routed", "routed")
+    assert (answer["bay"], answer["radius_km"], answer["vehicle_class"]) == ("B-NEAR-01", 3.0, "bicycle")
     assert answer["decided_by"] == "model"
+    # AND the driver reads what was decided and why
+    assert answer["answer"] == answer_line(record)
+    assert "→ bay B-NEAR-01, 3 km" in answer["answer"]
 
 
 def test_manual_review_and_rejections_tell_the_driver_what_next(api: Api) -> None:
     _, waiting = start(api)
     _, refused = start(api)
-    capture(api, decision_for(waiting["key"], route=Route.MANUAL_REVIEW, confidence=0.6))
-    capture(api, decision_for(refused["key"], route=Route.REJECTED, reason="corrupt-image"))
+    capture(api, decided(unsure(), key=waiting["key"]))
+    capture(api, rejected(refused["key"], RejectionReason.CORRUPT_IMAGE))
     _, answer = api.call("GET", f"/uploads/{waiting['upload_id']}", DRIVER)
-    assert answer["status"] == "manual-review"
+    assert (answer["status"], answer["reason"]) == ("manual-review", "low-confidence")
+    assert answer["message"] == REVIEW_SENTENCES[ReviewReason.LOW_CONFIDENCE]
     _, answer = api.call("GET", f"/uploads/{refused['upload_id']}", DRIVER)
     assert answer["status"] == "rejected"
     assert answer["reason"] == "corrupt-image"
@@ -144,7 +164,7 @@ def test_every_rejection_reason_has_its_own_sentence() -> None:
 def test_a_driver_reads_only_their_own_uploads(api: Api) -> None:
     # GIVEN d-001's routed upload
     _, ticket = start(api)
-    capture(api, decision_for(ticket["key"]))
+    capture(api, decided(sure(), key=ticket["key"]))
     path = f"/uploads/{ticket['upload_id']}"
     # WHEN another driver or a dispatcher asks for it THEN both are forbidden
     assert api.call("GET", path, OTHER_DRIVER)[0] == 403
@@ -162,12 +182,11 @@ def test_unknown_uploads_are_404(api: Api) -> None:
 def test_a_photo_that_shows_no_two_wheeler_asks_the_driver_for_one(api: Api) -> None:
     # GIVEN a photo the model saw neither a bicycle nor a motorcycle in (manual review, its own reason)
     _, ticket = start(api)
-    capture(
-        api, decision_for(ticket["key"], route=Route.MANUAL_REVIEW, confidence=0.6, reason="no-two-wheeler")
-    )
+    capture(api, decided(no_two_wheeler(), key=ticket["key"]))
     # WHEN the driver asks for its status
     _, answer = api.call("GET", f"/uploads/{ticket['upload_id']}", DRIVER)
     # THEN it waits for a dispatcher, and the driver is asked for a photo of the vehicle
     assert (answer["status"], answer["reason"]) == ("manual-review", "no-two-wheeler")
     assert answer["message"] == REVIEW_SENTENCES[ReviewReason.NO_TWO_WHEELER]
     assert "photo of your vehicle" in answer["message"]
+    assert answer["answer"].startswith("no two-wheeler seen (93.00%")

@@ -1,0 +1,68 @@
+"""In-memory stand-ins for the API's ports (shared/aws/ports.py: `ReviewRecords`, `PhotoLinks`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.contracts import CaptureRecord, Route
+
+
+@dataclass
+class FakeReviewRecords:
+    """The capture table as the API uses it, with the same conditions as its conditional writes."""
+
+    records: dict[str, CaptureRecord] = field(default_factory=dict)
+
+    def put(self, record: CaptureRecord) -> None:
+        self.records[record.photo_id] = record
+
+    def get(self, photo_id: str) -> CaptureRecord | None:
+        return self.records.get(photo_id)
+
+    def find_by_key_prefix(self, driver_id: str, key_prefix: str) -> CaptureRecord | None:
+        found = [
+            r
+            for r in self.records.values()
+            if r.driver_id == driver_id and r.photo_key.startswith(key_prefix)
+        ]
+        return max(found, key=lambda r: r.decided_at, default=None)
+
+    def in_window(
+        self, since: datetime, until: datetime, *, depot_id: str | None = None
+    ) -> list[CaptureRecord]:
+        found = [r for r in self.records.values() if since <= r.decided_at < until]
+        if depot_id is not None:
+            found = [r for r in found if r.depot_id == depot_id]
+        return sorted(found, key=lambda r: r.decided_at)
+
+    def put_review(self, reviewed: CaptureRecord) -> bool:
+        current = self.records.get(reviewed.photo_id)
+        if current is None or current.review is not None or current.outcome != Route.MANUAL_REVIEW:
+            return False
+        self.records[reviewed.photo_id] = reviewed
+        return True
+
+    def undo_review(self, original: CaptureRecord, reviewed: CaptureRecord) -> bool:
+        if self.records.get(reviewed.photo_id) != reviewed:
+            return False
+        self.records[original.photo_id] = original
+        return True
+
+
+@dataclass
+class FakePhotoLinks:
+    forms: list[tuple[str, str, int, dict[str, str]]] = field(default_factory=list)
+    uploaded: set[str] = field(default_factory=set)
+
+    def upload_form(
+        self, key: str, content_type: str, max_bytes: int, expires_s: int, metadata: dict[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        self.forms.append((key, content_type, max_bytes, metadata))
+        return "https://photos.example/", {"key": key, "Content-Type": content_type}
+
+    def download_url(self, key: str, version_id: str | None, expires_s: int) -> str:
+        return f"https://photos.example/{key}?expires={expires_s}"
+
+    def exists(self, key_prefix: str) -> bool:
+        return any(key.startswith(key_prefix) for key in self.uploaded)
