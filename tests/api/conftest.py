@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -54,7 +54,7 @@ class Api:
             body=raw,
             claims=claims,
         )
-        result = api_handler.lambda_handler(event, LocalLambdaContext("api", 30))  # type: ignore[arg-type]
+        result = api_handler.lambda_handler(event, LocalLambdaContext("api", 30))
         text = result.get("body") or "null"
         try:
             return result["statusCode"], json.loads(text)
@@ -87,7 +87,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
         s3, sqs, sns, dynamodb = (
-            boto3.client(s, region_name=REGION) for s in ("s3", "sqs", "sns", "dynamodb")
+            cast(Any, boto3.client(s, region_name=REGION)) for s in ("s3", "sqs", "sns", "dynamodb")
         )
         s3.create_bucket(Bucket="photos")
         topic = sns.create_topic(Name="routing")["TopicArn"]

@@ -221,7 +221,7 @@ def test_a_photo_the_model_routed_is_not_reviewed_again(api: Api) -> None:
 
 
 class BrokenTopic:
-    def publish(self, decision: RoutingDecision) -> str:
+    def publish(self, decision: RoutingDecision) -> None:
         raise ConnectionError("SNS is down")
 
 

@@ -139,11 +139,13 @@ def test_artifact_holds_its_handler_and_no_other_service(
     assert f"services/{function}/handler.py" in listed
     assert f"services/{function}/service.py" in listed
     others = {name.split("/")[1] for name in listed if name.startswith("services/") and name.count("/") > 1}
-    # The API routes a dispatcher's review with the router's own rules, so it ships them; nothing else.
+    # The API decides a dispatcher's review with the router's own domain and rules, so it ships those
+    # and nothing else of the router (not its handler, service or wiring).
     assert others == {function} | ({"router"} if function == "api" else set())
     if function == "api":
         assert {n for n in listed if n.startswith("services/router/")} == {
             "services/router/__init__.py",
+            "services/router/domain.py",
             "services/router/rules.py",
             "services/router/rules.yaml",
         }

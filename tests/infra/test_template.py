@@ -209,6 +209,8 @@ def test_topic_is_encrypted_and_delivers_raw_to_the_capture_queue(sam: dict[str,
     assert subscription["Endpoint"] == {"Fn::GetAtt": ["CaptureQueue", "Arn"]}
     assert subscription["TopicArn"] == {"Ref": "RoutingTopic"}
     assert subscription["RawMessageDelivery"] is True
+    # capture records the model's decisions; a dispatcher's review is recorded by the API itself
+    assert subscription["FilterPolicy"] == {"decided_by": ["model"]}
 
 
 def key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
@@ -221,9 +223,11 @@ def test_capture_table_keys_indexes_and_protection(sam: dict[str, Any]) -> None:
     indexes = {g["IndexName"]: g for g in table["GlobalSecondaryIndexes"]}
     assert key_schema(indexes["by-driver"]["KeySchema"]) == [("driver_id", "HASH"), ("decided_at", "RANGE")]
     assert key_schema(indexes["by-day"]["KeySchema"]) == [("decision_day", "HASH"), ("decided_at", "RANGE")]
+    depot_board = key_schema(indexes["by-depot-day"]["KeySchema"])
+    assert depot_board == [("depot_day", "HASH"), ("decided_at", "RANGE")]
     assert {g["Projection"]["ProjectionType"] for g in indexes.values()} == {"ALL"}
     types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-    assert types == {"photo_id": "S", "driver_id": "S", "decision_day": "S", "decided_at": "S"}
+    assert types == {"photo_id": "S", "driver_id": "S", "decision_day": "S", "depot_day": "S", "decided_at": "S"}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 

@@ -25,11 +25,15 @@ from PIL import Image
 
 from local.sagemaker_runtime import Faults, SageMakerRuntime
 from model.serving.server import Environ, ModelApp, StartResponse
+from shared.aws.endpoint import AnswerFacts, VehicleEndpoint
+from shared.contracts import NONE
 from tests.samples import noisy_image, png_header_claiming
 from tests.servers import RunningServer, start_server, stop_server
 
 ENDPOINT = "vehicle-classifier"
 RUNTIME_PATH = f"/endpoints/{ENDPOINT}/invocations"
+# The committed model's answer classes, as the model server names them in its custom attributes.
+LABELS = ("bicycle", "motorcycle", NONE)
 
 
 def call(
@@ -89,18 +93,19 @@ def test_a_runtime_call_goes_to_the_containers_invocations_and_its_answer_comes_
         "200 OK",
         [
             ("Content-Type", "application/jsonlines"),
-            ("X-Amzn-SageMaker-Custom-Attributes", "model_version=v"),
+            ("X-Amzn-SageMaker-Custom-Attributes", "model_version=v,classes=bicycle|motorcycle|none"),
         ],
-        b"[0.1, 0.9]\n",
+        b"[0.1, 0.9, 0.0]\n",
     )
     status, headers, body = call(SageMakerRuntime(container), RUNTIME_PATH, b"{}", "application/jsonlines")
-    assert (status, body) == (200, b"[0.1, 0.9]\n")
+    assert (status, body) == (200, b"[0.1, 0.9, 0.0]\n")
     assert container.paths == ["/invocations"]
     assert headers["content-type"] == "application/jsonlines"
     assert headers["content-length"] == str(len(body))
     assert headers["x-amzn-invoked-production-variant"] == "AllTraffic"
     parsed = botocore_parse(status, headers, body)
-    assert parsed["CustomAttributes"] == "model_version=v"
+    assert parsed["CustomAttributes"] == "model_version=v,classes=bicycle|motorcycle|none"
+    assert AnswerFacts.of(parsed) == AnswerFacts("v", LABELS)
 
 
 @pytest.mark.parametrize(
@@ -202,7 +207,7 @@ def thumbnail_png() -> bytes:
 
 
 def assert_probabilities(value: Any) -> None:
-    assert isinstance(value, list) and len(value) == 3  # [p_bicycle, p_motorcycle, p_other]
+    assert isinstance(value, list) and len(value) == len(LABELS)  # one per class the answer names
     assert all(isinstance(p, float) and 0.0 <= p <= 1.0 for p in value)
     assert sum(value) == pytest.approx(1.0, abs=1e-5)
 
@@ -214,8 +219,25 @@ def test_boto3_invoke_endpoint_reaches_the_server(runtime_endpoint: RunningServe
     assert resp["ContentType"] == "application/json"
     assert resp["CustomAttributes"].startswith("model_version=")
     assert resp["CustomAttributes"].endswith(",graph=thumbnail")  # a 32x32 upload
+    assert AnswerFacts.of(resp).labels == LABELS
     assert resp["InvokedProductionVariant"] == "AllTraffic"
     assert_probabilities(json.loads(resp["Body"].read()))
+
+
+def test_the_classifiers_adapter_reads_each_probability_under_its_class(
+    runtime_endpoint: RunningServer,
+) -> None:
+    # GIVEN the classifier's endpoint adapter on a boto3 client of the local runtime
+    endpoint = VehicleEndpoint(runtime(runtime_endpoint), ENDPOINT)
+    # WHEN it classifies one image, and a batch of two
+    one = endpoint.classify(thumbnail_png())
+    batch = endpoint.send_batch([noisy_image(i, "JPEG", (64, 64)) for i in range(2)])
+    # THEN every answer holds the model's classes by name, "none" among them, and its version
+    for answer in (one, *batch):
+        assert not isinstance(answer, Exception)
+        assert tuple(answer.probabilities.root) == LABELS
+        assert answer.probabilities.none is not None
+        assert answer.model_version
 
 
 def test_boto3_batch_call(runtime_endpoint: RunningServer) -> None:

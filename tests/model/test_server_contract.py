@@ -16,6 +16,9 @@ from PIL import Image
 from model.metadata import ARTIFACTS_DIR
 from model.serving.inference import MAX_PAYLOAD_BYTES
 from model.serving.server import ModelApp
+from services.router.rules import load_rules
+from shared.aws.endpoint import AnswerFacts
+from shared.contracts import NONE
 from tests.samples import noisy_image, png_header_claiming
 from tests.servers import RunningServer
 
@@ -45,9 +48,13 @@ def thumbnail_png() -> bytes:
     return out.getvalue()
 
 
+# The committed model's classes, as every answer names them: the rules' vehicle classes, then "none".
+LABELS = (*load_rules().classes, NONE)
+
+
 def assert_probabilities(value: Any) -> None:
-    # [p_bicycle, p_motorcycle, p_other]: the committed model answers "neither" as a third class
-    assert isinstance(value, list) and len(value) == 3
+    # one probability per class the answer names: the committed model answers "none" as a third class
+    assert isinstance(value, list) and len(value) == len(LABELS) == 3
     assert all(isinstance(p, float) and 0.0 <= p <= 1.0 for p in value)
     assert sum(value) == pytest.approx(1.0, abs=1e-5)
 
@@ -67,13 +74,15 @@ def test_ping_reports_ready_with_the_model_version(model_server: RunningServer) 
         ("image/png; charset=binary", noisy_image(4, "PNG", (50, 40))),
     ],
 )
-def test_invocations_answers_two_probabilities(
+def test_invocations_answer_a_probability_per_class_it_names(
     model_server: RunningServer, content_type: str, data: bytes
 ) -> None:
     status, headers, body = http(model_server, "/invocations", data, content_type)
     assert status == 200, body
     assert headers["content-type"] == "application/json"
-    assert headers["x-amzn-sagemaker-custom-attributes"].startswith("model_version=")
+    # the custom attributes say the model's version and the class of each probability, in order
+    facts = AnswerFacts.of({"CustomAttributes": headers["x-amzn-sagemaker-custom-attributes"]})
+    assert facts.model_version and facts.labels == LABELS
     assert_probabilities(json.loads(body))
 
 
@@ -103,6 +112,8 @@ def test_batch_of_jsonlines_answers_one_line_per_item_with_errors_in_place(
     )
     assert status == 200, body
     assert headers["content-type"] == "application/jsonlines"
+    facts = AnswerFacts.of({"CustomAttributes": headers["x-amzn-sagemaker-custom-attributes"]})
+    assert facts.labels == LABELS
     lines = [json.loads(line) for line in body.decode().splitlines()]
     assert len(lines) == 6
     for index in (0, 2, 5):

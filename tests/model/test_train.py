@@ -84,9 +84,11 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
         assert 0.0 <= screen.auroc <= 1.0 and 0.0 <= screen.other_flagged <= 1.0
     predictor = Predictor(tmp_path / "out", threads=1)
     assert predictor.graphs == ("photo", "thumbnail")
+    # the server names the "other" class as the serving contract's "none"
+    assert predictor.labels == ["bicycle", "motorcycle", "none"]
     for graph in predictor.graphs:
         probs = predictor.run(np.zeros((2, 64, 64, 3), dtype=np.uint8), graph)
-        assert probs.shape == (2, 3)  # [p_bicycle, p_motorcycle, p_other]
+        assert probs.shape == (2, len(predictor.labels))
         assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from PIL import Image
@@ -146,7 +147,8 @@ def test_the_photos_of_one_invocation_share_one_endpoint_call(classifier: Classi
 
     # THEN one endpoint call answered all three, each answer went to its own photo, nothing failed
     assert (classifier.endpoint.calls, failed) == (1, {})
-    assert [(type(m).__name__, m.photo.key) for m in classifier.route.sent] == [
+    sent = cast(list[Prediction | Rejection], classifier.route.sent)
+    assert [(type(m).__name__, m.photo.key) for m in sent] == [
         ("Prediction", "photos/d-3/0.jpg"),
         ("Rejection", "photos/d-3/1.jpg"),
         ("Prediction", "photos/d-3/2.jpg"),

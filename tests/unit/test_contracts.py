@@ -80,7 +80,9 @@ def test_a_model_with_any_classes_is_read_the_same_way() -> None:
     # GIVEN a newer model with a third vehicle class
     probabilities = Probabilities.from_endpoint([BIKE, "cargo-bike", MOTO, NONE], [0.1, 0.6, 0.1, 0.2])
     # THEN its classes are read by name, and its shares are among its vehicle classes
-    assert probabilities.top == ("cargo-bike", pytest.approx(0.75))
+    vehicle_class, confidence = probabilities.top
+    assert vehicle_class == "cargo-bike"
+    assert confidence == pytest.approx(0.75)
     assert list(probabilities.shares()) == [BIKE, "cargo-bike", MOTO]
 
 
