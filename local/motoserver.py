@@ -15,6 +15,15 @@ every receipt handle in a DeleteMessageBatch takes two scans that rebuild each m
 With 2,000 queued that is most of moto's time. `speed_up_sqs` keeps the same answers with one clock
 reading per scan and one pass per deletion, and takes the queue's lock while it rebuilds the message list
 (moto's own version could drop a message appended by a concurrent send during the rebuild).
+
+moto's `SQSBackend.receive_message` checks each message's visibility and later marks it received with no
+lock held between the two: two receives that the server's threads run at once can both hand out the same
+message (FIFO queues included), which SQS never does while the first receiver holds it. A starved host
+(CPU-burning work beside the stack) widens that window enough to double a photo's decision on a
+subscriber's queue. `atomic_sqs_receive` makes each receive's scan, marking and dead-letter moves one
+step under the queue's own lock (the condition its long polls wait on, so a waiting receive does not
+hold it).
+
 moto's `BaseModel` keeps every model instance it ever creates in a class-level list (for its
 `/moto-api/data.json` view): every SQS message handed out, every deep copy of a DynamoDB item a scan or
 query returns. Over a long run that list, not the data, is most of moto's memory. `untrack_instances`
@@ -129,6 +138,24 @@ def speed_up_sqs() -> None:
     queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
     queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
     queue.delete_message = delete_message  # type: ignore[method-assign]
+
+
+def atomic_sqs_receive() -> None:
+    try:
+        from moto.sqs.models import SQSBackend
+    except ImportError:  # pragma: no cover - moto is the `local` extra
+        return
+    receive: Any = SQSBackend.receive_message
+    if getattr(receive, "atomic", False):
+        return
+
+    def atomic(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        # A re-entrant lock: moto's long poll waits on this condition, which releases it while waiting.
+        with self.get_queue(queue_name)._messages_lock:
+            return receive(self, queue_name, *args, **kwargs)
+
+    atomic.atomic = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = atomic  # type: ignore[method-assign]
 
 
 def untrack_instances() -> None:
@@ -317,6 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     quieten_moto()
     speed_up_sqs()
     untrack_instances()
+    atomic_sqs_receive()
     deduplicate_fifo_topics()
     count_requests(RequestCounter())
     from moto.server import main as moto_main
