@@ -43,6 +43,9 @@ request for one of them would fail, and nothing in the local stack makes one.
 `count_requests` counts every request by caller, service and operation (`/_local/requests` answers the
 counts as JSON): the figure the bench divides by photos. The caller is the `app/...` id in the
 User-Agent (`AWS_SDK_UA_APP_ID`), which the local stack sets for the functions' process.
+`DRIVER_ROUTING_MOTO_TRACE=FILE` writes every SQS send, receive and delete and every topic delivery to
+FILE (`local.moto_trace`), to tell a duplicate's cause.
+
 Everything else is moto's `main`, with the same arguments.
 """
 
@@ -55,6 +58,7 @@ import importlib.machinery
 import io
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -62,8 +66,11 @@ import time
 import types
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+from local.moto_trace import TRACE_ENV, MessageTrace, trace_messaging
 
 COUNTS_PATH = "/_local/requests"
 DEDUPLICATION_WINDOW_S = 300.0
@@ -344,6 +351,8 @@ def main(argv: list[str] | None = None) -> None:
     quieten_moto()
     speed_up_sqs()
     untrack_instances()
+    if os.environ.get(TRACE_ENV):
+        trace_messaging(MessageTrace(Path(os.environ[TRACE_ENV])))
     atomic_sqs_receive()
     deduplicate_fifo_topics()
     count_requests(RequestCounter())
