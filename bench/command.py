@@ -32,7 +32,6 @@ from bench.report import build_result, latency_curves, plot, plot_available, ren
 from bench.traced import traced_duplicates
 from driver_routing.output import emit_json
 
-
 # The CPU burners of `--starve` stop by themselves after this long, whatever becomes of the bench.
 STARVE_MAX_S = 1800.0
 

@@ -138,11 +138,11 @@ def explain(events: Iterable[dict[str, Any]], key: str, queue: str) -> dict[str,
         by_message.setdefault(event["id"], []).append(event)
     cause = "no second decision in the trace"
     if len(published) > 1:
-        dedup_ids = {e.get("dedup") for e in published}
+        dedup_ids = sorted({str(e.get("dedup")) for e in published})
         cause = (
             f"the topic delivered {len(published)} publishes with one deduplication id"
             if len(dedup_ids) == 1
-            else f"the chain published {len(published)} decisions under deduplication ids {sorted(map(str, dedup_ids))}"
+            else f"the chain published {len(published)} decisions, deduplication ids {dedup_ids}"
         )
     elif len(by_message) > 1:
         cause = f"one publish became {len(by_message)} messages on the subscriber's queue"
@@ -159,7 +159,7 @@ def explain(events: Iterable[dict[str, Any]], key: str, queue: str) -> dict[str,
             if failed:
                 cause = f"message {message_id} came back after its delete failed ({gap_ms} ms later)"
             elif deleted_before:
-                cause = f"message {message_id} was handed out again after its delete succeeded ({gap_ms} ms later)"
+                cause = f"message {message_id} was handed out again after its delete ({gap_ms} ms later)"
             else:
                 cause = (
                     f"message {message_id} was handed to two receivers {gap_ms} ms apart, the first still "

@@ -206,6 +206,8 @@ class LocalStack:
             str(self.crash_requests),
             "--call-counts",
             str(self.call_counts),
+            "--batching-window",
+            self.config.parameters.get("BatchingWindow", "0"),
         ]
         for environment, name in self.environments.items():
             queue = self.resources.queues[FUNCTIONS[name].source_queue]

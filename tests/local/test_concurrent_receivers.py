@@ -64,7 +64,7 @@ def moto_server() -> Iterator[str]:
 def receive_concurrently(url: str, *, fifo: bool) -> Counter[str]:
     """RECEIVERS threads receive ten at a time and delete at once, until the queue is drained; how
     often each message body was handed out."""
-    sqs = boto3.client(
+    sqs: Any = boto3.client(
         "sqs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
     )
     name = f"receivers-{time.monotonic_ns()}" + (".fifo" if fifo else "")
