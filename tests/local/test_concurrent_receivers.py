@@ -24,7 +24,12 @@ from local.processes import HOST, free_port
 MESSAGES = 120
 RECEIVERS = 4
 DEADLINE_S = 60.0
-QUEUE_PATCHES = ("messages", "delete_message")
+QUEUE_PATCHES = (
+    "messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+    "delete_message",
+)
 
 
 def preempted_visibility() -> Any:
