@@ -29,7 +29,11 @@ from bench.load import load_samples
 from bench.model_alone import bench_model
 from bench.phases import measure_chain
 from bench.report import build_result, latency_curves, plot, plot_available, render_table
+from bench.traced import traced_duplicates
 from driver_routing.output import emit_json
+
+# The CPU burners of `--starve` stop by themselves after this long, whatever becomes of the bench.
+STARVE_MAX_S = 1800.0
 
 
 def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
@@ -66,6 +70,18 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
     metavar="FUNCTION=N",
     help="Execution environments (poller processes) of one function (default: the stack's). Repeatable.",
 )
+@click.option(
+    "--starve",
+    is_flag=True,
+    help="Run the chain beside one CPU-burning process per core (each stops by itself).",
+)
+@click.option(
+    "--trace",
+    "trace_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every message moto sends, receives, deletes and publishes here (JSON lines), and explain "
+    "each duplicated photo from it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG.")
 def bench(
@@ -79,6 +95,8 @@ def bench(
     workers: int,
     timeout: float,
     concurrency_specs: tuple[str, ...],
+    starve: bool,
+    trace_path: Path | None,
     as_json: bool,
     plot_path: Path | None,
 ) -> None:
@@ -87,6 +105,7 @@ def bench(
     from local.demo import data_root, default_samples
     from local.processes import free_port
     from local.stack import LocalStack, StackConfig
+    from local.starvation import CpuBurners
 
     if count < 1 or offered_rate <= 0 or duration <= 0:
         raise click.UsageError("--photos, --rate and --duration must be positive")
@@ -116,13 +135,21 @@ def bench(
     click.echo(f"  {model['images_per_s']}")
 
     config = StackConfig(
-        aws_port=free_port(), endpoint_port=free_port(), state_dir=Path(".driver-routing/bench")
+        aws_port=free_port(),
+        endpoint_port=free_port(),
+        state_dir=Path(".driver-routing/bench"),
+        moto_trace=trace_path.resolve() if trace_path else None,
     )
     config.concurrency = {**config.concurrency, **concurrency}
+    if trace_path is not None:
+        trace_path.unlink(missing_ok=True)
+    burners = CpuBurners(count=(os.cpu_count() or 1) if starve else 0, max_s=STARVE_MAX_S)
+    if starve:
+        click.echo(f"starving the stack: {burners.count} CPU-burning processes beside it")
     load_before = os.getloadavg()
     click.echo(f"starting the local stack (moto :{config.aws_port}, endpoint :{config.endpoint_port}) ...")
     started = time.monotonic()
-    with LocalStack(config) as stack:
+    with burners, LocalStack(config) as stack:
         click.echo(f"stack ready in {time.monotonic() - started:.1f} s")
         chain = measure_chain(
             stack,
@@ -143,6 +170,8 @@ def bench(
         offered_rate=offered_rate,
         concurrency=config.concurrency,
         load_average=(load_before[0], os.getloadavg()[0]),
+        cpu_burners=burners.count,
+        duplicates_traced=traced_duplicates(trace_path, chain) if trace_path else None,
     )
     for line in render_table(result):
         click.echo(line)

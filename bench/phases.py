@@ -59,6 +59,7 @@ class Chain:
     decision_receive_errors: int
     poller_restarts: dict[str, int]
     stack_processes: list[str]
+    subscription_queue: str = ""  # the name of the bench's own subscriber queue, as moto's trace has it
 
 
 def p99_under_limit(phase: Phase) -> bool:
@@ -238,4 +239,5 @@ def measure_chain(
         decision_receive_errors=collector.errors,
         poller_restarts=dict(stack.restarts),
         stack_processes=sorted(stack.process_ids()),
+        subscription_queue=sub.queue_url.rsplit("/", 1)[-1],
     )

@@ -11,11 +11,12 @@ from typing import Any
 from bench.phases import P99_LIMIT_MS, Chain, Phase, p99_under_limit
 from bench.stats import per_second, rate, stage_values, summarise, summarise_stages
 
-# Targets from issue #15, for this 2-core machine.
+# Targets for this 2-core machine.
 TARGET_CHAIN_PHOTOS_PER_S = 60.0
 TARGET_P99_MS = P99_LIMIT_MS
 TARGET_PEAK_RSS_MB = 600.0
 TARGET_REQUESTS_PER_PHOTO = 6.0
+TARGET_CPU_MS_PER_PHOTO = 30.0
 
 SATURATED_STAGES = (
     "s3_event_to_ingested",
@@ -81,6 +82,8 @@ def build_result(
     offered_rate: float,
     concurrency: Mapping[str, int],
     load_average: tuple[float, float],
+    cpu_burners: int = 0,
+    duplicates_traced: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything `--json` prints; the table and the plot read only this."""
     steady, burst = chain.steady, chain.burst
@@ -96,6 +99,10 @@ def build_result(
         "ratio": round(chain_rate / limit, 3) if limit else None,
         "requests_per_photo": requests_per_photo(burst),
         "requests_per_photo_by_operation": _phase_figures(burst)["requests_per_photo_by_operation"],
+        "requests_per_photo_at_rate": requests_per_photo(steady),
+        # CPU of the whole stack per photo: sustained (the throughput run) and at the offered rate.
+        "cpu_ms_per_photo": cpu_ms_per_photo(burst).get("total"),
+        "cpu_ms_per_photo_at_rate": cpu_ms_per_photo(steady).get("total"),
         "latency_ms": _percentiles(lat_stages, "upload_to_record"),
         "decision_latency_ms": _percentiles(lat_stages, "upload_to_decision"),
         "max_rate_p99_under_1s": max_rate_p99_under_1s(chain),
@@ -132,7 +139,12 @@ def build_result(
         "concurrency": dict(concurrency),
         # The machine's 1-minute load average at the start and the end: other work skews every figure.
         "load_average": [round(load_average[0], 2), round(load_average[1], 2)],
+        # `--starve`: CPU-burning processes beside the stack (0: a run on whatever else the host runs).
+        "starved": cpu_burners > 0,
+        "cpu_burners": cpu_burners,
     }
+    if duplicates_traced is not None:
+        result["duplicates_traced"] = duplicates_traced
     result["targets"] = targets(result)
     return result
 
@@ -170,6 +182,17 @@ def targets(result: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "value": result["peak_rss_mb"],
             "met": result["peak_rss_mb"] <= TARGET_PEAK_RSS_MB,
         },
+        "requests_per_photo_at_rate": {
+            "target": f"<= {TARGET_REQUESTS_PER_PHOTO:g} at {result['latency']['offered_rate']:g}/s",
+            "value": result["requests_per_photo_at_rate"],
+            "met": result["requests_per_photo_at_rate"] <= TARGET_REQUESTS_PER_PHOTO,
+        },
+        "cpu_ms_per_photo": {
+            "target": f"<= {TARGET_CPU_MS_PER_PHOTO:g}",
+            "value": result["cpu_ms_per_photo"],
+            "met": result["cpu_ms_per_photo"] is not None
+            and result["cpu_ms_per_photo"] <= TARGET_CPU_MS_PER_PHOTO,
+        },
     }
 
 
@@ -190,12 +213,14 @@ def render_table(result: Mapping[str, Any]) -> list[str]:
         f"{result['requests_per_photo_by_operation']}",
         f"max rate, p99<1s {result['max_rate_p99_under_1s']!s:>8} photos/s   sweep: "
         + ", ".join(f"{r['offered_rate']:g}/s p99 {r['latency_ms']['p99']}" for r in result["sweep"]),
-        f"concurrency      {result['concurrency']}; load average {result['load_average']}",
+        f"concurrency      {result['concurrency']}; load average {result['load_average']}"
+        + (f"; starved by {result['cpu_burners']} CPU burners" if result["starved"] else ""),
         f"lost/duplicated  {result['lost']:>4} / {result['duplicated']}",
         f"peak RSS         {result['peak_rss_mb']:>8.1f} MB   {result['peak_rss_by_process_mb']}",
         f"CPU cores, latency run     {lat['cpu_cores_by_process']}",
         f"CPU cores, throughput run  {tput['cpu_cores_by_process']}",
         f"CPU ms per photo, throughput run  {tput['cpu_ms_per_photo']}",
+        f"CPU ms per photo, latency run     {lat['cpu_ms_per_photo']}",
         "",
         f"latency at {lat['offered_rate']:g} photos/s offered "
         f"({lat['achieved_rate']:g}/s achieved, {lat['photos']} photos), ms:",
@@ -207,6 +232,8 @@ def render_table(result: Mapping[str, Any]) -> list[str]:
         row = tput["stages_ms"].get(name)
         if row and row["count"]:
             lines.append(_stage_row(name, row, count=False))
+    for traced in result.get("duplicates_traced", []):
+        lines += ["", f"duplicated {traced['key']}: {traced['cause']}"]
     lines += ["", "targets:"]
     for name, row in result["targets"].items():
         lines.append(

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from shared.contracts import Route, RoutingDecision
+
+DELETE_ATTEMPTS = 3
+DELETE_RETRY_S = 0.2
 
 
 class DecisionSubscription:
@@ -22,6 +28,9 @@ class DecisionSubscription:
         self._routes = routes
         self.queue_url = ""
         self._subscription_arn = ""
+        # Messages handed out whose delete did not go through: SQS will deliver them again.
+        self._not_deleted: set[str] = set()
+        self._lock = threading.Lock()  # receivers may share one subscription
 
     def __enter__(self) -> DecisionSubscription:
         name = f"driver-routing-watch-{uuid.uuid4().hex[:12]}"
@@ -61,16 +70,41 @@ class DecisionSubscription:
         return self
 
     def receive(self, wait_s: int = 1) -> list[RoutingDecision]:
+        """The decisions that arrived, each once: what was received is deleted (its failed entries
+        retried), and a message whose delete never went through is not handed out again when SQS
+        delivers it a second time after its visibility timeout."""
         response = self._sqs.receive_message(
             QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s
         )
         messages = response.get("Messages", [])
+        with self._lock:
+            fresh = [m for m in messages if m["MessageId"] not in self._not_deleted]
         if messages:
-            self._sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
-        return [RoutingDecision.model_validate_json(m["Body"]) for m in messages]
+            deleted = self._delete(messages)
+            with self._lock:
+                self._not_deleted.update(m["MessageId"] for m in fresh if m["MessageId"] not in deleted)
+                self._not_deleted.difference_update(deleted)
+        return [RoutingDecision.model_validate_json(m["Body"]) for m in fresh]
+
+    def _delete(self, messages: list[dict[str, Any]]) -> set[str]:
+        """Delete these messages, retrying the entries that failed; the message ids deleted."""
+        pending = {str(i): m for i, m in enumerate(messages)}
+        for attempt in range(DELETE_ATTEMPTS):
+            if attempt:
+                time.sleep(DELETE_RETRY_S * 2 ** (attempt - 1))
+            try:
+                response = self._sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": i, "ReceiptHandle": m["ReceiptHandle"]} for i, m in pending.items()],
+                )
+            except (BotoCoreError, ClientError):
+                continue  # the whole call failed or its answer was lost: every entry again
+            failed = {str(f["Id"]) for f in response.get("Failed", [])}
+            pending = {i: m for i, m in pending.items() if i in failed}
+            if not pending:
+                break
+        not_deleted = {m["MessageId"] for m in pending.values()}
+        return {m["MessageId"] for m in messages} - not_deleted
 
     def collect(
         self,

@@ -112,6 +112,7 @@ class SqsEventSource:
         batch_size: int = 10,
         wait_time_s: int = 2,
         concurrency: int = 1,
+        batching_window_s: float = 0.0,
         new_environment: Callable[[], Handler] | None = None,
     ) -> None:
         self._sqs = sqs
@@ -124,6 +125,7 @@ class SqsEventSource:
         self._batch_size = batch_size
         self._wait_time_s = wait_time_s
         self._concurrency = concurrency
+        self._batching_window_s = batching_window_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -136,18 +138,28 @@ class SqsEventSource:
     def crash_next(self) -> None:
         self._crash.set()
 
-    def poll_once(self) -> int:
-        """Receive one batch, invoke the handler, delete what succeeded. Returns the batch size."""
+    def _receive(self, count: int, wait_s: int) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_time_s,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait_s,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
         messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke the handler, delete what succeeded. Returns the batch size.
+
+        With a batching window (Lambda's `MaximumBatchingWindowInSeconds`) a batch that is not full
+        waits that long from its first message for more, then takes what arrived in one receive."""
+        messages = self._receive(self._batch_size, self._wait_time_s)
         if not messages:
             return 0
+        if self._batching_window_s > 0 and len(messages) < self._batch_size:
+            self._stop.wait(self._batching_window_s)
+            messages += self._receive(self._batch_size - len(messages), 0)
         event = lambda_sqs_event(messages, self.queue_arn, self._region)
         with self._invoking:
             context = LocalLambdaContext(self.function_name, self._timeout_s)

@@ -15,6 +15,15 @@ every receipt handle in a DeleteMessageBatch takes two scans that rebuild each m
 With 2,000 queued that is most of moto's time. `speed_up_sqs` keeps the same answers with one clock
 reading per scan and one pass per deletion, and takes the queue's lock while it rebuilds the message list
 (moto's own version could drop a message appended by a concurrent send during the rebuild).
+
+moto's `SQSBackend.receive_message` checks each message's visibility and later marks it received with no
+lock held between the two: two receives that the server's threads run at once can both hand out the same
+message (FIFO queues included), which SQS never does while the first receiver holds it. A starved host
+(CPU-burning work beside the stack) widens that window enough to double a photo's decision on a
+subscriber's queue. `atomic_sqs_receive` makes each receive's scan, marking and dead-letter moves one
+step under the queue's own lock (the condition its long polls wait on, so a waiting receive does not
+hold it).
+
 moto's `BaseModel` keeps every model instance it ever creates in a class-level list (for its
 `/moto-api/data.json` view): every SQS message handed out, every deep copy of a DynamoDB item a scan or
 query returns. Over a long run that list, not the data, is most of moto's memory. `untrack_instances`
@@ -34,6 +43,9 @@ request for one of them would fail, and nothing in the local stack makes one.
 `count_requests` counts every request by caller, service and operation (`/_local/requests` answers the
 counts as JSON): the figure the bench divides by photos. The caller is the `app/...` id in the
 User-Agent (`AWS_SDK_UA_APP_ID`), which the local stack sets for the functions' process.
+`DRIVER_ROUTING_MOTO_TRACE=FILE` writes every SQS send, receive and delete and every topic delivery to
+FILE (`local.moto_trace`), to tell a duplicate's cause.
+
 Everything else is moto's `main`, with the same arguments.
 """
 
@@ -46,6 +58,7 @@ import importlib.machinery
 import io
 import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -53,8 +66,11 @@ import time
 import types
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+from local.moto_trace import TRACE_ENV, MessageTrace, trace_messaging
 
 COUNTS_PATH = "/_local/requests"
 DEDUPLICATION_WINDOW_S = 300.0
@@ -129,6 +145,24 @@ def speed_up_sqs() -> None:
     queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
     queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
     queue.delete_message = delete_message  # type: ignore[method-assign]
+
+
+def atomic_sqs_receive() -> None:
+    try:
+        from moto.sqs.models import SQSBackend
+    except ImportError:  # pragma: no cover - moto is the `local` extra
+        return
+    receive: Any = SQSBackend.receive_message
+    if getattr(receive, "atomic", False):
+        return
+
+    def atomic(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        # A re-entrant lock: moto's long poll waits on this condition, which releases it while waiting.
+        with self.get_queue(queue_name)._messages_lock:
+            return receive(self, queue_name, *args, **kwargs)
+
+    atomic.atomic = True  # type: ignore[attr-defined]
+    SQSBackend.receive_message = atomic  # type: ignore[method-assign]
 
 
 def untrack_instances() -> None:
@@ -317,6 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     quieten_moto()
     speed_up_sqs()
     untrack_instances()
+    if os.environ.get(TRACE_ENV):
+        trace_messaging(MessageTrace(Path(os.environ[TRACE_ENV])))
+    atomic_sqs_receive()
     deduplicate_fifo_topics()
     count_requests(RequestCounter())
     from moto.server import main as moto_main

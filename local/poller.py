@@ -77,11 +77,18 @@ class CallCounter:
     help="One execution environment. Repeatable.",
 )
 @click.option("--wait-time", default=2, show_default=True, help="Long-poll seconds per receive.")
+@click.option(
+    "--batching-window",
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait to fill a batch (the template's BatchingWindow).",
+)
 @click.option("--crash-requests", type=click.Path(path_type=Path), help="Names of environments to crash.")
 @click.option("--call-counts", type=click.Path(path_type=Path), help="Where to write the API call counts.")
 def main(
     environments: tuple[tuple[str, str, str, str], ...],
     wait_time: int,
+    batching_window: float,
     crash_requests: Path | None,
     call_counts: Path | None,
 ) -> None:
@@ -102,6 +109,7 @@ def main(
             function_timeout_s=settings.function_timeout_s,
             region=settings.aws_region,
             wait_time_s=wait_time,
+            batching_window_s=batching_window,
             new_environment=FUNCTIONS[function].load_handler,
         )
     stopping = threading.Event()

@@ -23,6 +23,7 @@ from driver_routing.stack_outputs import StackResources
 from local.deploy import deploy_stack, needs_managed_policies
 from local.functions import FUNCTIONS
 from local.identity import LocalIdentity, deploy_identity
+from local.moto_trace import TRACE_ENV
 from local.processes import HOST, die_with_parent, port_is_free, stop_processes, wait_for_http
 
 
@@ -58,6 +59,8 @@ class StackConfig:
     endpoint_args: tuple[str, ...] = ()
     # An AWS endpoint already running (a moto server started elsewhere): do not start one.
     external_aws_url: str | None = None
+    # Where moto writes every message it sends, receives, deletes and publishes (`local.moto_trace`).
+    moto_trace: Path | None = None
 
 
 class LocalStack:
@@ -149,7 +152,10 @@ class LocalStack:
                     "-p",
                     str(self.config.aws_port),
                 ],
-                {"MOTO_IAM_LOAD_MANAGED_POLICIES": str(self._managed_policies()).lower()},
+                {
+                    "MOTO_IAM_LOAD_MANAGED_POLICIES": str(self._managed_policies()).lower(),
+                    **({TRACE_ENV: str(self.config.moto_trace)} if self.config.moto_trace else {}),
+                },
             )
         self._endpoint = self._spawn(
             "endpoint",
@@ -200,6 +206,8 @@ class LocalStack:
             str(self.crash_requests),
             "--call-counts",
             str(self.call_counts),
+            "--batching-window",
+            self.config.parameters.get("BatchingWindow", "0"),
         ]
         for environment, name in self.environments.items():
             queue = self.resources.queues[FUNCTIONS[name].source_queue]

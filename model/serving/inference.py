@@ -83,6 +83,9 @@ class Predictor:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # onnxruntime's pool threads spin after each run waiting for the next one: CPU burnt while the
+        # endpoint is idle, taken from whatever shares the host (the local stack, other containers).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         thumbnail = self.metadata.thumbnail
         self.thumbnail_max_side = thumbnail.max_side if thumbnail else 0

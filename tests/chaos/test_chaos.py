@@ -5,7 +5,13 @@ before its batch was deleted (the router's crash falls between SNS accepting its
 forgetting their messages). Nothing is lost, and a subscriber queue of the test's own sees each
 decision once.
 
-Run alone with `make chaos`; its last line is one JSON object with the counts.
+Then the starved phase: photos and repeated notifications while one CPU-burning process per core runs
+beside the stack, and four receivers share the subscriber queue, as on a noisy laptop or a CI box.
+Nothing is lost or doubled there either; a photo decided twice is explained from moto's trace of its
+messages.
+
+Run alone with `make chaos`; its last line is one JSON object with the counts, the starved phase's
+under `starved`.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from typing import Any
 import pytest
 
 from driver_routing.subscription import DecisionSubscription
+from local.moto_trace import explain, read
 from local.stack import POLLERS, LocalStack
+from local.starvation import CpuBurners
 from shared.aws import clients
 from shared.aws.capture_table import CaptureTable
 from tests.samples import bad_uploads, noisy_image, s3_notification
@@ -47,6 +55,9 @@ BURST_PER_S = 150  # the uploads just before each fault: the fault hits full que
 BURST_UPLOADS = 60
 STAGES = ("ingest", "classifier", "router", "capture")
 DEADLINE_S = 900
+STARVED_GOOD = 300
+STARVED_UPLOADS_PER_S = 20
+STARVED_DEADLINE_S = 120  # the burners stop by themselves after this, whatever the test does
 # `make chaos` prints this file last: the run's counts as one JSON object on the last line.
 RESULT = Path(os.environ.get("CHAOS_RESULT", ".driver-routing/chaos.json"))
 
@@ -69,6 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         parameters={"FunctionTimeout": "10", "QueueVisibilityTimeout": "15", "MaxReceiveCount": "8"},
         function_settings={"ENDPOINT_ATTEMPTS": "3", "MAX_PHOTO_BYTES": str(TOO_LARGE_BYTES)},
         endpoint_args=("--fault-throttle-rate", "0.05", "--enable-fault-injection", "--fault-seed", "7"),
+        moto_trace=Path(tmp_path_factory.mktemp("trace")) / "moto-trace.jsonl",
     ) as running:
         yield running
 
@@ -293,3 +305,80 @@ def test_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
     assert counts["published_twice"] == 0, "a subscriber saw a decision twice"
     assert stack.restarts[POLLERS] == 2
     assert all(n >= 1 for n in counts["stages_crashed"].values()), counts["stages_crashed"]
+
+
+def duplicates_traced(stack: LocalStack, keys: list[str], sub: DecisionSubscription) -> list[str]:
+    """The cause of each photo's second decision, from moto's trace of its messages."""
+    if not keys or stack.config.moto_trace is None:
+        return []
+    events = list(read(stack.config.moto_trace))
+    queue = sub.queue_url.rsplit("/", 1)[-1]
+    return [f"{key}: {explain(events, key, queue)['cause']}" for key in keys[:5]]
+
+
+def test_starved_nothing_lost_nothing_doubled(stack: LocalStack) -> None:
+    assert stack.resources is not None
+    run = uuid.uuid4().hex[:6]
+    s3, sqs = clients.client("s3", REGION), clients.client("sqs", REGION)
+    bucket, ingest_url = stack.resources.bucket, stack.resources.queues["ingest"].url
+    uploaded: dict[str, str] = {}
+    decisions: Counter[str] = Counter()
+    repeated = 0
+    with (
+        DecisionSubscription(
+            clients.client("sqs", REGION), clients.client("sns", REGION), stack.resources.topic_arn
+        ) as sub,
+        CpuBurners(max_s=STARVED_DEADLINE_S + 30) as burners,
+    ):
+        t0 = time.monotonic()
+        clock = t0
+        # GIVEN photos at a steady rate beside the burners, every eighth notified twice by "S3"
+        for item in range(STARVED_GOOD):
+            key = f"photos/starved-{run}-{item % 20}/{item:04d}.jpg"
+            body = noisy_image(10_000 + item)
+            uploaded[key] = put(s3, bucket, key, body)
+            if item % 8 == 0:
+                sqs.send_message(
+                    QueueUrl=ingest_url, MessageBody=s3_notification(bucket, key, uploaded[key], len(body))
+                )
+                repeated += 1
+            clock += 1 / STARVED_UPLOADS_PER_S
+            time.sleep(max(0.0, clock - time.monotonic()))
+        # WHEN four receivers share the subscriber queue until every photo is decided
+        while time.monotonic() - t0 < STARVED_DEADLINE_S:
+            with ThreadPoolExecutor(4) as pool:
+                for batch in pool.map(lambda _: sub.receive(wait_s=1), range(4)):
+                    decisions.update(d.photo.key for d in batch)
+            stack.supervise()
+            if all(decisions[k] for k in uploaded):
+                break
+        starved_s = time.monotonic() - t0
+        burning = burners.running()
+        time.sleep(5)  # late duplicates would arrive now
+        for decision in sub.receive(wait_s=2) + sub.receive(wait_s=1):
+            decisions[decision.photo.key] += 1
+        doubled = [k for k in uploaded if decisions[k] > 1]
+        explained = duplicates_traced(stack, doubled, sub)
+    table = CaptureTable(clients.client("dynamodb", REGION), stack.resources.capture_table)
+    records = Counter(r.photo_key for r in table.scan() if f"starved-{run}" in r.photo_key)
+    counts: dict[str, Any] = {
+        "cpu_burners": burners.count,
+        "burners_running_at_the_end": burning,
+        "uploaded": len(uploaded),
+        "repeated_notifications": repeated,
+        "decisions": sum(decisions[k] for k in uploaded),
+        "records": sum(records[k] for k in uploaded),
+        "lost": len([k for k in uploaded if not decisions[k] or not records[k]]),
+        "duplicated": sum(max(0, decisions[k] - 1) + max(0, records[k] - 1) for k in uploaded),
+        "duplicates_traced": explained,
+        "seconds": round(starved_s, 1),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    print("\nstarved: " + json.dumps(counts))
+    result = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps({**result, "starved": counts}) + "\n")
+    # THEN every photo has one decision and one record, and the host really was starved meanwhile
+    assert counts["cpu_burners"] >= 1 and counts["burners_running_at_the_end"] == counts["cpu_burners"]
+    assert counts["lost"] == 0, [k for k in uploaded if not decisions[k] or not records[k]][:10]
+    assert counts["duplicated"] == 0, explained

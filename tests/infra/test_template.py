@@ -298,6 +298,7 @@ def test_every_function_consumes_its_queue_reporting_batch_item_failures(cfn: di
         props = mapping["Properties"]
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert props["BatchSize"] == 10
+        assert props["MaximumBatchingWindowInSeconds"] == {"Ref": "BatchingWindow"}
         # The compensating control for checkov's CKV_AWS_115 skip.
         assert props["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "MaxConcurrency"}
         consumed[props["FunctionName"]["Ref"]] = props["EventSourceArn"]["Fn::GetAtt"][0]

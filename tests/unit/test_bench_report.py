@@ -119,6 +119,9 @@ def test_result_has_the_json_keys_scripts_read() -> None:
         "ratio",
         "requests_per_photo",
         "requests_per_photo_by_operation",
+        "requests_per_photo_at_rate",
+        "cpu_ms_per_photo",
+        "cpu_ms_per_photo_at_rate",
         "max_rate_p99_under_1s",
         "sweep",
         "latency_ms",
@@ -138,6 +141,8 @@ def test_result_has_the_json_keys_scripts_read() -> None:
         "cpu_count",
         "concurrency",
         "load_average",
+        "starved",
+        "cpu_burners",
         "targets",
     }
     per_phase = {
@@ -201,7 +206,11 @@ def test_targets_of_a_known_run() -> None:
         "lost_and_duplicated": False,
         "p99_upload_to_record_ms": True,
         "peak_rss_mb": True,
+        "requests_per_photo_at_rate": True,
+        "cpu_ms_per_photo": False,
     }
+    # 4 photos over 3 s of a stack using half a core: 375 ms each
+    assert targets["cpu_ms_per_photo"]["value"] == 375.0
     assert targets["lost_and_duplicated"]["value"] == "0 / 1"
     assert targets["p99_upload_to_record_ms"]["target"] == "<= 1000 at 4/s"
 
@@ -234,12 +243,14 @@ def test_table_of_a_known_run() -> None:
     saturated = lines[lines.index("under the throughput run (saturated), ms:") + 1]
     assert saturated.split() == ["decided_to_captured", "10.0", "10.0", "10.0", "10.0"]
     assert "max rate, p99<1s      8.0 photos/s   sweep: 8/s p99 400.0, 16/s p99 1489.0" in lines
-    assert lines[-5:] == [
+    assert lines[-7:] == [
         "  chain_photos_per_s         >= 60                  2.0            NOT MET",
         "  requests_per_photo         <= 6                   5.5            met",
         "  lost_and_duplicated        0 / 0                  0 / 1          NOT MET",
         "  p99_upload_to_record_ms    <= 1000 at 4/s         398.0          met",
         "  peak_rss_mb                <= 600                 250.0          met",
+        "  requests_per_photo_at_rate <= 6 at 4/s            0.0            met",
+        "  cpu_ms_per_photo           <= 30                  375.0          NOT MET",
     ]
 
 

@@ -22,7 +22,7 @@ def sqs() -> Iterator[Any]:
         yield boto3.client("sqs", region_name="us-east-1")
 
 
-def make_source(sqs: Any, handler: Any) -> SqsEventSource:
+def make_source(sqs: Any, handler: Any, *, batching_window_s: float = 0.0) -> SqsEventSource:
     url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
     return SqsEventSource(
         sqs=sqs,
@@ -33,6 +33,7 @@ def make_source(sqs: Any, handler: Any) -> SqsEventSource:
         function_timeout_s=5,
         region="us-east-1",
         wait_time_s=0,
+        batching_window_s=batching_window_s,
     )
 
 
@@ -182,3 +183,27 @@ def test_each_environment_loads_its_own_copy_of_the_handler_modules() -> None:
     client_of = lambda module: module.build_router.__globals__["client"]  # noqa: E731
     assert client_of(first) is client_of(second)
     assert callable(FUNCTIONS["router"].load_handler())
+
+
+def test_a_batching_window_gathers_what_arrives_within_it_into_one_invocation(sqs: Any) -> None:
+    # GIVEN an event source with a batching window, one message queued and three more sent meanwhile
+    batches: list[int] = []
+    source = make_source(
+        sqs, lambda event, context: batches.append(len(event["Records"])), batching_window_s=0.3
+    )
+    sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"n": 1}))
+    original_wait = source._stop.wait
+
+    def window(seconds: float) -> bool:
+        for n in range(2, 5):
+            sqs.send_message(QueueUrl=source.queue_url, MessageBody=json.dumps({"n": n}))
+        return original_wait(seconds)
+
+    source._stop.wait = window  # type: ignore[method-assign,assignment]
+
+    # WHEN it polls once
+    handled = source.poll_once()
+
+    # THEN the four messages went to the handler in one invocation, and were deleted
+    assert handled == 4 and batches == [4]
+    assert depth(sqs, source.queue_url) == (0, 0)
