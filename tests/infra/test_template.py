@@ -227,7 +227,13 @@ def test_capture_table_keys_indexes_and_protection(sam: dict[str, Any]) -> None:
     assert depot_board == [("depot_day", "HASH"), ("decided_at", "RANGE")]
     assert {g["Projection"]["ProjectionType"] for g in indexes.values()} == {"ALL"}
     types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-    assert types == {"photo_id": "S", "driver_id": "S", "decision_day": "S", "depot_day": "S", "decided_at": "S"}
+    assert types == {
+        "photo_id": "S",
+        "driver_id": "S",
+        "decision_day": "S",
+        "depot_day": "S",
+        "decided_at": "S",
+    }
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
