@@ -290,6 +290,8 @@ class CaptureRecord(Answer):
         model_class = data.get("vehicle_class")
         if isinstance(review, dict) and review.get("label") != NOT_A_VEHICLE:
             data["vehicle_class"] = review.get("label")
+        elif data["outcome"] != Route.ROUTED:
+            data["vehicle_class"] = None  # the class the driver is routed as: none
         no_two_wheeler = data.get("reason") == ReviewReason.NO_TWO_WHEELER
         data.setdefault("model_answer", NONE if no_two_wheeler else model_class)
         return data

@@ -32,6 +32,7 @@ SENTENCES: dict[RejectionReason, str] = {
     ),
     RejectionReason.OBJECT_MISSING: "The photo was gone before we could read it. Please upload it again.",
     RejectionReason.ENDPOINT_REJECTED: f"Our system could not look at this photo. {RETAKE}",
+    RejectionReason.UNKNOWN_DEPOT: "Your account names a depot we do not know. Please ask the depot.",
     RejectionReason.NOT_A_VEHICLE: (
         "The dispatcher could not see a bicycle or motorcycle. Please photograph your vehicle."
     ),

@@ -35,7 +35,8 @@ def decide(assessment: Prediction | Rejection, rules: RoutingRules) -> RoutingDe
         return RoutingDecision(
             photo=photo,
             driver_id=assessment.driver_id,
-            depot_id=photo.depot_id,
+            # the depot whose board shows it: the photo's own, or the default when it names none
+            depot_id=depot[0] if depot is not None else photo.depot_id,
             outcome=Route.REJECTED,
             route=Route.REJECTED.value,
             reason=reason.value,

@@ -79,14 +79,19 @@ def test_the_api_stage_logs_access_and_is_throttled(cfn: dict[str, Any]) -> None
     assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
 
 
-def test_people_are_created_by_the_depot_and_cannot_set_their_own_driver_id(sam: dict[str, Any]) -> None:
+def test_people_are_created_by_the_depot_and_cannot_set_their_own_driver_id_or_depot(
+    sam: dict[str, Any],
+) -> None:
     pool = resource(sam, "UserPool")
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
-    assert [a["Name"] for a in pool["Schema"]] == ["driver_id"]
+    assert [a["Name"] for a in pool["Schema"]] == ["driver_id", "depot_id"]
+    # a depot id as the routing rules spell one (services/router/rules.py DEPOT_ID: 1-32 characters)
+    (depot,) = [a for a in pool["Schema"] if a["Name"] == "depot_id"]
+    assert depot["StringAttributeConstraints"] == {"MinLength": "1", "MaxLength": "32"}
     client = resource(sam, "UserPoolClient")
     assert client["GenerateSecret"] is False
     assert client["WriteAttributes"] == []
-    assert "custom:driver_id" in client["ReadAttributes"]
+    assert {"custom:driver_id", "custom:depot_id"} <= set(client["ReadAttributes"])
     assert client["PreventUserExistenceErrors"] == "ENABLED"
     groups = {
         g["Properties"]["GroupName"] for g in resources_of_type(sam, "AWS::Cognito::UserPoolGroup").values()
@@ -102,8 +107,9 @@ def test_the_api_role_grants_exactly_what_the_api_does(sam: dict[str, Any]) -> N
         | {(a, photos) for a in ("s3:PutObject", "s3:GetObject", "s3:GetObjectVersion")}
         | {("s3:ListBucket", "PhotoBucket.Arn")}
         | {("dynamodb:GetItem", "CaptureTable.Arn"), ("dynamodb:PutItem", "CaptureTable.Arn")}
+        # a driver's uploads (by-driver), a depot's board (by-depot-day): the API reads no other index
         | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-driver")}
-        | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-day")}
+        | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-depot-day")}
         | {("sns:Publish", "RoutingTopic")}
     )
     (listing,) = [

@@ -28,6 +28,10 @@ import pytest
 from driver_routing.stack_outputs import QueueRef, StackNotFoundError, StackResources, describe_stack
 from local.deploy import LocalStackError, StackVerificationError, deploy_stack, registry
 from local.processes import free_port, stop_processes, wait_for_http
+from services.router.domain import decide_review
+from shared.aws.messaging import DecisionTopic
+from shared.contracts import Review, RoutingDecision
+from tests.decisions import BIKE, RULES, decided, sure, unsure
 
 REGION = "us-east-1"
 STACK = "test-routing"
@@ -172,20 +176,28 @@ def test_a_decision_published_to_the_topic_reaches_the_capture_queue_raw(
     endpoint: str, stack: StackResources
 ) -> None:
     sns, sqs = client(endpoint, "sns"), client(endpoint, "sqs")
-    decision = json.dumps({"route": "short-radius", "driver_id": "d1"})
+    topic = DecisionTopic(sns, stack.topic_arn)
+    decision = decided(sure(), key="photos/d1/a.jpg")
+    reviewed = decide_review(
+        decided(unsure(), key="photos/d1/b.jpg"), Review(reviewer="pat", label=BIKE), RULES
+    )
 
-    for _ in range(2):  # the router's retry after a crash: the FIFO topic keeps the first
-        sns.publish(
-            TopicArn=stack.topic_arn,
-            Message=decision,
-            MessageAttributes={"route": {"DataType": "String", "StringValue": "short-radius"}},
-            MessageGroupId="d1",
-            MessageDeduplicationId="photo-digest-1",
-        )
+    for sent in (decision, decision, reviewed):  # the router's retry after a crash: FIFO keeps the first
+        entry = topic.entry(0, sent)
+        del entry["Id"]
+        sns.publish(TopicArn=stack.topic_arn, **entry)
 
-    (message,) = receive_all(sqs, stack.queues["capture"].url, wanted=2, timeout_s=2)
-    assert message["Body"] == decision  # raw: no SNS envelope, and once
-    assert message["MessageAttributes"]["route"]["StringValue"] == "short-radius"
+    # THEN the model's decision arrives once, raw (no SNS envelope), with the attributes it was sent
+    # with; the dispatcher's review does not reach capture (the subscription's filter policy)
+    (received,) = receive_all(sqs, stack.queues["capture"].url, wanted=2, timeout_s=2)
+    assert RoutingDecision.model_validate_json(received["Body"]) == decision
+    attributes = {name: value["StringValue"] for name, value in received["MessageAttributes"].items()}
+    assert attributes == decision.message_attributes()
+    assert (attributes["route"], attributes["outcome"], attributes["decided_by"]) == (
+        "short-radius",
+        "routed",
+        "model",
+    )
 
 
 def test_a_message_received_too_often_moves_to_its_dlq(endpoint: str, stack: StackResources) -> None:

@@ -4,6 +4,7 @@ GIVEN a dispatcher signed in on the board page the local API gateway serves
 WHEN a driver's photo is routed, and a photo waits for manual review
 THEN the decision appears in its bay within 2 seconds without a reload, and one click on a choice
 routes the waiting driver: one reviewed decision on the topic, the review in the capture record.
+Every card says what was decided and why in the answer line (shared/answers.py).
 Screenshots of the board are saved to $BOARD_SCREENSHOT_DIR (default build/screenshots; `docs/` holds
 the README's copies). The photo waiting for review is a generated picture: no sample photo is ever
 committed, a screenshot of one included.
@@ -25,11 +26,13 @@ from driver_routing.driver_app import sign_in, upload
 from driver_routing.people import create_user
 from driver_routing.subscription import DecisionSubscription
 from local.stack import LocalStack
+from services.router.domain import decide
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.aws.messaging import DecisionTopic
-from shared.contracts import PhotoRef, Probabilities, Route, RoutingDecision, VehicleClass
+from shared.contracts import PhotoRef, Route, RoutingDecision
 from tests.conftest import DATA, REPO
+from tests.decisions import BIKE, MOTO, RULES, prediction
 from tests.format_samples import jpeg, scene
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -79,16 +82,9 @@ def waiting_for_review(stack: LocalStack, driver_id: str) -> PhotoRef:
         size=len(body),
         uploaded_at=datetime.now(UTC),
     )
-    decision = RoutingDecision(
-        photo=ref,
-        driver_id=driver_id,
-        route=Route.MANUAL_REVIEW,
-        vehicle_class=VehicleClass.MOTORCYCLE,
-        confidence=0.61,
-        probabilities=Probabilities(bicycle=0.39, motorcycle=0.61),
-        reason="low-confidence",
-        rules_version="test",
-    )
+    unsure = prediction({BIKE: 0.39, MOTO: 0.61, "none": 0.0}, key=key).model_copy(update={"photo": ref})
+    decision = decide(unsure, RULES)
+    assert decision.outcome == Route.MANUAL_REVIEW and decision.driver_id == driver_id
     DecisionTopic(client("sns", REGION), stack.resources.topic_arn).publish(decision)
     return ref
 
@@ -126,7 +122,7 @@ def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStac
     shown_after_s = time.monotonic() - captured
     assert shown_after_s < 2.0
     card = page.inner_text(f"[data-bay='B-NEAR-01'] [data-photo-id='{record.photo_id}']")
-    assert driver_id in card and "bicycle" in card
+    assert driver_id in card and "bicycle" in card and "→ bay B-NEAR-01" in card
 
     # GIVEN a photo waiting for manual review, with its photo shown in the review lane
     with DecisionSubscription(
@@ -139,10 +135,10 @@ def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStac
         page.screenshot(path=str(SCREENSHOT.with_name("board-phone.png")), full_page=True)
         # WHEN the dispatcher says it is a bicycle
         page.click(f"{lane_card} button[data-label='bicycle']")
-        # THEN it leaves the lane for the bicycle bay, marked as decided by that dispatcher
+        # THEN it leaves the lane for the bicycle bay, its line saying which dispatcher decided what
         page.wait_for_selector(f"[data-bay='B-NEAR-01'] [data-photo-id='{waiting.photo_id}']", timeout=3000)
         assert page.query_selector(lane_card) is None
-        assert f"by {dispatcher}" in page.inner_text(
+        assert f"{dispatcher} (dispatcher): bicycle → bay B-NEAR-01" in page.inner_text(
             f"[data-bay='B-NEAR-01'] [data-photo-id='{waiting.photo_id}']"
         )
         # AND the topic carries one reviewed decision for it, and the record keeps the model's call
@@ -155,11 +151,16 @@ def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStac
     # the router's manual-review decision, then exactly one reviewed decision
     assert [d.decided_by for d in seen] == ["model", f"dispatcher:{dispatcher}"]
     reviewed = seen[1]
-    assert (reviewed.schema_version, reviewed.bay, reviewed.route) == ("1.1", "B-NEAR-01", Route.SHORT_RADIUS)
+    assert (reviewed.schema_version, reviewed.outcome, reviewed.bay, reviewed.route) == (
+        "1.2",
+        Route.ROUTED,
+        "B-NEAR-01",
+        "short-radius",
+    )
     stored = table.get(waiting.photo_id)
     assert stored is not None and stored.review is not None
-    assert (stored.review.reviewer, stored.review.label.value) == (dispatcher, "bicycle")
-    assert (stored.vehicle_class, stored.confidence) == (VehicleClass.MOTORCYCLE, 0.61)
+    assert (stored.review.reviewer, stored.review.label, stored.vehicle_class) == (dispatcher, BIKE, BIKE)
+    assert (stored.model_answer, stored.confidence) == (MOTO, 0.61)
     # AND the page fits the phone's width
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 

@@ -15,8 +15,8 @@ import pytest
 
 from driver_routing.subscription import DecisionSubscription
 from driver_routing.uploads import collect_photos, upload_photo, upload_photos
-from local.demo import ROUTE_OF_CLASS
 from local.stack import LocalStack
+from services.router.rules import load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.contracts import CaptureRecord, Route
@@ -58,22 +58,25 @@ def test_synthetic_photos_each_give_one_decision_and_one_record(stack: LocalStac
         extra = sub.receive(wait_s=1)
     assert decisions.keys() == keys
     assert not [d for d in extra if d.photo.key in keys], "a photo was decided twice"
-    assert all(d.route != Route.REJECTED for d in decisions.values())
-    # a decision carries the two vehicle probabilities (the 1.0 shape); "neither" takes the rest
-    assert all(
-        d.probabilities is not None and d.probabilities.bicycle + d.probabilities.motorcycle <= 1 + 1e-6
-        for d in decisions.values()
-    )
+    assert all(d.outcome != Route.REJECTED for d in decisions.values())
+    # a decision carries the model's vehicle classes by name (the 1.x shape), and p(none) beside them
+    classes = set(load_rules().classes)
+    for d in decisions.values():
+        assert d.probabilities is not None and set(d.probabilities) == classes
+        assert d.none_probability is not None
+        assert sum(d.probabilities.values()) + d.none_probability == pytest.approx(1.0, abs=1e-5)
+        assert (d.decided_by, d.depot_id) == ("model", load_rules().default_depot)
     records = records_for(stack, keys)
     assert records.keys() == keys
     for key, record in records.items():
-        assert record.route == decisions[key].route
+        assert (record.outcome, record.route) == (decisions[key].outcome, decisions[key].route)
         assert record.driver_id == "it-synthetic"
         assert record.uploaded_at <= record.decided_at <= record.captured_at
 
 
 @pytest.mark.skipif(not (DATA / "photos").is_dir(), reason="the sample photos are not beside the project")
-def test_real_photos_of_known_class_get_their_class_route(stack: LocalStack) -> None:
+def test_real_photos_of_known_class_get_their_class_bay(stack: LocalStack) -> None:
+    classes = load_rules().classes
     paths = collect_photos([DATA / "photos"])
     with DecisionSubscription(
         client("sqs", REGION), client("sns", REGION), resources(stack).topic_arn
@@ -81,12 +84,13 @@ def test_real_photos_of_known_class_get_their_class_route(stack: LocalStack) -> 
         uploads = upload_photos(client("s3", REGION), resources(stack).bucket, paths, "it-photos")
         decisions = sub.collect({u.key for u in uploads}, 120, between_polls=stack.supervise)
     assert len(decisions) == len(uploads) == len(paths)
+    # a routed photo goes as its folder's class, never as the other one
     wrong = [
         u.path.name
         for u in uploads
-        if decisions[u.key].route not in (ROUTE_OF_CLASS[u.known_class], Route.MANUAL_REVIEW)
-    ]  # type: ignore[index]
-    to_review = [u for u in uploads if decisions[u.key].route == Route.MANUAL_REVIEW]
+        if decisions[u.key].is_routed and decisions[u.key].vehicle_class != u.label_among(classes)
+    ]
+    to_review = [u for u in uploads if decisions[u.key].outcome == Route.MANUAL_REVIEW]
     assert len(wrong) <= len(uploads) // 20, f"routed to the wrong bay: {wrong}"
     assert len(to_review) <= len(uploads) // 5
     assert records_for(stack, {u.key for u in uploads}).keys() == {u.key for u in uploads}
@@ -133,14 +137,14 @@ def test_each_bad_input_is_rejected_with_its_reason(bad_batch: dict[str, Any], k
     item = bad_batch["bad"][kind]
     decision = bad_batch["decisions"].get(item.key)
     assert decision is not None, f"no decision for {kind}"
-    assert (decision.route, decision.reason) == (Route.REJECTED, item.reason)
+    assert (decision.outcome, decision.reason) == (Route.REJECTED, item.reason)
     record = bad_batch["records"].get(item.key)
-    assert record is not None and (record.route, record.reason) == (Route.REJECTED, item.reason)
+    assert record is not None and (record.outcome, record.reason) == (Route.REJECTED, item.reason)
 
 
 def test_good_photos_beside_bad_ones_are_routed(bad_batch: dict[str, Any]) -> None:
     for key in bad_batch["good"]:
-        assert bad_batch["decisions"][key].route != Route.REJECTED
+        assert bad_batch["decisions"][key].outcome != Route.REJECTED
         assert key in bad_batch["records"]
 
 

@@ -71,6 +71,8 @@ def test_a_driver_uploads_a_real_photo_through_the_api_and_learns_the_bay(
     # THEN the photo went under the driver's own prefix and the answer is the bicycle bay
     assert ticket["key"].startswith(f"photos/{people['driver_id']}/")
     assert (status["status"], status["bay"], status["radius_km"]) == ("routed", "B-NEAR-01", 3.0)
+    assert (status["outcome"], status["vehicle_class"]) == ("routed", "bicycle")
+    assert status["answer"].endswith("→ bay B-NEAR-01, 3 km")
     assert time.monotonic() - started < 30
 
 
@@ -134,9 +136,10 @@ def test_the_cli_drives_a_photo_to_its_bay(stack: LocalStack, people: dict[str, 
     result = CliRunner().invoke(
         main, ["drive", str(BICYCLE), "--user", people["driver_name"], "--password", PASSWORD, "--json"]
     )
-    # THEN it ends with the bay
+    # THEN it ends with the answer line: the class, how sure, and the bay
     assert result.exit_code == 0, result.output
-    assert "routed: go to bay B-NEAR-01" in result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("routed: ")]
+    assert line.startswith("routed: bicycle, ") and line.endswith("→ bay B-NEAR-01, 3 km")
     assert json.loads(result.output.strip().splitlines()[-1])["bay"] == "B-NEAR-01"
 
 
