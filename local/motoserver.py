@@ -56,6 +56,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from local.s3_post_policy import enforce_post_policies
+
 COUNTS_PATH = "/_local/requests"
 DEDUPLICATION_WINDOW_S = 300.0
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
@@ -319,6 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     untrack_instances()
     deduplicate_fifo_topics()
     count_requests(RequestCounter())
+    enforce_post_policies()  # S3's POST policy check, which moto skips (local/s3_post_policy.py)
     from moto.server import main as moto_main
 
     moto_main(argv)
