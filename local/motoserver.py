@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from local.pool_key import sign_with_fresh_key
 from local.s3_post_policy import enforce_post_policies
 
 COUNTS_PATH = "/_local/requests"
@@ -321,7 +322,9 @@ def main(argv: list[str] | None = None) -> None:
     untrack_instances()
     deduplicate_fifo_topics()
     count_requests(RequestCounter())
-    enforce_post_policies()  # S3's POST policy check, which moto skips (local/s3_post_policy.py)
+    # What AWS enforces and moto does not: S3's POST policy check, a user pool key nobody else has.
+    enforce_post_policies()
+    sign_with_fresh_key()
     from moto.server import main as moto_main
 
     moto_main(argv)

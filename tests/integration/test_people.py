@@ -84,7 +84,7 @@ def test_the_authorizer_refuses_missing_tampered_and_expired_tokens(
     tampered = ".".join(
         [header, base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode(), signature]
     )
-    # moto's own signing key makes a token that is genuine in every way but its expiry
+    # moto's shipped signing key (the local pool signs with a key of its own: local.pool_key)
     private_key = jwt.algorithms.RSAAlgorithm.from_jwk(
         load_resource("cognitoidp/resources/jwks-private.json")
     )
@@ -94,13 +94,41 @@ def test_the_authorizer_refuses_missing_tampered_and_expired_tokens(
         algorithm="RS256",
         headers={"kid": "dummy"},
     )
+    # AND a token for a made-up dispatcher, valid in every way on a moto that signs with its shipped key
+    made_up = jwt.encode(
+        {
+            **claims,
+            "cognito:username": "mallory",
+            "cognito:groups": ["dispatchers"],
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 3600,
+        },
+        private_key,  # type: ignore[arg-type]
+        algorithm="RS256",
+        headers={"kid": "dummy"},
+    )
     # WHEN each calls the API THEN only the real token gets through
     assert start_upload(stack, people["driver"]).status_code == 201
-    for token in ("", "not-a-jwt", tampered, expired):
+    board = requests.get(f"{stack.api_url}/board", headers=bearer(made_up), timeout=10)
+    assert board.status_code == 401
+    for token in ("", "not-a-jwt", tampered, expired, made_up):
         answer = start_upload(stack, token)
         assert answer.status_code == 401, token[:20]
         assert answer.json() == {"message": "Unauthorized"}
     assert requests.post(f"{stack.api_url}/uploads", json={}, timeout=10).status_code == 401
+
+
+def test_a_body_over_api_gateways_ten_megabytes_is_413(stack: LocalStack, people: dict[str, str]) -> None:
+    # GIVEN a driver's token WHEN 20 MB of JSON is posted to POST /uploads
+    body = b'{"content_type": "image/jpeg", "size": 1000, "pad": "' + b"x" * (20 * 1024 * 1024) + b'"}'
+    answer = requests.post(
+        f"{stack.api_url}/uploads",
+        data=body,
+        headers={**bearer(people["driver"]), "Content-Type": "application/json"},
+        timeout=30,
+    )
+    # THEN the gateway answers 413 as API Gateway does
+    assert answer.status_code == 413
 
 
 def test_groups_and_ownership_hold_through_the_gateway(stack: LocalStack, people: dict[str, str]) -> None:
