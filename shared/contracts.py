@@ -67,6 +67,10 @@ class RejectionReason(StrEnum):
     NOT_A_VEHICLE = "not-a-vehicle"
     # A file we know and do not read (SVG, PDF, TIFF, RAW, video): the driver is told what to send.
     UNSUPPORTED_FORMAT = "unsupported-format"
+    # An upload the API issued, whose object is not what was declared (size, type, key, upload id).
+    UPLOAD_MISMATCH = "upload-mismatch"
+    # A second object under an upload id already used: logged and counted, never decided.
+    UPLOAD_REUSED = "upload-reused"
 
 
 class ReviewReason(StrEnum):

@@ -7,10 +7,12 @@ from aws_lambda_powertools import Logger, Metrics
 from services.api.photo_links import PhotoLinks, S3PhotoLinks
 from services.api.service import DispatchApi, Records, Topic
 from services.api.settings import ApiSettings
+from services.api.uploads import Tickets
 from services.router.rules import RoutingRules, load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.aws.messaging import DecisionTopic
+from shared.aws.upload_tickets import UploadTicketTable
 
 
 def presigning_s3(region: str) -> object:
@@ -28,6 +30,7 @@ def build_api(
     links: PhotoLinks | None = None,
     topic: Topic | None = None,
     rules: RoutingRules | None = None,
+    tickets: Tickets | None = None,
 ) -> DispatchApi:
     region = settings.aws_region
     return DispatchApi(
@@ -38,4 +41,5 @@ def build_api(
         rules=rules or load_rules(settings.rules_path),
         logger=logger,
         metrics=metrics,
+        tickets=tickets or UploadTicketTable(client("dynamodb", region), settings.uploads_table),
     )

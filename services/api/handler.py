@@ -28,9 +28,11 @@ from services.api.models import (
     UploadStatus,
     UploadTicket,
 )
+from services.api.page_security import page_headers
 from services.api.service import DispatchApi
 from services.api.settings import get_api_settings
 from shared.observability import powertools
+from shared.upload_tickets import TooManyUploads
 from shared.wiring import BuiltOnce
 
 STATIC = Path(__file__).with_name("static")
@@ -55,6 +57,18 @@ app = APIGatewayHttpResolver(enable_validation=True, cors=_cors())
 
 
 dispatch: BuiltOnce[DispatchApi] = BuiltOnce(lambda: build_api(get_api_settings(), logger, metrics))
+
+
+# CSP and its companions on every page response (services/api/page_security.py).
+page_security_headers: BuiltOnce[dict[str, str]] = BuiltOnce(
+    lambda: page_headers(get_api_settings(), (STATIC / "board.html").read_text(encoding="utf-8"))
+)
+
+
+@app.exception_handler(TooManyUploads)  # type: ignore[untyped-decorator]
+def too_many_uploads(error: TooManyUploads) -> Response[str]:
+    body = json.dumps({"message": str(error)})
+    return Response(429, "application/json", body, headers={"Retry-After": str(error.retry_after_s)})
 
 
 def caller() -> Caller:
@@ -89,7 +103,9 @@ def post_review(photo_id: str, body: ReviewRequest) -> ReviewResult:
 
 def _page(path: str) -> Response[str]:
     name, content_type = PAGES[path]
-    return Response(200, content_type, (STATIC / name).read_text(encoding="utf-8"))
+    return Response(
+        200, content_type, (STATIC / name).read_text(encoding="utf-8"), headers=page_security_headers.get()
+    )
 
 
 @app.get("/")
@@ -111,7 +127,7 @@ def board_config() -> Response[str]:
         "cognito_endpoint": settings.cognito_url,
         "client_id": settings.user_pool_client_id,
     }
-    return Response(200, "application/json", json.dumps(config))
+    return Response(200, "application/json", json.dumps(config), headers=page_security_headers.get())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

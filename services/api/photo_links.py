@@ -1,6 +1,8 @@
 """Presigned S3 requests for the people at the edges: the bucket stays private.
 
-A presigned POST, not a PUT: only a POST policy can cap the size (`content-length-range`).
+A presigned POST, not a PUT: only a POST policy can pin the size (`content-length-range`). The policy
+allows exactly what the driver declared, no tolerance: this key, this content type, this many bytes, and
+the upload id as the object's `x-amz-meta-upload-id`, which ingest compares with the ticket.
 `generate_presigned_post` does not copy `Fields` into `Conditions`, so both are given. A SigV4
 signature is only as valid as the credentials that made it: on Lambda the role's session outlives
 the few minutes a link is meant to live.
@@ -10,20 +12,30 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from shared.upload_tickets import IssuedUpload
+
+UPLOAD_ID_FIELD = "x-amz-meta-upload-id"
+
 
 class PhotoLinks(Protocol):
-    def upload_form(
-        self, key: str, content_type: str, max_bytes: int, expires_s: int
-    ) -> tuple[str, dict[str, str]]: ...
+    def upload_form(self, upload: IssuedUpload, expires_s: int) -> tuple[str, dict[str, str]]: ...
 
     def download_url(self, key: str, version_id: str | None, expires_s: int) -> str: ...
 
     def exists(self, key_prefix: str) -> bool: ...
 
 
-def upload_conditions(key: str, content_type: str, max_bytes: int) -> list[Any]:
-    """The POST policy: this exact key, this content type, 1..max_bytes."""
-    return [{"key": key}, {"Content-Type": content_type}, ["content-length-range", 1, max_bytes]]
+def upload_fields(upload: IssuedUpload) -> dict[str, str]:
+    return {"Content-Type": upload.content_type, UPLOAD_ID_FIELD: upload.upload_id}
+
+
+def upload_conditions(upload: IssuedUpload) -> list[Any]:
+    """The POST policy: this exact key, content type and upload id, and exactly the declared size."""
+    return [
+        {"key": upload.key},
+        *({name: value} for name, value in upload_fields(upload).items()),
+        ["content-length-range", upload.size, upload.size],
+    ]
 
 
 class S3PhotoLinks:
@@ -31,14 +43,12 @@ class S3PhotoLinks:
         self._s3 = s3
         self.bucket = bucket
 
-    def upload_form(
-        self, key: str, content_type: str, max_bytes: int, expires_s: int
-    ) -> tuple[str, dict[str, str]]:
+    def upload_form(self, upload: IssuedUpload, expires_s: int) -> tuple[str, dict[str, str]]:
         post = self._s3.generate_presigned_post(
             Bucket=self.bucket,
-            Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=upload_conditions(key, content_type, max_bytes),
+            Key=upload.key,
+            Fields=upload_fields(upload),
+            Conditions=upload_conditions(upload),
             ExpiresIn=expires_s,
         )
         return str(post["url"]), {name: str(value) for name, value in post["fields"].items()}

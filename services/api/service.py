@@ -30,10 +30,11 @@ from services.api.models import (
 from services.api.photo_links import PhotoLinks
 from services.api.reviews import reviewed_decision, reviewed_record
 from services.api.settings import ApiSettings
-from services.api.uploads import UploadId, status_of
+from services.api.uploads import Tickets, UploadId, status_of
 from services.router.rules import RoutingRules
 from shared.contracts import CaptureRecord, Review, RoutingDecision, utc_now
 from shared.formats import extension_for
+from shared.upload_tickets import IssuedUpload
 
 
 class Records(Protocol):
@@ -64,8 +65,10 @@ class DispatchApi:
         rules: RoutingRules,
         logger: Logger,
         metrics: Metrics,
+        tickets: Tickets,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._tickets = tickets
         self._metrics = metrics
         self._settings = settings
         self._records = records
@@ -82,11 +85,14 @@ class DispatchApi:
         limit = self._settings.max_photo_bytes
         if request.size > limit:
             raise ServiceError(422, f"size: a photo may be at most {limit} bytes")
+        self._tickets.start(driver_id, self._settings.driver_uploads_per_minute)  # 429 over the limit
         upload_id = UploadId.new(driver_id)
         key = upload_id.key(extension_for(request.content_type))
         ttl = self._settings.upload_url_ttl_s
         expires_at = self._clock() + timedelta(seconds=ttl)
-        url, fields = self._links.upload_form(key, request.content_type, limit, ttl)
+        issued = IssuedUpload(str(upload_id), driver_id, key, request.content_type, request.size)
+        self._tickets.issue(issued)  # what ingest checks the object against
+        url, fields = self._links.upload_form(issued, ttl)
         self._logger.info("upload started", extra={"driver_id": driver_id, "photo_key": key})
         self._metrics.add_metric(name="UploadStarted", unit=MetricUnit.Count, value=1)
         return UploadTicket(upload_id=str(upload_id), key=key, url=url, fields=fields, expires_at=expires_at)

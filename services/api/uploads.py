@@ -8,17 +8,25 @@ is what cannot be guessed.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.api.models import UploadStatus
 from shared.contracts import CaptureRecord, Route
 from shared.driver_messages import review_sentence_for, sentence_for
 from shared.photo_keys import DRIVER_ID, PREFIX
+from shared.photo_keys import UPLOAD_TOKEN as TOKEN
+from shared.upload_tickets import IssuedUpload
 
-TOKEN = re.compile(r"^[0-9a-f]{32}$")
 ROUTED = frozenset({Route.SHORT_RADIUS, Route.LONG_RADIUS})
+
+
+class Tickets(Protocol):
+    """The uploads table (`shared.aws.upload_tickets`)."""
+
+    def start(self, driver_id: str, per_minute: int) -> None: ...
+    def issue(self, upload: IssuedUpload) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from shared.contracts import PhotoRef, RejectionReason
 from shared.formats import ACCEPTED_EXTENSIONS, UNSUPPORTED_EXTENSIONS
 from shared.imaging import PhotoRejected, unsupported
 from shared.photo_keys import DRIVER_ID, PREFIX
+from shared.upload_tickets import IssuedUpload
 
 EXTENSIONS = ACCEPTED_EXTENSIONS
 UNKNOWN_DRIVER = "unknown"
@@ -83,3 +84,22 @@ def photos_in_notification(body: str) -> list[PhotoRef]:
             )
         )
     return photos
+
+
+def check_issued(
+    issued: IssuedUpload, key: str, size: int | None, content_type: str | None, upload_id: str | None
+) -> None:
+    """The object is what the upload API issued the form for: its key, declared size and type, and its
+    upload id; else an `upload-mismatch` rejection naming what differs."""
+    differences = [
+        f"{what} is {actual!r}, issued {wanted!r}"
+        for what, actual, wanted in (
+            ("key", key, issued.key),
+            ("size", size, issued.size),
+            ("content type", content_type, issued.content_type),
+            ("upload id", upload_id, issued.upload_id),
+        )
+        if actual != wanted
+    ]
+    if differences:
+        raise PhotoRejected(RejectionReason.UPLOAD_MISMATCH, "; ".join(differences))

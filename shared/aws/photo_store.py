@@ -13,6 +13,8 @@ from shared.imaging import PhotoRejected
 
 # User metadata on the object: `x-amz-meta-original-name`, percent-encoded (metadata is ASCII).
 ORIGINAL_NAME = "original-name"
+# Set by the upload API's presigned form (services/api/photo_links.py).
+UPLOAD_ID = "upload-id"
 
 
 def original_name_metadata(name: str) -> dict[str, str]:
@@ -52,8 +54,15 @@ class PhotoStore:
             response["Body"].close()
             raise PhotoRejected(RejectionReason.TOO_LARGE, f"{total} bytes > {max_bytes}")
         data: bytes = response["Body"].read()
-        name = response.get("Metadata", {}).get(ORIGINAL_NAME)
-        return StoredPhoto(data, unquote(name) if name else None, total)
+        metadata = response.get("Metadata", {})
+        name = metadata.get(ORIGINAL_NAME)
+        return StoredPhoto(
+            data,
+            unquote(name) if name else None,
+            total,
+            content_type=response.get("ContentType"),
+            upload_id=metadata.get(UPLOAD_ID),
+        )
 
 
 def _total_size(content_range: str | None, length: int) -> int:

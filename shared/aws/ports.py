@@ -13,6 +13,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared.contracts import CaptureRecord, PhotoRef, Probabilities, RoutingDecision
+from shared.upload_tickets import IssuedUpload
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class StoredPhoto:
     original_name: str | None = None
     # The object's whole size: more than len(data) when only its first bytes were read.
     size: int | None = None
+    # The object's Content-Type, and the upload id the API's form put in its metadata (if any).
+    content_type: str | None = None
+    upload_id: str | None = None
 
 
 class PhotoReader(Protocol):
@@ -36,6 +40,14 @@ class PhotoReader(Protocol):
         the object the event named.
 
         Raises `PhotoRejected` (object-missing, too-large) for what no retry can fix."""
+        ...
+
+
+class UploadClaims(Protocol):
+    def claim(self, upload_id: str, photo_identity: str) -> IssuedUpload | None:
+        """The ticket the API issued for this upload id, now used by this photo; None if it issued none.
+
+        Raises `UploadReused` when another object already used it."""
         ...
 
 
