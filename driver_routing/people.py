@@ -18,12 +18,18 @@ import click
 from driver_routing.connection import aws_client, use_local_stack_if_running
 from driver_routing.output import emit_json
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME, StackError, StackNotFoundError, find_stack
+from driver_routing.user_pool import holder_of, read_password
 
 stack_option = click.option(
     "--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK"
 )
 password_option = click.option(
-    "--password", envvar="DRIVER_ROUTING_PASSWORD", help="The user's password (or $DRIVER_ROUTING_PASSWORD)."
+    "--password",
+    envvar="DRIVER_ROUTING_PASSWORD",
+    help="The user's password; better: the prompt, --password-stdin or $DRIVER_ROUTING_PASSWORD.",
+)
+password_stdin_option = click.option(
+    "--password-stdin", "from_stdin", is_flag=True, help="Read the password from standard input's first line."
 )
 
 
@@ -71,6 +77,7 @@ def create_user(idp: Any, pool_id: str, username: str, password: str, driver_id:
 @click.option("--driver-id", help="A driver, with this driver id (1-64 of A-Z a-z 0-9 _ -).")
 @click.option("--dispatcher", is_flag=True, help="A dispatcher.")
 @password_option
+@password_stdin_option
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 def add_user(
@@ -78,10 +85,14 @@ def add_user(
     driver_id: str | None,
     dispatcher: bool,
     password: str | None,
+    from_stdin: bool,
     stack_name: str,
     as_json: bool,
 ) -> None:
-    """Create USERNAME in the user pool: a driver (--driver-id) or a dispatcher (--dispatcher)."""
+    """Create USERNAME in the user pool: a driver (--driver-id) or a dispatcher (--dispatcher).
+
+    The password is prompted for on a terminal (or read with --password-stdin); with neither, one is
+    made up and printed. One user per driver id: a second is refused."""
     from shared.photo_keys import DRIVER_ID
 
     if bool(driver_id) == dispatcher:
@@ -90,11 +101,19 @@ def add_user(
         raise click.BadParameter(
             "1-64 of A-Z a-z 0-9 _ -, starting with a letter or digit", param_hint="--driver-id"
         )
+    given = read_password(password, from_stdin, confirm=True)
     people = find_people(stack_name)
-    chosen = password or new_password()
-    group = create_user(aws_client("cognito-idp"), people.user_pool_id, username, chosen, driver_id)
+    idp = aws_client("cognito-idp")
+    holder = holder_of(idp, people.user_pool_id, driver_id) if driver_id else None
+    if holder is not None:
+        raise click.ClickException(
+            f"driver id {driver_id} already belongs to {holder}: one user per driver id "
+            f"(`driver-routing users delete {holder}` frees it)"
+        )
+    chosen = given or new_password()
+    group = create_user(idp, people.user_pool_id, username, chosen, driver_id)
     click.echo(f"{username}: {group}" + (f", driver id {driver_id}" if driver_id else ""))
-    if not password:
+    if not given:
         click.echo(f"password: {chosen}")
     if as_json:
         emit_json({"username": username, "group": group, "driver_id": driver_id, "password": chosen})
@@ -103,14 +122,17 @@ def add_user(
 @click.command("sign-in")
 @click.argument("username")
 @password_option
+@password_stdin_option
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
-def sign_in_command(username: str, password: str | None, stack_name: str, as_json: bool) -> None:
+def sign_in_command(
+    username: str, password: str | None, from_stdin: bool, stack_name: str, as_json: bool
+) -> None:
     """Sign USERNAME in and print an ID token for scripts (Authorization: Bearer TOKEN)."""
     from driver_routing.driver_app import sign_in
 
     people = find_people(stack_name)
-    secret = password or click.prompt("password", hide_input=True)
+    secret = read_password(password, from_stdin, confirm=False) or click.prompt("password", hide_input=True)
     token = sign_in(aws_client("cognito-idp"), people.client_id, username, secret)
     if as_json:
         emit_json({"id_token": token, "api_url": people.api_url})
@@ -122,6 +144,7 @@ def sign_in_command(username: str, password: str | None, stack_name: str, as_jso
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "username", required=True, help="The driver's user name.")
 @password_option
+@password_stdin_option
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for a final answer.")
 @click.option("--no-wait-review", is_flag=True, help="Stop at manual review instead of waiting for it.")
 @stack_option
@@ -130,6 +153,7 @@ def drive(
     photo: Path,
     username: str,
     password: str | None,
+    from_stdin: bool,
     timeout: float,
     no_wait_review: bool,
     stack_name: str,
@@ -139,7 +163,7 @@ def drive(
     from driver_routing.driver_app import DriverAppError, describe_status, sign_in, upload, wait_for_status
 
     people = find_people(stack_name)
-    secret = password or click.prompt("password", hide_input=True)
+    secret = read_password(password, from_stdin, confirm=False) or click.prompt("password", hide_input=True)
     try:
         token = sign_in(aws_client("cognito-idp"), people.client_id, username, secret)
         ticket = upload(people.api_url, token, photo)
