@@ -35,8 +35,8 @@ def style_hashes(html: str) -> list[str]:
     ]
 
 
-def content_security_policy(*, cognito_url: str, photos_url: str, page_html: str) -> str:
-    cognito, photos = origin_of(cognito_url), origin_of(photos_url)
+def content_security_policy(*, cognito_url: str, photo_origins: list[str], page_html: str) -> str:
+    cognito, photos = origin_of(cognito_url), " ".join(photo_origins)
     directives = {
         "default-src": "'none'",
         "script-src": "'self'",
@@ -50,10 +50,10 @@ def content_security_policy(*, cognito_url: str, photos_url: str, page_html: str
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def security_headers(*, cognito_url: str, photos_url: str, page_html: str) -> dict[str, str]:
+def security_headers(*, cognito_url: str, photo_origins: list[str], page_html: str) -> dict[str, str]:
     return {
         "Content-Security-Policy": content_security_policy(
-            cognito_url=cognito_url, photos_url=photos_url, page_html=page_html
+            cognito_url=cognito_url, photo_origins=photo_origins, page_html=page_html
         ),
         "X-Frame-Options": "DENY",
         "X-Content-Type-Options": "nosniff",
@@ -61,11 +61,18 @@ def security_headers(*, cognito_url: str, photos_url: str, page_html: str) -> di
     }
 
 
+def photo_origins(endpoint_url: str, bucket: str, region: str) -> list[str]:
+    """Where the API's presigned photo links point: the bucket's virtual host on AWS (botocore presigns
+    with the global name, `{bucket}.s3.amazonaws.com`; the regional one is allowed too), else the
+    configured endpoint itself (moto locally, path-style)."""
+    if urlsplit(endpoint_url).hostname and str(urlsplit(endpoint_url).hostname).endswith(".amazonaws.com"):
+        return [f"https://{bucket}.s3.amazonaws.com", f"https://{bucket}.s3.{region}.amazonaws.com"]
+    return [origin_of(endpoint_url)]
+
+
 def page_headers(settings: ApiSettings, page_html: str) -> dict[str, str]:
-    """The headers for this deployment: its Cognito endpoint, and the origin its photo links point at
-    (a link presigned here, with no AWS call: the virtual-hosted bucket on AWS, moto locally)."""
+    """The headers for this deployment: its Cognito endpoint, and the origins of its photo links (read
+    from the presigning client's endpoint: no AWS call, no credentials needed)."""
     s3: Any = presigning_s3(settings.aws_region)
-    link = s3.generate_presigned_url(
-        "get_object", Params={"Bucket": settings.photo_bucket or "photos", "Key": "photos/"}, ExpiresIn=10
-    )
-    return security_headers(cognito_url=settings.cognito_url, photos_url=str(link), page_html=page_html)
+    photos = photo_origins(str(s3.meta.endpoint_url), settings.photo_bucket, settings.aws_region)
+    return security_headers(cognito_url=settings.cognito_url, photo_origins=photos, page_html=page_html)

@@ -16,6 +16,7 @@ import pytest
 
 from services.api import handler as api_handler
 from services.api.bootstrap import build_api
+from services.api.page_security import photo_origins
 from services.api.settings import get_api_settings
 from shared.aws.upload_tickets import UploadTicketTable
 from shared.contracts import RejectionReason, ReviewReason, Route
@@ -217,3 +218,12 @@ def test_pages_carry_a_strict_content_security_policy(api: Api) -> None:
     # AND the page itself has no inline script and no inline style attribute
     page = api.raw("GET", "/")["body"]
     assert "<script>" not in page and "style=" not in page and "onclick" not in page.lower()
+
+
+def test_photo_links_are_allowed_from_the_bucket_and_no_other_origin() -> None:
+    # GIVEN AWS's S3 endpoint, and a local one WHEN the page's image origins are worked out
+    aws = photo_origins("https://s3.eu-west-1.amazonaws.com", "my-photos", "eu-west-1")
+    local = photo_origins("http://127.0.0.1:5000", "my-photos", "us-east-1")
+    # THEN they are the bucket's own hosts on AWS (what botocore presigns), the endpoint locally
+    assert aws == ["https://my-photos.s3.amazonaws.com", "https://my-photos.s3.eu-west-1.amazonaws.com"]
+    assert local == ["http://127.0.0.1:5000"]
