@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from driver_routing.accounts import users
 from driver_routing.commands import LazyGroup
 from driver_routing.connection import aws_client, connect
 from driver_routing.output import describe_decision, describe_record, emit_json
@@ -222,7 +223,7 @@ def redrive(queue: str, stack_name: str, as_json: bool) -> None:
         emit_json({"queue": queue, "moved": moved})
 
 
-for people_command in (add_user, sign_in_command, drive):
+for people_command in (add_user, sign_in_command, drive, users):
     main.add_command(people_command)
 
 

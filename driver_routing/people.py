@@ -18,12 +18,18 @@ import click
 from driver_routing.connection import aws_client, use_local_stack_if_running
 from driver_routing.output import emit_json
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME, StackError, StackNotFoundError, find_stack
+from driver_routing.user_pool import holder_of, read_password
 
 stack_option = click.option(
     "--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK"
 )
 password_option = click.option(
-    "--password", envvar="DRIVER_ROUTING_PASSWORD", help="The user's password (or $DRIVER_ROUTING_PASSWORD)."
+    "--password",
+    envvar="DRIVER_ROUTING_PASSWORD",
+    help="The user's password; better: the prompt, --password-stdin or $DRIVER_ROUTING_PASSWORD.",
+)
+password_stdin_option = click.option(
+    "--password-stdin", "from_stdin", is_flag=True, help="Read the password from standard input's first line."
 )
 
 
@@ -79,6 +85,7 @@ def create_user(
 @click.option("--dispatcher", is_flag=True, help="A dispatcher.")
 @click.option("--depot", "depot_id", default=None, help="Their depot (default: the rules' default depot).")
 @password_option
+@password_stdin_option
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 def add_user(
@@ -87,11 +94,15 @@ def add_user(
     dispatcher: bool,
     depot_id: str | None,
     password: str | None,
+    from_stdin: bool,
     stack_name: str,
     as_json: bool,
 ) -> None:
     """Create USERNAME in the user pool: a driver (--driver-id) or a dispatcher (--dispatcher), at a
-    depot of the routing rules (--depot)."""
+    depot of the routing rules (--depot).
+
+    The password is prompted for on a terminal (or read with --password-stdin); with neither, one is
+    made up and printed. One user per driver id: a second is refused."""
     from services.router.rules import load_rules
     from shared.photo_keys import DRIVER_ID
 
@@ -105,11 +116,19 @@ def add_user(
     depot = depot_id or rules.default_depot
     if depot not in rules.depots:
         raise click.BadParameter(f"one of {', '.join(rules.depots)}", param_hint="--depot")
+    given = read_password(password, from_stdin, confirm=True)
     people = find_people(stack_name)
-    chosen = password or new_password()
-    group = create_user(aws_client("cognito-idp"), people.user_pool_id, username, chosen, driver_id, depot)
+    idp = aws_client("cognito-idp")
+    holder = holder_of(idp, people.user_pool_id, driver_id) if driver_id else None
+    if holder is not None:
+        raise click.ClickException(
+            f"driver id {driver_id} already belongs to {holder}: one user per driver id "
+            f"(`driver-routing users delete {holder}` frees it)"
+        )
+    chosen = given or new_password()
+    group = create_user(idp, people.user_pool_id, username, chosen, driver_id, depot)
     click.echo(f"{username}: {group} at {depot}" + (f", driver id {driver_id}" if driver_id else ""))
-    if not password:
+    if not given:
         click.echo(f"password: {chosen}")
     if as_json:
         summary = {"username": username, "group": group, "driver_id": driver_id, "depot_id": depot}
@@ -119,14 +138,17 @@ def add_user(
 @click.command("sign-in")
 @click.argument("username")
 @password_option
+@password_stdin_option
 @stack_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
-def sign_in_command(username: str, password: str | None, stack_name: str, as_json: bool) -> None:
+def sign_in_command(
+    username: str, password: str | None, from_stdin: bool, stack_name: str, as_json: bool
+) -> None:
     """Sign USERNAME in and print an ID token for scripts (Authorization: Bearer TOKEN)."""
     from driver_routing.driver_app import sign_in
 
     people = find_people(stack_name)
-    secret = password or click.prompt("password", hide_input=True)
+    secret = read_password(password, from_stdin, confirm=False) or click.prompt("password", hide_input=True)
     token = sign_in(aws_client("cognito-idp"), people.client_id, username, secret)
     if as_json:
         emit_json({"id_token": token, "api_url": people.api_url})
@@ -138,6 +160,7 @@ def sign_in_command(username: str, password: str | None, stack_name: str, as_jso
 @click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--user", "username", required=True, help="The driver's user name.")
 @password_option
+@password_stdin_option
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for a final answer.")
 @click.option("--no-wait-review", is_flag=True, help="Stop at manual review instead of waiting for it.")
 @stack_option
@@ -146,6 +169,7 @@ def drive(
     photo: Path,
     username: str,
     password: str | None,
+    from_stdin: bool,
     timeout: float,
     no_wait_review: bool,
     stack_name: str,
@@ -155,7 +179,7 @@ def drive(
     from driver_routing.driver_app import DriverAppError, describe_status, sign_in, upload, wait_for_status
 
     people = find_people(stack_name)
-    secret = password or click.prompt("password", hide_input=True)
+    secret = read_password(password, from_stdin, confirm=False) or click.prompt("password", hide_input=True)
     try:
         token = sign_in(aws_client("cognito-idp"), people.client_id, username, secret)
         ticket = upload(people.api_url, token, photo)

@@ -27,6 +27,7 @@ REQUIRED_OUTPUTS = (
     "PhotoBucketName",
     "RoutingTopicArn",
     "CaptureTableName",
+    "UploadsTableName",
     *(key for pair in QUEUE_OUTPUTS.values() for key in pair),
 )
 COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
@@ -57,6 +58,7 @@ class StackResources:
     queues: dict[str, QueueRef]  # keys: "ingest", "classify", "route", "capture"
     topic_arn: str
     capture_table: str
+    uploads_table: str
 
     def environment(self) -> dict[str, str]:
         """The variables the services read (shared/settings.py names), plus every queue and DLQ URL."""
@@ -64,6 +66,7 @@ class StackResources:
             "PHOTO_BUCKET": self.bucket,
             "ROUTING_TOPIC_ARN": self.topic_arn,
             "CAPTURE_TABLE": self.capture_table,
+            "UPLOADS_TABLE": self.uploads_table,
         }
         for key, queue in self.queues.items():
             env[f"{key.upper()}_QUEUE_URL"] = queue.url
@@ -127,4 +130,5 @@ def resources_from_outputs(
         queues=queues,
         topic_arn=outputs["RoutingTopicArn"],
         capture_table=outputs["CaptureTableName"],
+        uploads_table=outputs["UploadsTableName"],
     )

@@ -5,11 +5,15 @@ moto's CloudFormation is not trusted with `AWS::Cognito::*` (the local template 
 local pool has the template's groups, attribute, password policy and client auth flows.
 moto (server mode) issues RS256 tokens whose issuer is AWS's own,
 `https://cognito-idp.{region}.amazonaws.com/{pool_id}`, and serves the key set at
-`{moto_url}/{pool_id}/.well-known/jwks.json`: the local API front verifies tokens against those.
+`{moto_url}/{pool_id}/.well-known/jwks.json`: the local API front verifies tokens against those. The
+moto server signs with a key it made when it started (`local.pool_key`), never the one that ships in moto:
+`_verify` reads the key set back and refuses the shipped key.
 """
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +22,7 @@ from botocore.config import Config
 
 from infra.cfn import LOCAL_IDENTITY_TYPES, Resolver, resources_of_type
 from infra.template_file import load_template
+from local.pool_key import shipped_public_modulus
 
 # Where the template's property names differ from the Cognito API's.
 _POOL_RENAMES = {"UserPoolName": "PoolName"}
@@ -114,8 +119,10 @@ def deploy_identity(aws_url: str, *, stack_name: str, region: str) -> LocalIdent
             idp.create_group(
                 UserPoolId=pool_id, GroupName=group["GroupName"], Description=group.get("Description", "")
             )
-    _verify(idp, pool_id, client_id, wanted_pool, wanted_client, {g["GroupName"] for g in groups})
-    return LocalIdentity(aws_url=aws_url, region=region, user_pool_id=pool_id, client_id=client_id)
+    identity = LocalIdentity(aws_url=aws_url, region=region, user_pool_id=pool_id, client_id=client_id)
+    group_names = {g["GroupName"] for g in groups}
+    _verify(idp, pool_id, client_id, wanted_pool, wanted_client, group_names, identity.jwks_url)
+    return identity
 
 
 def _find_pool(idp: Any, name: str) -> str | None:
@@ -141,6 +148,7 @@ def _verify(
     pool: dict[str, Any],
     client: dict[str, Any],
     groups: set[str],
+    jwks_url: str,
 ) -> None:
     """What the API's security rests on, read back from moto (a created resource proves nothing)."""
     problems = []
@@ -162,6 +170,10 @@ def _verify(
     have = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id)["Groups"]}
     if have != groups:
         problems.append(f"groups are {sorted(have)}, not {sorted(groups)}")
+    with urllib.request.urlopen(jwks_url, timeout=10) as answer:
+        served = {str(k.get("n")) for k in json.load(answer).get("keys", [])}
+    if shipped_public_modulus() in served:
+        problems.append("the pool signs with the key that ships inside moto (local.pool_key)")
     if problems:
         raise IdentityVerificationError(
             "local user pool differs from infra/template.yaml: " + "; ".join(problems)

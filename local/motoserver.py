@@ -71,6 +71,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from local.moto_trace import TRACE_ENV, MessageTrace, trace_messaging
+from local.pool_key import sign_with_fresh_key
+from local.s3_post_policy import enforce_post_policies
 
 COUNTS_PATH = "/_local/requests"
 DEDUPLICATION_WINDOW_S = 300.0
@@ -356,6 +358,9 @@ def main(argv: list[str] | None = None) -> None:
     atomic_sqs_receive()
     deduplicate_fifo_topics()
     count_requests(RequestCounter())
+    # What AWS enforces and moto does not: S3's POST policy check, a user pool key nobody else has.
+    enforce_post_policies()
+    sign_with_fresh_key()
     from moto.server import main as moto_main
 
     moto_main(argv)

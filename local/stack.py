@@ -233,6 +233,7 @@ class LocalStack:
                 self.identity.issuer,
                 "--audience",
                 self.identity.client_id,
+                *(f"--parameter={name}={value}" for name, value in self.config.parameters.items()),
             ],
             {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": "api"},
         )

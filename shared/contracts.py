@@ -63,6 +63,10 @@ class RejectionReason(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported-format"
     # The photo names a depot the routing rules do not know: nobody's bays to send the driver to.
     UNKNOWN_DEPOT = "unknown-depot"
+    # An upload the API issued, whose object is not what was declared (size, type, key, upload id).
+    UPLOAD_MISMATCH = "upload-mismatch"
+    # A second object under an upload id already used: logged and counted, never decided.
+    UPLOAD_REUSED = "upload-reused"
 
 
 class PhotoRejected(Exception):

@@ -33,6 +33,12 @@ SENTENCES: dict[RejectionReason, str] = {
     RejectionReason.OBJECT_MISSING: "The photo was gone before we could read it. Please upload it again.",
     RejectionReason.ENDPOINT_REJECTED: f"Our system could not look at this photo. {RETAKE}",
     RejectionReason.UNKNOWN_DEPOT: "Your account names a depot we do not know. Please ask the depot.",
+    RejectionReason.UPLOAD_MISMATCH: (
+        "The photo that arrived is not the one the app announced. Please send it again from the app."
+    ),
+    RejectionReason.UPLOAD_REUSED: (
+        "This upload was already used for a photo. To send another, start a new upload in the app."
+    ),
     RejectionReason.NOT_A_VEHICLE: (
         "The dispatcher could not see a bicycle or motorcycle. Please photograph your vehicle."
     ),

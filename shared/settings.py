@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     route_queue_url: str = Field(default="", validation_alias="ROUTE_QUEUE_URL")
     routing_topic_arn: str = Field(default="", validation_alias="ROUTING_TOPIC_ARN")
     capture_table: str = Field(default="", validation_alias="CAPTURE_TABLE")
+    # What the upload API issued, read by ingest (services/api/README.md: exact, single-use uploads).
+    uploads_table: str = Field(default="", validation_alias="UPLOADS_TABLE")
     endpoint_name: str = Field(default="vehicle-classifier", validation_alias="SAGEMAKER_ENDPOINT_NAME")
 
     # Photo limits. A 12-megapixel phone JPEG is 3-8 MB: it is resized by the classifier, never rejected.

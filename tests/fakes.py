@@ -21,6 +21,7 @@ from shared.contracts import (
     RejectionReason,
     RoutingDecision,
 )
+from shared.upload_tickets import IssuedUpload, UploadReused
 
 
 @dataclass
@@ -33,9 +34,19 @@ class FakePhotoStore:
     ranges: list[tuple[str, int | None]] = field(default_factory=list)
 
     def put(
-        self, photo: PhotoRef, data: bytes, *, original_name: str | None = None, depot_id: str | None = None
+        self,
+        photo: PhotoRef,
+        data: bytes,
+        *,
+        original_name: str | None = None,
+        depot_id: str | None = None,
+        content_type: str | None = None,
+        upload_id: str | None = None,
     ) -> None:
-        self.photos[photo.key] = (photo.etag, StoredPhoto(data, original_name, len(data), depot_id))
+        stored = StoredPhoto(
+            data, original_name, len(data), depot_id=depot_id, content_type=content_type, upload_id=upload_id
+        )
+        self.photos[photo.key] = (photo.etag, stored)
 
     def read(self, photo: PhotoRef, *, max_bytes: int, first_bytes: int | None = None) -> StoredPhoto:
         self.reads.append(photo.key)
@@ -46,7 +57,30 @@ class FakePhotoStore:
         if len(stored.data) > max_bytes:
             raise PhotoRejected(RejectionReason.TOO_LARGE, f"{len(stored.data)} bytes > {max_bytes}")
         data = stored.data[:first_bytes] if first_bytes else stored.data
-        return StoredPhoto(data, stored.original_name, len(stored.data), stored.depot_id)
+        return StoredPhoto(
+            data,
+            stored.original_name,
+            len(stored.data),
+            depot_id=stored.depot_id,
+            content_type=stored.content_type,
+            upload_id=stored.upload_id,
+        )
+
+
+@dataclass
+class FakeUploadTickets:
+    """The uploads table's claims: the tickets issued, and which photo used each."""
+
+    issued: dict[str, IssuedUpload] = field(default_factory=dict)
+    used_by: dict[str, str] = field(default_factory=dict)
+
+    def claim(self, upload_id: str, photo_identity: str) -> IssuedUpload | None:
+        ticket = self.issued.get(upload_id)
+        if ticket is None:
+            return None
+        if self.used_by.setdefault(upload_id, photo_identity) != photo_identity:
+            raise UploadReused(upload_id, self.used_by[upload_id])
+        return ticket
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """`python -m local.api_gateway`: the HTTP API in front of the very same Lambda handler, on 127.0.0.1.
 
-Each request is matched to a route of the template, authorized as the JWT authorizer would
+Each request is matched to a route of the template, throttled and size-checked as API Gateway does
+(`limits.py`: 429 over the template's throttles, 413 over 10 MB), authorized as the JWT authorizer would
 (`authorizer.py`), turned into the payload-2.0 event (`events.py`) with the verified claims where
 API Gateway puts them, and handed to `services.api.handler.lambda_handler` with a Lambda context.
 One invocation at a time, as one Lambda execution environment runs (Powertools' resolver keeps the
@@ -18,11 +19,13 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local.api_gateway.authorizer import JwtAuthorizer, Unauthorized
 from local.api_gateway.events import http_api_event, http_response
+from local.api_gateway.limits import MAX_PAYLOAD_BYTES, Throttles, throttles_from_template
 from local.api_gateway.routes import Route, match, routes_from_template
 from local.eventsource import LocalLambdaContext
 from local.processes import HOST
@@ -45,10 +48,14 @@ class LocalApiGateway:
         *,
         function_name: str = "api",
         timeout_s: float = 10,
+        throttles: Throttles | None = None,
+        max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
         self._handler = handler
         self._routes = routes
         self._authorizer = authorizer
+        self._throttles = throttles or Throttles(None, {})
+        self._max_payload_bytes = max_payload_bytes
         self._function_name = function_name
         self._timeout_s = timeout_s
         self._one_at_a_time = threading.Lock()
@@ -62,6 +69,13 @@ class LocalApiGateway:
         preflight = request.method == "OPTIONS" and path_known
         if route is None and not preflight:
             return _message(404, "Not Found")
+        if route is not None and not self._throttles.allow(route.key):
+            return _message(429, "Too Many Requests")
+        request.max_content_length = self._max_payload_bytes
+        try:
+            body = request.get_data()
+        except RequestEntityTooLarge:
+            return _message(413, "Request Entity Too Large")
         claims = None
         if route is not None and route.authorized:
             try:
@@ -74,7 +88,7 @@ class LocalApiGateway:
             path=request.path,
             query_string=request.query_string.decode("latin-1"),
             headers=list(request.headers.items()),
-            body=request.get_data(),
+            body=body,
             route_key=route.key if route else "$default",
             claims=claims,
             source_ip=request.remote_addr or HOST,
@@ -95,7 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jwks-url", required=True)
     parser.add_argument("--issuer", required=True)
     parser.add_argument("--audience", required=True)
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="NAME=VALUE", help="a template parameter"
+    )
     args = parser.parse_args(argv)
+    parameters = dict(p.split("=", 1) for p in args.parameter)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from services.api.handler import lambda_handler
 
@@ -104,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         routes_from_template(),
         JwtAuthorizer(issuer=args.issuer, audience=args.audience, jwks_url=args.jwks_url),
         timeout_s=float(os.environ.get("API_FUNCTION_TIMEOUT_S", "10")),
+        throttles=throttles_from_template(parameters),
     )
     server = make_server(HOST, args.port, gateway, threaded=True)
     log.info("local API gateway on http://%s:%d", HOST, args.port)

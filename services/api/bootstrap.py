@@ -11,7 +11,8 @@ from services.router.rules import RoutingRules, load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.aws.messaging import DecisionTopic
-from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords
+from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords, UploadTickets
+from shared.aws.upload_tickets import UploadTicketTable
 
 
 def presigning_s3(region: str) -> object:
@@ -29,6 +30,7 @@ def build_api(
     links: PhotoLinks | None = None,
     topic: DecisionPublisher | None = None,
     rules: RoutingRules | None = None,
+    tickets: UploadTickets | None = None,
 ) -> DispatchApi:
     region = settings.aws_region
     return DispatchApi(
@@ -39,4 +41,5 @@ def build_api(
         rules=rules or load_rules(settings.rules_path),
         logger=logger,
         metrics=metrics,
+        tickets=tickets or UploadTicketTable(client("dynamodb", region), settings.uploads_table),
     )

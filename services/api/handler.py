@@ -31,10 +31,12 @@ from services.api.models import (
     UploadStatus,
     UploadTicket,
 )
+from services.api.page_security import page_headers
 from services.api.service import DispatchApi
 from services.api.settings import get_api_settings
 from services.router.rules import load_rules
 from shared.observability import powertools
+from shared.upload_tickets import TooManyUploads
 from shared.wiring import BuiltOnce
 
 STATIC = Path(__file__).with_name("static")
@@ -66,6 +68,18 @@ def refused(error: ApiRefusal) -> Response[str]:
     """A use case's refusal, in its own words, with its status (services.api.errors)."""
     status = next(code for kind, code in STATUS.items() if isinstance(error, kind))
     return Response(status, "application/json", json.dumps({"statusCode": status, "message": str(error)}))
+
+
+# CSP and its companions on every page response (services/api/page_security.py).
+page_security_headers: BuiltOnce[dict[str, str]] = BuiltOnce(
+    lambda: page_headers(get_api_settings(), (STATIC / "board.html").read_text(encoding="utf-8"))
+)
+
+
+@app.exception_handler(TooManyUploads)  # type: ignore[untyped-decorator]
+def too_many_uploads(error: TooManyUploads) -> Response[str]:
+    body = json.dumps({"message": str(error)})
+    return Response(429, "application/json", body, headers={"Retry-After": str(error.retry_after_s)})
 
 
 def caller() -> Caller:
@@ -100,7 +114,9 @@ def post_review(photo_id: str, body: ReviewRequest) -> ReviewResult:
 
 def _page(path: str) -> Response[str]:
     name, content_type = PAGES[path]
-    return Response(200, content_type, (STATIC / name).read_text(encoding="utf-8"))
+    return Response(
+        200, content_type, (STATIC / name).read_text(encoding="utf-8"), headers=page_security_headers.get()
+    )
 
 
 @app.get("/")
@@ -124,7 +140,7 @@ def board_config() -> Response[str]:
         client_id=settings.user_pool_client_id,
         review_choices=[ReviewChoice(label=name, text=rules.label_of(name)) for name in rules.review_labels],
     )
-    return Response(200, "application/json", config.model_dump_json())
+    return Response(200, "application/json", config.model_dump_json(), headers=page_security_headers.get())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

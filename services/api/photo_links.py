@@ -1,6 +1,9 @@
 """Presigned S3 requests for the people at the edges: the bucket stays private.
 
-A presigned POST, not a PUT: only a POST policy can cap the size (`content-length-range`).
+A presigned POST, not a PUT: only a POST policy can pin the size (`content-length-range`). The policy
+allows exactly what the driver declared, no tolerance: this key, this content type, this many bytes, and
+the upload id as the object's `x-amz-meta-upload-id`, which ingest compares with the ticket, and the
+driver's depot as `x-amz-meta-depot-id`, which ingest reads into the photo's reference.
 `generate_presigned_post` does not copy `Fields` into `Conditions`, so both are given. A SigV4
 signature is only as valid as the credentials that made it: on Lambda the role's session outlives
 the few minutes a link is meant to live.
@@ -10,13 +13,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.upload_tickets import IssuedUpload
 
-def upload_conditions(
-    key: str, content_type: str, max_bytes: int, metadata: dict[str, str] | None = None
-) -> list[Any]:
-    """The POST policy: this exact key, this content type, 1..max_bytes, and the metadata as given."""
-    pinned: list[Any] = [{f"x-amz-meta-{name}": value} for name, value in (metadata or {}).items()]
-    return [{"key": key}, {"Content-Type": content_type}, *pinned, ["content-length-range", 1, max_bytes]]
+UPLOAD_ID_FIELD = "x-amz-meta-upload-id"
+DEPOT_ID_FIELD = "x-amz-meta-depot-id"  # shared.aws.photo_store.DEPOT_ID, as a form field
+
+
+def upload_fields(upload: IssuedUpload) -> dict[str, str]:
+    """The form's fields, each pinned by the policy: the type, the upload id, the driver's depot."""
+    fields = {"Content-Type": upload.content_type, UPLOAD_ID_FIELD: upload.upload_id}
+    if upload.depot_id:
+        fields[DEPOT_ID_FIELD] = upload.depot_id
+    return fields
+
+
+def upload_conditions(upload: IssuedUpload) -> list[Any]:
+    """The POST policy: this exact key, content type, upload id and depot, and exactly the declared size."""
+    return [
+        {"key": upload.key},
+        *({name: value} for name, value in upload_fields(upload).items()),
+        ["content-length-range", upload.size, upload.size],
+    ]
 
 
 class S3PhotoLinks:
@@ -24,15 +41,12 @@ class S3PhotoLinks:
         self._s3 = s3
         self.bucket = bucket
 
-    def upload_form(
-        self, key: str, content_type: str, max_bytes: int, expires_s: int, metadata: dict[str, str]
-    ) -> tuple[str, dict[str, str]]:
-        fields = {"Content-Type": content_type, **{f"x-amz-meta-{n}": v for n, v in metadata.items()}}
+    def upload_form(self, upload: IssuedUpload, expires_s: int) -> tuple[str, dict[str, str]]:
         post = self._s3.generate_presigned_post(
             Bucket=self.bucket,
-            Key=key,
-            Fields=fields,
-            Conditions=upload_conditions(key, content_type, max_bytes, metadata),
+            Key=upload.key,
+            Fields=upload_fields(upload),
+            Conditions=upload_conditions(upload),
             ExpiresIn=expires_s,
         )
         return str(post["url"]), {name: str(value) for name, value in post["fields"].items()}

@@ -29,10 +29,10 @@ from services.api.uploads import UploadId, status_of
 from services.router.domain import UnknownLabel, decide_review
 from services.router.rules import RoutingRules
 from shared.answers import answer_line
-from shared.aws.photo_store import DEPOT_ID
-from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords
+from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords, UploadTickets
 from shared.contracts import CaptureRecord, Review, Route, utc_now
 from shared.formats import extension_for
+from shared.upload_tickets import IssuedUpload
 
 
 class DispatchApi:
@@ -46,8 +46,10 @@ class DispatchApi:
         rules: RoutingRules,
         logger: Logger,
         metrics: Metrics,
+        tickets: UploadTickets,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._tickets = tickets
         self._metrics = metrics
         self._settings = settings
         self._records = records
@@ -64,13 +66,17 @@ class DispatchApi:
         limit = self._settings.max_photo_bytes
         if request.size > limit:
             raise TooLarge(f"size: a photo may be at most {limit} bytes")
+        self._tickets.start(driver_id, self._settings.driver_uploads_per_minute)  # 429 over the limit
         upload_id = UploadId.new(driver_id)
         key = upload_id.key(extension_for(request.content_type))
         ttl = self._settings.upload_url_ttl_s
         expires_at = self._clock() + timedelta(seconds=ttl)
         # The driver's depot rides on the object, pinned by the form's policy: ingest reads it there.
-        metadata = {DEPOT_ID: caller.depot_id} if caller.depot_id else {}
-        url, fields = self._links.upload_form(key, request.content_type, limit, ttl, metadata)
+        issued = IssuedUpload(
+            str(upload_id), driver_id, key, request.content_type, request.size, depot_id=caller.depot_id
+        )
+        self._tickets.issue(issued)  # what ingest checks the object against
+        url, fields = self._links.upload_form(issued, ttl)
         self._logger.info("upload started", extra={"driver_id": driver_id, "photo_key": key})
         self._metrics.add_metric(name="UploadStarted", unit=MetricUnit.Count, value=1)
         return UploadTicket(upload_id=str(upload_id), key=key, url=url, fields=fields, expires_at=expires_at)

@@ -13,6 +13,10 @@ from shared.settings import Settings
 class ApiSettings(Settings):
     # A presigned POST lives at most 5 minutes: long enough for a phone on a slow network.
     upload_url_ttl_s: int = Field(default=300, ge=10, le=300, validation_alias="UPLOAD_URL_TTL_S")
+    # New uploads one driver may start a minute (the template's DriverUploadsPerMinute); more are 429.
+    driver_uploads_per_minute: int = Field(
+        default=10, ge=1, le=600, validation_alias="DRIVER_UPLOADS_PER_MINUTE"
+    )
     # A dispatcher's photo link is for looking at it now, not for sharing.
     photo_url_ttl_s: int = Field(default=120, ge=10, le=900, validation_alias="PHOTO_URL_TTL_S")
     cors_allowed_origins: str = Field(default="", validation_alias="CORS_ALLOWED_ORIGINS")

@@ -8,7 +8,6 @@ is what cannot be guessed.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -17,8 +16,7 @@ from shared.answers import answer_line
 from shared.contracts import CaptureRecord, Route
 from shared.driver_messages import review_sentence_for, sentence_for
 from shared.photo_keys import DRIVER_ID, PREFIX
-
-TOKEN = re.compile(r"^[0-9a-f]{32}$")
+from shared.photo_keys import UPLOAD_TOKEN as TOKEN
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from services.ingest.service import Ingest
 from shared.aws.clients import client
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
-from shared.aws.ports import MessageSender, PhotoReader
+from shared.aws.ports import MessageSender, PhotoReader, UploadClaims
+from shared.aws.upload_tickets import UploadTicketTable
 from shared.batching import Outbox
 from shared.settings import Settings
 
@@ -21,6 +22,7 @@ def build_ingest(
     classify_queue: MessageSender | None = None,
     route_queue: MessageSender | None = None,
     logger: Logger | None = None,
+    tickets: UploadClaims | None = None,
 ) -> Ingest:
     region = settings.aws_region
     outbox = outbox if outbox is not None else Outbox()
@@ -38,4 +40,9 @@ def build_ingest(
             else MessageQueue(client("sqs", region), settings.route_queue_url, outbox)
         ),
         logger=logger if logger is not None else Logger(service="ingest"),
+        tickets=(
+            tickets
+            if tickets is not None
+            else UploadTicketTable(client("dynamodb", region), settings.uploads_table)
+        ),
     )

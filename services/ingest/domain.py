@@ -9,6 +9,7 @@ from shared.contracts import PhotoRejected, RejectionReason
 from shared.formats import ACCEPTED_EXTENSIONS, UNSUPPORTED_EXTENSIONS
 from shared.imaging import unsupported
 from shared.photo_keys import DRIVER_ID, PREFIX
+from shared.upload_tickets import IssuedUpload
 
 EXTENSIONS = ACCEPTED_EXTENSIONS
 UNKNOWN_DRIVER = "unknown"
@@ -48,3 +49,22 @@ def driver_of(key: str) -> str:
     if len(parts) >= 2 and parts[0] == PREFIX and DRIVER_ID.fullmatch(parts[1]):
         return parts[1]
     return UNKNOWN_DRIVER
+
+
+def check_issued(
+    issued: IssuedUpload, key: str, size: int | None, content_type: str | None, upload_id: str | None
+) -> None:
+    """The object is what the upload API issued the form for: its key, declared size and type, and its
+    upload id; else an `upload-mismatch` rejection naming what differs."""
+    differences = [
+        f"{what} is {actual!r}, issued {wanted!r}"
+        for what, actual, wanted in (
+            ("key", key, issued.key),
+            ("size", size, issued.size),
+            ("content type", content_type, issued.content_type),
+            ("upload id", upload_id, issued.upload_id),
+        )
+        if actual != wanted
+    ]
+    if differences:
+        raise PhotoRejected(RejectionReason.UPLOAD_MISMATCH, "; ".join(differences))

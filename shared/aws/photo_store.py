@@ -14,6 +14,8 @@ from shared.contracts import PhotoRef, PhotoRejected, RejectionReason
 ORIGINAL_NAME = "original-name"
 # `x-amz-meta-depot-id`: the depot the driver loads at (the API pins it in the upload form's policy).
 DEPOT_ID = "depot-id"
+# Set by the upload API's presigned form (services/api/photo_links.py).
+UPLOAD_ID = "upload-id"
 
 
 def original_name_metadata(name: str) -> dict[str, str]:
@@ -55,7 +57,14 @@ class PhotoStore:
         data: bytes = response["Body"].read()
         metadata = response.get("Metadata", {})
         name = metadata.get(ORIGINAL_NAME)
-        return StoredPhoto(data, unquote(name) if name else None, total, metadata.get(DEPOT_ID) or None)
+        return StoredPhoto(
+            data,
+            unquote(name) if name else None,
+            total,
+            depot_id=metadata.get(DEPOT_ID) or None,
+            content_type=response.get("ContentType"),
+            upload_id=metadata.get(UPLOAD_ID),
+        )
 
 
 def _total_size(content_range: str | None, length: int) -> int:

@@ -14,6 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared.contracts import CaptureRecord, EndpointAnswer, PhotoRef, RoutingDecision
+from shared.upload_tickets import IssuedUpload
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class StoredPhoto:
     size: int | None = None
     # The depot the uploader named (the object's `depot-id` metadata), when it named one.
     depot_id: str | None = None
+    # The object's Content-Type, and the upload id the API's form put in its metadata (if any).
+    content_type: str | None = None
+    upload_id: str | None = None
 
 
 class PhotoReader(Protocol):
@@ -33,6 +37,14 @@ class PhotoReader(Protocol):
         the object the event named.
 
         Raises `PhotoRejected` (object-missing, too-large) for what no retry can fix."""
+        ...
+
+
+class UploadClaims(Protocol):
+    def claim(self, upload_id: str, photo_identity: str) -> IssuedUpload | None:
+        """The ticket the API issued for this upload id, now used by this photo; None if it issued none.
+
+        Raises `UploadReused` when another object already used it."""
         ...
 
 
@@ -108,12 +120,22 @@ class ReviewRecords(RecordReader, Protocol):
 class PhotoLinks(Protocol):
     """Presigned S3 requests: the bucket stays private."""
 
-    def upload_form(
-        self, key: str, content_type: str, max_bytes: int, expires_s: int, metadata: dict[str, str]
-    ) -> tuple[str, dict[str, str]]:
-        """A POST form for this exact key, type and size range, with this object metadata pinned."""
+    def upload_form(self, upload: IssuedUpload, expires_s: int) -> tuple[str, dict[str, str]]:
+        """A POST form for exactly this upload: its key, type, size, upload id and depot pinned."""
         ...
 
     def download_url(self, key: str, version_id: str | None, expires_s: int) -> str: ...
 
     def exists(self, key_prefix: str) -> bool: ...
+
+
+class UploadTickets(Protocol):
+    """The uploads table as the API writes it (`shared.aws.upload_tickets`)."""
+
+    def start(self, driver_id: str, per_minute: int) -> None:
+        """Count a new upload for this driver in this minute; raises `TooManyUploads` over the limit."""
+        ...
+
+    def issue(self, upload: IssuedUpload) -> None:
+        """Record what the form allows, for ingest to check the object against."""
+        ...

@@ -61,6 +61,21 @@ class Api:
         except ValueError:
             return result["statusCode"], text
 
+    def raw(
+        self, method: str, path: str, claims: dict[str, Any] | None = None, body: Any = None
+    ) -> dict[str, Any]:
+        """The handler's own answer (status, headers, body), as API Gateway receives it."""
+        raw = json.dumps(body).encode() if body is not None else b""
+        event = http_api_event(
+            method=method,
+            path=path,
+            headers=[("content-type", "application/json"), ("host", "api.local")],
+            body=raw,
+            claims=claims,
+        )
+        result: dict[str, Any] = api_handler.lambda_handler(event, LocalLambdaContext("api", 30))  # type: ignore[arg-type]
+        return result
+
     def published(self) -> list[RoutingDecision]:
         found: list[RoutingDecision] = []
         while batch := self.sqs.receive_message(QueueUrl=self.subscriber_queue, MaxNumberOfMessages=10).get(
@@ -119,7 +134,14 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
                 )
             ],
         )
+        dynamodb.create_table(
+            TableName="uploads",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", **string}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
         for name, value in {
+            "UPLOADS_TABLE": "uploads",
             "PHOTO_BUCKET": "photos",
             "ROUTING_TOPIC_ARN": topic,
             "CAPTURE_TABLE": "capture",

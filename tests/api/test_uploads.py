@@ -1,7 +1,7 @@
 """POST /uploads and GET /uploads/{id} on HTTP API events, with the claims the authorizer would pass.
 
-The policy document the API signs is the real guard here: moto accepts presigned POSTs without
-checking their policy, so the tests read the policy itself.
+In-process moto accepts presigned POSTs without checking their policy, so these tests read the policy
+itself; the local stack's S3 checks it (tests/local/test_s3_post_policy.py, tests/integration).
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
+from services.api import handler as api_handler
+from services.api.bootstrap import build_api
+from services.api.page_security import photo_origins
+from services.api.settings import get_api_settings
 from shared.answers import answer_line
 from shared.aws.photo_store import DEPOT_ID
+from shared.aws.upload_tickets import UploadTicketTable
 from shared.contracts import RejectionReason, ReviewReason
 from shared.driver_messages import FALLBACK, REVIEW_SENTENCES, SENTENCES, sentence_for
 from tests.api.conftest import DISPATCHER, DRIVER, OTHER_DRIVER, Api, capture
@@ -35,6 +41,7 @@ def test_a_driver_gets_a_presigned_post_for_one_key_under_their_own_prefix(api: 
     # WHEN they ask to upload a JPEG
     before = datetime.now(UTC)
     status, ticket = start(api)
+    after = datetime.now(UTC)
     # THEN the key is chosen by the server under photos/d-001/, named by the upload id
     assert status == 201
     token = ticket["upload_id"].split(".", 1)[1]
@@ -42,20 +49,23 @@ def test_a_driver_gets_a_presigned_post_for_one_key_under_their_own_prefix(api: 
     assert ticket["key"] == f"photos/d-001/{token}.jpg"
     assert ticket["fields"]["key"] == ticket["key"]
     assert ticket["fields"]["Content-Type"] == "image/jpeg"
-    # AND the signed policy holds exactly that key, that type, 1..max bytes and at most 5 minutes
+    # AND the signed policy holds exactly that key, type and upload id, exactly the declared 5000 bytes,
+    # and at most 5 minutes
     policy = policy_of(ticket["fields"])
     conditions = policy["conditions"]
     assert {"key": ticket["key"]} in conditions
     assert {"Content-Type": "image/jpeg"} in conditions
-    assert ["content-length-range", 1, 1000000] in conditions
+    assert ["content-length-range", 5000, 5000] in conditions
+    assert {"x-amz-meta-upload-id": ticket["upload_id"]} in conditions
+    assert ticket["fields"]["x-amz-meta-upload-id"] == ticket["upload_id"]
     assert {"bucket": "photos"} in conditions
     assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]
     # AND a driver without a depot claim names no depot: the rules' default one routes the photo
     assert not [c for c in conditions if isinstance(c, dict) and f"x-amz-meta-{DEPOT_ID}" in c]
     expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
-    assert before < expiration <= before + timedelta(seconds=301)
-    assert datetime.fromisoformat(ticket["expires_at"].replace("Z", "+00:00")) <= before + timedelta(
-        seconds=301
+    assert before < expiration <= after + timedelta(seconds=301)
+    assert datetime.fromisoformat(ticket["expires_at"].replace("Z", "+00:00")) <= after + timedelta(
+        seconds=300
     )
 
 
@@ -190,3 +200,49 @@ def test_a_photo_that_shows_no_two_wheeler_asks_the_driver_for_one(api: Api) -> 
     assert answer["message"] == REVIEW_SENTENCES[ReviewReason.NO_TWO_WHEELER]
     assert "photo of your vehicle" in answer["message"]
     assert answer["answer"].startswith("no two-wheeler seen (93.00%")
+
+
+def test_a_driver_over_the_per_minute_limit_gets_429_with_retry_after(api: Api) -> None:
+    # GIVEN a limit of 10 new uploads a minute, 15 s into a minute that stands still
+    settings = get_api_settings().model_copy(update={"driver_uploads_per_minute": 10})
+    table = UploadTicketTable(boto3.client("dynamodb", region_name="us-east-1"), "uploads", lambda: 60e6 + 15)
+    api_handler.dispatch.use(build_api(settings, api_handler.logger, api_handler.metrics, tickets=table))
+    # WHEN one driver starts 11 uploads, and another driver one
+    answers = [
+        api.call("POST", "/uploads", DRIVER, {"content_type": "image/jpeg", "size": 10}) for _ in range(11)
+    ]
+    other, _ = start(api, OTHER_DRIVER)
+    # THEN the eleventh is 429 with the seconds to the next minute; the other driver is not held back
+    assert [status for status, _ in answers] == [201] * 10 + [429]
+    assert "at most 10 new uploads a minute" in answers[-1][1]["message"]
+    assert other == 201
+    event_answer = api.raw("POST", "/uploads", DRIVER, {"content_type": "image/jpeg", "size": 10})
+    assert (event_answer["statusCode"], event_answer["headers"]["Retry-After"]) == (429, "45")
+
+
+def test_pages_carry_a_strict_content_security_policy(api: Api) -> None:
+    # GIVEN the board page, its script and its config
+    for path in ("/", "/board.js", "/config.json"):
+        # WHEN each is fetched
+        headers = api.raw("GET", path)["headers"]
+        # THEN each forbids inline script, framing, sniffing and referrers
+        policy = dict(d.strip().split(" ", 1) for d in headers["Content-Security-Policy"].split(";"))
+        assert policy["script-src"] == "'self'", path
+        assert policy["default-src"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert "unsafe-inline" not in headers["Content-Security-Policy"]
+        assert policy["style-src"].startswith("'sha256-")
+        assert (headers["X-Content-Type-Options"], headers["Referrer-Policy"]) == ("nosniff", "no-referrer")
+        assert headers["X-Frame-Options"] == "DENY"
+    # AND the page itself has no inline script and no inline style attribute
+    page = api.raw("GET", "/")["body"]
+    assert "<script>" not in page and "style=" not in page and "onclick" not in page.lower()
+
+
+def test_photo_links_are_allowed_from_the_bucket_and_no_other_origin() -> None:
+    # GIVEN AWS's S3 endpoint, and a local one WHEN the page's image origins are worked out
+    aws = photo_origins("https://s3.eu-west-1.amazonaws.com", "my-photos", "eu-west-1")
+    local = photo_origins("http://127.0.0.1:5000", "my-photos", "us-east-1")
+    # THEN they are the bucket's own hosts on AWS (what botocore presigns), the endpoint locally
+    assert aws == ["https://my-photos.s3.amazonaws.com", "https://my-photos.s3.eu-west-1.amazonaws.com"]
+    assert local == ["http://127.0.0.1:5000"]

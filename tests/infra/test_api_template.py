@@ -77,6 +77,11 @@ def test_the_api_stage_logs_access_and_is_throttled(cfn: dict[str, Any]) -> None
     props = stage["Properties"]
     assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
     assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    # New uploads have a throttle of their own (shared by every driver: the per-driver limit is the API's)
+    assert props["RouteSettings"]["POST /uploads"] == {
+        "ThrottlingBurstLimit": {"Ref": "UploadThrottlingBurstLimit"},
+        "ThrottlingRateLimit": {"Ref": "UploadThrottlingRateLimit"},
+    }
 
 
 def test_people_are_created_by_the_depot_and_cannot_set_their_own_driver_id_or_depot(
@@ -111,6 +116,7 @@ def test_the_api_role_grants_exactly_what_the_api_does(sam: dict[str, Any]) -> N
         | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-driver")}
         | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-depot-day")}
         | {("sns:Publish", "RoutingTopic")}
+        | {("dynamodb:PutItem", "UploadsTable.Arn"), ("dynamodb:UpdateItem", "UploadsTable.Arn")}
     )
     (listing,) = [
         s

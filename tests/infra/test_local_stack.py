@@ -117,6 +117,7 @@ def test_environment_names_every_resource(stack: StackResources) -> None:
         "PHOTO_BUCKET",
         "ROUTING_TOPIC_ARN",
         "CAPTURE_TABLE",
+        "UPLOADS_TABLE",
         *(f"{q}_{kind}_URL" for q in ("INGEST", "CLASSIFY", "ROUTE", "CAPTURE") for kind in ("QUEUE", "DLQ")),
     }
     assert env["CLASSIFY_QUEUE_URL"] == stack.queues["classify"].url

@@ -40,6 +40,7 @@ POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE
 ACTIONS_WITHOUT_RESOURCES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 OUTPUTS = {
     "PhotoBucketName",
+    "UploadsTableName",
     "IngestQueueUrl",
     "IngestDlqUrl",
     "ClassifyQueueUrl",
@@ -245,7 +246,8 @@ def test_the_routing_topic_is_fifo_and_so_are_its_subscriber_queues(sam: dict[st
     for queue in ("CaptureQueue", "CaptureDeadLetterQueue"):
         props = resource(sam, queue)
         assert props["FifoQueue"] is True and props["QueueName"]["Fn::Sub"].endswith(".fifo"), queue
-    assert not resources_of_type(sam, "AWS::DynamoDB::Table").keys() - {"CaptureTable"}
+    # No idempotency table for decisions: the topic deduplicates (the uploads table holds tickets).
+    assert not resources_of_type(sam, "AWS::DynamoDB::Table").keys() - {"CaptureTable", "UploadsTable"}
 
 
 def test_an_operator_is_woken_by_every_dlq_queue_function_and_the_endpoint(sam: dict[str, Any]) -> None:
@@ -387,7 +389,8 @@ def test_each_role_grants_exactly_what_its_function_needs(sam: dict[str, Any]) -
     expected = {
         "IngestFunction": baseline("IngestLogGroup", "IngestQueue")
         | READ_PHOTOS
-        | {("sqs:SendMessage", "ClassifyQueue.Arn"), ("sqs:SendMessage", "RouteQueue.Arn")},
+        | {("sqs:SendMessage", "ClassifyQueue.Arn"), ("sqs:SendMessage", "RouteQueue.Arn")}
+        | {("dynamodb:UpdateItem", "UploadsTable.Arn")},
         "ClassifierFunction": baseline("ClassifierLogGroup", "ClassifyQueue")
         | READ_PHOTOS
         | {("sagemaker:InvokeEndpoint", endpoint), ("sqs:SendMessage", "RouteQueue.Arn")},

@@ -86,7 +86,7 @@ def test_the_authorizer_refuses_missing_tampered_and_expired_tokens(
     tampered = ".".join(
         [header, base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode(), signature]
     )
-    # moto's own signing key makes a token that is genuine in every way but its expiry
+    # moto's shipped signing key (the local pool signs with a key of its own: local.pool_key)
     private_key = jwt.algorithms.RSAAlgorithm.from_jwk(
         load_resource("cognitoidp/resources/jwks-private.json")
     )
@@ -96,13 +96,41 @@ def test_the_authorizer_refuses_missing_tampered_and_expired_tokens(
         algorithm="RS256",
         headers={"kid": "dummy"},
     )
+    # AND a token for a made-up dispatcher, valid in every way on a moto that signs with its shipped key
+    made_up = jwt.encode(
+        {
+            **claims,
+            "cognito:username": "mallory",
+            "cognito:groups": ["dispatchers"],
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 3600,
+        },
+        private_key,  # type: ignore[arg-type]
+        algorithm="RS256",
+        headers={"kid": "dummy"},
+    )
     # WHEN each calls the API THEN only the real token gets through
     assert start_upload(stack, people["driver"]).status_code == 201
-    for token in ("", "not-a-jwt", tampered, expired):
+    board = requests.get(f"{stack.api_url}/board", headers=bearer(made_up), timeout=10)
+    assert board.status_code == 401
+    for token in ("", "not-a-jwt", tampered, expired, made_up):
         answer = start_upload(stack, token)
         assert answer.status_code == 401, token[:20]
         assert answer.json() == {"message": "Unauthorized"}
     assert requests.post(f"{stack.api_url}/uploads", json={}, timeout=10).status_code == 401
+
+
+def test_a_body_over_api_gateways_ten_megabytes_is_413(stack: LocalStack, people: dict[str, str]) -> None:
+    # GIVEN a driver's token WHEN 20 MB of JSON is posted to POST /uploads
+    body = b'{"content_type": "image/jpeg", "size": 1000, "pad": "' + b"x" * (20 * 1024 * 1024) + b'"}'
+    answer = requests.post(
+        f"{stack.api_url}/uploads",
+        data=body,
+        headers={**bearer(people["driver"]), "Content-Type": "application/json"},
+        timeout=30,
+    )
+    # THEN the gateway answers 413 as API Gateway does
+    assert answer.status_code == 413
 
 
 def test_groups_and_ownership_hold_through_the_gateway(stack: LocalStack, people: dict[str, str]) -> None:
@@ -158,3 +186,90 @@ def test_evaluate_reviews_reads_the_stacks_capture_table(stack: LocalStack, peop
     assert summary["routed"] == summary["routed_by_model"] + summary["routed_by_dispatcher"]
     assert summary["routed"] >= 1
     assert "reviewed photos:" in result.output
+
+
+@pytest.mark.skipif(not BICYCLE.exists(), reason=f"needs the sample photos under {DATA}")
+def test_an_upload_is_exact_and_single_use_on_the_local_stack(
+    stack: LocalStack, people: dict[str, str]
+) -> None:
+    # GIVEN a driver's routed upload
+    assert stack.resources is not None
+    ticket = upload(stack.api_url, people["other"], BICYCLE)
+    status = wait_for_status(stack.api_url, people["other"], ticket["upload_id"], timeout_s=60)
+    assert status["status"] == "routed"
+    photo = BICYCLE.read_bytes()
+    # WHEN the same form is posted with a file larger than declared THEN S3 (the local one) refuses it
+    too_large = requests.post(
+        ticket["url"], data=ticket["fields"], files={"file": ("b.jpg", photo + b"\0" * 3_000_000)}, timeout=30
+    )
+    assert too_large.status_code == 400 and "<Code>EntityTooLarge</Code>" in too_large.text
+    # WHEN it is posted again with another photo of the declared size (S3 allows a form until it expires)
+    again = requests.post(
+        ticket["url"], data=ticket["fields"], files={"file": ("b.jpg", photo[:-2] + b"\0\0")}, timeout=30
+    )
+    assert again.status_code == 204
+    # THEN ingest drops the second object as upload-reused (its log says so) and the ticket keeps one record
+    log = stack.log_dir / "functions.log"
+    deadline = time.monotonic() + 30
+    while '"reason":"upload-reused"' not in log.read_text(errors="replace").replace(" ", ""):
+        assert time.monotonic() < deadline, "ingest never saw the second object"
+        time.sleep(0.2)
+    records = client("dynamodb", REGION).scan(
+        TableName=stack.resources.capture_table,
+        FilterExpression="begins_with(photo_key, :k)",
+        ExpressionAttributeValues={":k": {"S": ticket["key"]}},
+    )["Items"]
+    assert len(records) == 1
+    final = wait_for_status(stack.api_url, people["other"], ticket["upload_id"], timeout_s=5)
+    assert (final["status"], final["bay"]) == ("routed", "B-NEAR-01")
+
+
+def test_the_depot_runs_its_users_from_the_cli(stack: LocalStack) -> None:
+    runner = CliRunner()
+    name, twin, driver_id = (
+        f"ula-{uuid.uuid4().hex[:6]}",
+        f"twin-{uuid.uuid4().hex[:6]}",
+        f"u-{uuid.uuid4().hex[:6]}",
+    )
+    # GIVEN a driver added with the password on standard input, never on the command line
+    added = runner.invoke(
+        main, ["add-user", name, "--driver-id", driver_id, "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert added.exit_code == 0, added.output
+    assert PASSWORD not in added.output
+    assert client("cognito-idp", REGION)  # the stack's pool, through the CLI's own client
+    assert stack.identity is not None
+    idp = client("cognito-idp", REGION)
+    token = sign_in(idp, stack.identity.client_id, name, PASSWORD)
+    assert token
+    # WHEN a second user asks for the same driver id THEN it is refused in one line
+    second = runner.invoke(
+        main, ["add-user", twin, "--driver-id", driver_id, "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert second.exit_code == 1 and f"already belongs to {name}" in second.output
+    assert "Traceback" not in second.output
+    # WHEN the depot lists, disables, enables, resets and signs out THEN each does what it says
+    listed = runner.invoke(main, ["users", "list", "--json"])
+    mine = [u for u in json.loads(listed.output.strip().splitlines()[-1])["users"] if u["username"] == name]
+    assert mine == [{"username": name, "driver_id": driver_id, "enabled": True, "status": "CONFIRMED"}]
+    assert runner.invoke(main, ["users", "disable", name]).exit_code == 0
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        sign_in(idp, stack.identity.client_id, name, PASSWORD)
+    assert runner.invoke(main, ["users", "enable", name]).exit_code == 0
+    new_password = PASSWORD + "x"
+    reset = runner.invoke(
+        main, ["users", "reset-password", name, "--password-stdin"], input=new_password + "\n"
+    )
+    assert reset.exit_code == 0, reset.output
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        sign_in(idp, stack.identity.client_id, name, PASSWORD)
+    assert sign_in(idp, stack.identity.client_id, name, new_password)
+    assert runner.invoke(main, ["users", "sign-out", name]).exit_code == 0
+    # AND once deleted, the driver id is free again
+    assert runner.invoke(main, ["users", "delete", name]).exit_code == 0
+    again = runner.invoke(
+        main, ["add-user", twin, "--driver-id", driver_id, "--password-stdin"], input=PASSWORD + "\n"
+    )
+    assert again.exit_code == 0, again.output
+    missing = runner.invoke(main, ["users", "disable", name])
+    assert missing.exit_code == 1 and "UserNotFoundException" in missing.output

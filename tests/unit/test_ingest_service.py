@@ -11,7 +11,8 @@ from services.ingest.service import HEADER_BYTES
 from services.ingest.service import Ingest as IngestService
 from shared.contracts import PhotoJob, PhotoRef, Rejection, RejectionReason
 from shared.settings import Settings
-from tests.fakes import FakePhotoStore, FakeQueue, photo_at
+from shared.upload_tickets import IssuedUpload
+from tests.fakes import FakePhotoStore, FakeQueue, FakeUploadTickets, photo_at
 from tests.samples import BadUpload, bad_uploads, image_bytes
 
 MAX_BYTES = 200_000
@@ -23,6 +24,7 @@ class Ingest:
     classify: FakeQueue
     route: FakeQueue
     unit: IngestService
+    tickets: FakeUploadTickets
 
     def upload(self, key: str, data: bytes, *, etag: str = "etag-1") -> PhotoRef:
         photo = photo_at(key, etag=etag, size=len(data))
@@ -33,9 +35,9 @@ class Ingest:
 @pytest.fixture
 def ingest() -> Ingest:
     settings = Settings().model_copy(update={"max_photo_bytes": MAX_BYTES})
-    store, classify, route = FakePhotoStore(), FakeQueue(), FakeQueue()
-    unit = build_ingest(settings, store=store, classify_queue=classify, route_queue=route)
-    return Ingest(store, classify, route, unit)
+    store, classify, route, tickets = FakePhotoStore(), FakeQueue(), FakeQueue(), FakeUploadTickets()
+    unit = build_ingest(settings, store=store, classify_queue=classify, route_queue=route, tickets=tickets)
+    return Ingest(store, classify, route, unit, tickets)
 
 
 def test_a_good_photo_becomes_one_classification_job(ingest: Ingest) -> None:
@@ -186,3 +188,65 @@ def test_the_depot_the_upload_names_travels_with_the_photo_but_not_in_its_identi
     assert isinstance(job, PhotoJob)
     assert job.photo.depot_id == "depot-2"
     assert job.photo.photo_id == photo.photo_id
+
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+ISSUED = IssuedUpload(f"d-1.{TOKEN}", "d-1", f"photos/d-1/{TOKEN}.jpg", "image/jpeg", 0)
+
+
+def issued_upload(ingest: Ingest, data: bytes, **changes: object) -> tuple[IssuedUpload, dict[str, object]]:
+    ticket = IssuedUpload(**{**ISSUED.__dict__, "size": len(data)})
+    ingest.tickets.issued[ticket.upload_id] = ticket
+    stored: dict[str, object] = {"content_type": "image/jpeg", "upload_id": ticket.upload_id, **changes}
+    return ticket, stored
+
+
+def test_an_upload_as_issued_is_queued_and_one_that_differs_is_an_upload_mismatch(ingest: Ingest) -> None:
+    # GIVEN a ticket for a JPEG of exactly its size
+    jpeg = image_bytes("JPEG", (64, 48))
+    ticket, stored = issued_upload(ingest, jpeg)
+    photo = photo_at(ticket.key, etag="e1", size=len(jpeg))
+    ingest.store.put(photo, jpeg, **stored)  # type: ignore[arg-type]
+    # WHEN ingest sees the object THEN it is queued
+    assert ingest.unit.ingest(photo) == {"outcome": "queued"}
+    # GIVEN other tickets whose objects are larger, of another type, or carry another upload id
+    for n, (data, changes) in enumerate(
+        [(jpeg + b"\0" * 10, {}), (jpeg, {"content_type": "image/png"}), (jpeg, {"upload_id": "d-1.x"})]
+    ):
+        token = f"{n:032x}"
+        other = IssuedUpload(f"d-1.{token}", "d-1", f"photos/d-1/{token}.jpg", "image/jpeg", len(jpeg))
+        ingest.tickets.issued[other.upload_id] = other
+        odd = photo_at(other.key, etag=f"odd-{n}", size=len(data))
+        upload_id = changes.get("upload_id", other.upload_id)
+        ingest.store.put(
+            odd, data, content_type=changes.get("content_type", "image/jpeg"), upload_id=upload_id
+        )
+        # WHEN ingest sees each THEN each is rejected as upload-mismatch, naming what differs
+        assert ingest.unit.ingest(odd) == {"outcome": "rejected", "reason": "upload-mismatch"}
+    details = [r.detail for r in ingest.route.sent if isinstance(r, Rejection)]
+    assert [d.split(" is ")[0] for d in details] == ["size", "content type", "upload id"]
+
+
+def test_a_second_object_under_a_used_upload_id_is_dropped_and_a_redelivery_is_not(ingest: Ingest) -> None:
+    # GIVEN an issued upload whose first object was queued
+    jpeg = image_bytes("JPEG", (64, 48))
+    ticket, stored = issued_upload(ingest, jpeg)
+    first = photo_at(ticket.key, etag="first", size=len(jpeg))
+    ingest.store.put(first, jpeg, **stored)  # type: ignore[arg-type]
+    assert ingest.unit.ingest(first) == {"outcome": "queued"}
+    # WHEN the same form is posted again (a new object, a new ETag, the same key)
+    second = photo_at(ticket.key, etag="second", size=len(jpeg))
+    ingest.store.put(second, jpeg, **stored)  # type: ignore[arg-type]
+    outcome = ingest.unit.ingest(second)
+    # THEN it is dropped as upload-reused: no job, no rejection, so no second decision for the ticket
+    assert outcome == {"outcome": "dropped", "reason": "upload-reused"}
+    assert len(ingest.classify.sent) == 1 and ingest.route.sent == []
+    # AND a redelivery of the first object's notification still passes the claim
+    assert ingest.tickets.claim(ticket.upload_id, first.identity) == ticket
+
+
+def test_a_photo_without_a_ticket_is_ingested_as_before(ingest: Ingest) -> None:
+    # GIVEN a key of the upload API's form that the API never issued (the depot's own upload)
+    photo = ingest.upload(f"photos/d-1/{TOKEN}.jpg", image_bytes("JPEG", (64, 48)))
+    # WHEN ingest sees it THEN it is queued: only issued uploads are held to their ticket
+    assert ingest.unit.ingest(photo) == {"outcome": "queued"}
