@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.contracts import CaptureRecord, Route
+from shared.upload_tickets import IssuedUpload, TooManyUploads
 
 
 @dataclass
@@ -52,17 +53,32 @@ class FakeReviewRecords:
 
 @dataclass
 class FakePhotoLinks:
-    forms: list[tuple[str, str, int, dict[str, str]]] = field(default_factory=list)
+    forms: list[IssuedUpload] = field(default_factory=list)
     uploaded: set[str] = field(default_factory=set)
 
-    def upload_form(
-        self, key: str, content_type: str, max_bytes: int, expires_s: int, metadata: dict[str, str]
-    ) -> tuple[str, dict[str, str]]:
-        self.forms.append((key, content_type, max_bytes, metadata))
-        return "https://photos.example/", {"key": key, "Content-Type": content_type}
+    def upload_form(self, upload: IssuedUpload, expires_s: int) -> tuple[str, dict[str, str]]:
+        self.forms.append(upload)
+        return "https://photos.example/", {"key": upload.key, "Content-Type": upload.content_type}
 
     def download_url(self, key: str, version_id: str | None, expires_s: int) -> str:
         return f"https://photos.example/{key}?expires={expires_s}"
 
     def exists(self, key_prefix: str) -> bool:
         return any(key.startswith(key_prefix) for key in self.uploaded)
+
+
+@dataclass
+class FakeUploadTickets:
+    """The uploads table as the API writes it: the tickets issued, and a per-driver count."""
+
+    issued: list[IssuedUpload] = field(default_factory=list)
+    started: dict[str, int] = field(default_factory=dict)
+
+    def start(self, driver_id: str, per_minute: int) -> None:
+        count = self.started.get(driver_id, 0) + 1
+        if count > per_minute:
+            raise TooManyUploads(per_minute, 60)
+        self.started[driver_id] = count
+
+    def issue(self, upload: IssuedUpload) -> None:
+        self.issued.append(upload)

@@ -11,10 +11,9 @@ from services.api.identity import Caller
 from services.api.models import ReviewRequest, UploadRequest
 from services.api.service import DispatchApi
 from services.api.settings import ApiSettings
-from shared.aws.photo_store import DEPOT_ID
 from shared.contracts import NOT_A_VEHICLE, Route
 from tests.decisions import BIKE, MOTO, RULES, decided, record_of, sure, unsure
-from tests.dispatch_fakes import FakePhotoLinks, FakeReviewRecords
+from tests.dispatch_fakes import FakePhotoLinks, FakeReviewRecords, FakeUploadTickets
 from tests.fakes import FakeTopic
 
 FIRST, SECOND = list(RULES.depots)[:2]
@@ -35,6 +34,7 @@ def parts() -> Parts:
         links=links,
         topic=topic,
         rules=RULES,
+        tickets=FakeUploadTickets(),
         logger=Logger(service="api-test"),
         metrics=Metrics(namespace="Test", service="api-test"),
     )
@@ -124,8 +124,13 @@ def test_a_driver_may_not_use_the_board_and_a_dispatcher_may_not_upload(parts: P
 def test_an_upload_form_pins_the_drivers_depot(parts: Parts) -> None:
     api, _, links, _ = parts
     ticket = api.start_upload(DANA, UploadRequest(content_type="image/jpeg", size=10))
-    [(key, content_type, _, metadata)] = links.forms
-    assert (key, content_type, metadata) == (ticket.key, "image/jpeg", {DEPOT_ID: SECOND})
+    [issued] = links.forms
+    assert (issued.key, issued.content_type, issued.size, issued.depot_id) == (
+        ticket.key,
+        "image/jpeg",
+        10,
+        SECOND,
+    )
 
 
 def test_a_board_is_its_depots_only(parts: Parts) -> None:
