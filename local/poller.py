@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from collections import Counter
@@ -27,7 +28,6 @@ from botocore.client import BaseClient
 from local.eventsource import SqsEventSource
 from local.functions import FUNCTIONS
 from shared.aws.clients import client
-from shared.settings import get_settings
 
 
 class CallCounter:
@@ -96,8 +96,10 @@ def main(
     counter = CallCounter(call_counts) if call_counts is not None else None
     if counter is not None:
         counter.install()
-    settings = get_settings()
-    sqs = client("sqs", settings.aws_region)
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    # The template's FunctionTimeout, as the local stack passes it: what each invocation may take.
+    function_timeout_s = float(os.environ.get("FUNCTION_TIMEOUT_S", "30"))
+    sqs = client("sqs", region)
     sources: dict[str, SqsEventSource] = {}
     for name, function, queue_url, queue_arn in environments:
         sources[name] = SqsEventSource(
@@ -106,8 +108,8 @@ def main(
             queue_arn=queue_arn,
             handler=FUNCTIONS[function].load_handler(),
             function_name=function,
-            function_timeout_s=settings.function_timeout_s,
-            region=settings.aws_region,
+            function_timeout_s=function_timeout_s,
+            region=region,
             wait_time_s=wait_time,
             batching_window_s=batching_window,
             new_environment=FUNCTIONS[function].load_handler,

@@ -65,12 +65,12 @@ def request_body(path: Path, raw: bool) -> tuple[bytes, str]:
     """The body and content type sent for one image: the classifier's payload, or the file as it is."""
     from shared.formats import content_type_for
     from shared.imaging import PAYLOAD_CONTENT_TYPE, endpoint_payload
-    from shared.settings import Settings
+    from shared.settings import PayloadSettings
 
     data = path.read_bytes()
     if raw:
         return data, content_type_for(path.suffix) or "application/x-image"
-    settings = Settings()
+    settings = PayloadSettings()
     payload = endpoint_payload(data, side=settings.endpoint_image_side, max_pixels=settings.max_photo_pixels)
     return payload, PAYLOAD_CONTENT_TYPE
 

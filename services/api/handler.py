@@ -33,7 +33,7 @@ from services.api.models import (
 )
 from services.api.page_security import page_headers
 from services.api.service import DispatchApi
-from services.api.settings import get_api_settings
+from services.api.settings import CorsSettings, get_api_settings
 from services.router.rules import load_rules
 from shared.observability import powertools
 from shared.upload_tickets import TooManyUploads
@@ -46,7 +46,7 @@ logger, metrics, tracer = powertools("api")
 
 
 def _cors() -> CORSConfig | None:
-    origins = get_api_settings().origins
+    origins = CorsSettings().origins
     if not origins:
         return None
     return CORSConfig(

@@ -5,15 +5,15 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics
 
 from services.capture.service import Capture
+from services.capture.settings import CaptureSettings
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.aws.ports import CaptureWriter
 from shared.observability import NAMESPACE
-from shared.settings import Settings
 
 
 def build_capture(
-    settings: Settings,
+    settings: CaptureSettings,
     *,
     table: CaptureWriter | None = None,
     logger: Logger | None = None,

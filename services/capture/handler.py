@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.capture.bootstrap import build_capture
+from services.capture.settings import CaptureSettings
 from shared.contracts import RoutingDecision
 from shared.observability import powertools, reports_failures
-from shared.settings import Settings
 from shared.wiring import BuiltOnce
 
 # The capture queue is FIFO (the routing topic is): a failed record fails the rest of its message group
@@ -20,7 +20,7 @@ from shared.wiring import BuiltOnce
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 processor.raise_on_entire_batch_failure = False
 logger, metrics, tracer = powertools("capture")
-capture = BuiltOnce(lambda: build_capture(Settings(), logger=logger, metrics=metrics))
+capture = BuiltOnce(lambda: build_capture(CaptureSettings(), logger=logger, metrics=metrics))
 
 
 @tracer.capture_method

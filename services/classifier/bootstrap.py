@@ -5,23 +5,23 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from services.classifier.service import Classifier
+from services.classifier.settings import ClassifierSettings
 from shared.aws.clients import client, endpoint_client
 from shared.aws.endpoint import VehicleEndpoint
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
 from shared.aws.ports import MessageSender, PhotoReader, VehicleClassifier
 from shared.batching import Outbox
-from shared.settings import Settings
 
 
-def vehicle_endpoint(settings: Settings) -> VehicleEndpoint:
+def vehicle_endpoint(settings: ClassifierSettings) -> VehicleEndpoint:
     """The SageMaker endpoint on its own retry budget and timeouts (see `endpoint_client`)."""
     runtime = endpoint_client(settings.aws_region, settings.endpoint_attempts, settings.endpoint_timeout_s)
     return VehicleEndpoint(runtime, settings.endpoint_name, batch_limit=settings.endpoint_batch_size)
 
 
 def build_classifier(
-    settings: Settings,
+    settings: ClassifierSettings,
     *,
     outbox: Outbox | None = None,
     store: PhotoReader | None = None,

@@ -10,16 +10,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.classifier.bootstrap import build_classifier
+from services.classifier.settings import ClassifierSettings
 from shared.batching import Outbox
 from shared.contracts import PhotoJob
 from shared.observability import powertools, reports_failures, reports_send_failures
-from shared.settings import Settings
 from shared.wiring import BuiltOnce
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 logger, metrics, tracer = powertools("classifier")
 outbox = Outbox(on_failure=reports_send_failures(logger, metrics))
-classifier = BuiltOnce(lambda: build_classifier(Settings(), outbox=outbox, logger=logger))
+classifier = BuiltOnce(lambda: build_classifier(ClassifierSettings(), outbox=outbox, logger=logger))
 
 
 @tracer.capture_method

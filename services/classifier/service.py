@@ -10,13 +10,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from services.classifier.domain import to_prediction
+from services.classifier.settings import ClassifierSettings
 from shared.aws.ports import MessageSender, PhotoReader, VehicleClassifier
 from shared.batching import Outbox
 from shared.contracts import EndpointAnswer, PhotoJob, PhotoRejected
 from shared.imaging import endpoint_payload
 from shared.observability import log_photo
 from shared.rejections import reject
-from shared.settings import Settings
 
 
 class Classifier:
@@ -26,7 +26,7 @@ class Classifier:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: ClassifierSettings,
         store: PhotoReader,
         endpoint: VehicleClassifier,
         route_queue: MessageSender,

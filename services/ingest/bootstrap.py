@@ -5,17 +5,17 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from services.ingest.service import Ingest
+from services.ingest.settings import IngestSettings
 from shared.aws.clients import client
 from shared.aws.messaging import MessageQueue
 from shared.aws.photo_store import PhotoStore
 from shared.aws.ports import MessageSender, PhotoReader, UploadClaims
 from shared.aws.upload_tickets import UploadTicketTable
 from shared.batching import Outbox
-from shared.settings import Settings
 
 
 def build_ingest(
-    settings: Settings,
+    settings: IngestSettings,
     *,
     outbox: Outbox | None = None,
     store: PhotoReader | None = None,

@@ -10,17 +10,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.ingest.bootstrap import build_ingest
+from services.ingest.settings import IngestSettings
 from shared.aws.s3_events import photos_in_notification
 from shared.batching import Outbox
 from shared.observability import powertools, reports_failures, reports_send_failures
-from shared.settings import Settings
 from shared.wiring import BuiltOnce
 
 # Report every failure item by item, even when the whole batch failed: SQS retries just those.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 logger, metrics, tracer = powertools("ingest")
 outbox = Outbox(on_failure=reports_send_failures(logger, metrics))
-ingest = BuiltOnce(lambda: build_ingest(Settings(), outbox=outbox, logger=logger))
+ingest = BuiltOnce(lambda: build_ingest(IngestSettings(), outbox=outbox, logger=logger))
 
 
 @tracer.capture_method

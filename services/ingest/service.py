@@ -7,13 +7,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from services.ingest.domain import PhotoKey, check_issued, driver_of, parse_photo_key
+from services.ingest.settings import IngestSettings
 from shared.aws.ports import MessageSender, PhotoReader, StoredPhoto, UploadClaims
 from shared.contracts import PhotoJob, PhotoRef, PhotoRejected, Rejection, RejectionReason
 from shared.imaging import ImageFacts, inspect_photo
 from shared.observability import log_photo, record_rejection
 from shared.photo_keys import upload_id_of
 from shared.rejections import reject
-from shared.settings import Settings
 from shared.upload_tickets import UploadReused
 
 # One ranged read: a JPEG's or PNG's header (format, dimensions) and the object's metadata. A JPEG
@@ -35,7 +35,7 @@ class Ingest:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: IngestSettings,
         store: PhotoReader,
         classify_queue: MessageSender,
         route_queue: MessageSender,

@@ -8,16 +8,16 @@ from aws_lambda_powertools import Logger
 
 from services.router.rules import RoutingRules, load_rules
 from services.router.service import Router
+from services.router.settings import RouterSettings
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.aws.messaging import DecisionTopic
 from shared.aws.ports import DecisionPublisher, DecisionRecords
 from shared.batching import Outbox
-from shared.settings import Settings
 
 
 def build_router(
-    settings: Settings,
+    settings: RouterSettings,
     *,
     outbox: Outbox | None = None,
     topic: DecisionPublisher | None = None,

@@ -11,16 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter
 
 from services.router.bootstrap import build_router
+from services.router.settings import RouterSettings
 from shared.batching import Outbox
 from shared.contracts import Assessment
 from shared.observability import powertools, reports_failures, reports_send_failures
-from shared.settings import Settings
 from shared.wiring import BuiltOnce
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 logger, metrics, tracer = powertools("router")
 outbox = Outbox(on_failure=reports_send_failures(logger, metrics))
-router = BuiltOnce(lambda: build_router(Settings(), outbox=outbox, logger=logger))
+router = BuiltOnce(lambda: build_router(RouterSettings(), outbox=outbox, logger=logger))
 assessment_adapter: TypeAdapter[Any] = TypeAdapter(Assessment)
 
 

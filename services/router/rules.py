@@ -92,5 +92,6 @@ class RoutingRules(Rule):
 
 
 @lru_cache(maxsize=4)
-def load_rules(path: str = "") -> RoutingRules:
+def load_rules(path: str | None = None) -> RoutingRules:
+    """The rules file at `path`, or the one shipped beside the router."""
     return RoutingRules.model_validate(yaml.safe_load(Path(path or DEFAULT_RULES).read_text()))

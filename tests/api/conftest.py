@@ -19,7 +19,6 @@ from services.api.settings import get_api_settings
 from shared.aws import clients
 from shared.aws.capture_table import BY_DAY, BY_DEPOT_DAY, BY_DRIVER, CaptureTable
 from shared.contracts import CaptureRecord, RoutingDecision
-from shared.settings import get_settings
 from shared.wiring import BuiltOnce
 from tests.decisions import record_of
 
@@ -90,8 +89,7 @@ class Api:
 
 
 def clear_caches() -> None:
-    for cached in (get_settings, get_api_settings):
-        cached.cache_clear()
+    get_api_settings.cache_clear()
     BuiltOnce.reset_all()
     clients.clear()
 
@@ -145,6 +143,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
             "PHOTO_BUCKET": "photos",
             "ROUTING_TOPIC_ARN": topic,
             "CAPTURE_TABLE": "capture",
+            "USER_POOL_CLIENT_ID": "test-client",
             "MAX_PHOTO_BYTES": "1000000",
         }.items():
             monkeypatch.setenv(name, value)

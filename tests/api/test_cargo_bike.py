@@ -20,10 +20,10 @@ from services.router.rules import DEFAULT_RULES, load_rules
 from shared.aws.endpoint import VehicleEndpoint
 from shared.batching import Outbox
 from shared.contracts import CaptureRecord, PhotoJob, Prediction, Route
-from shared.settings import Settings
 from tests.api.conftest import DISPATCHER, Api, clear_caches
 from tests.fakes import FakeCaptureTable, FakePhotoStore, FakeQueue, FakeTopic, photo_at
 from tests.samples import image_bytes
+from tests.settings import classifier_settings, router_settings
 
 CARGO = "cargo-bike"
 LABELS = "bicycle|motorcycle|cargo-bike|none"
@@ -56,10 +56,9 @@ def cargo_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def classify_and_route(rules_path: Path, key: str, row: list[float]) -> CaptureRecord:
     """The classifier with the real endpoint adapter, then the router: the record capture would write."""
     store, route_queue, outbox = FakePhotoStore(), FakeQueue(), Outbox()
-    settings = Settings().model_copy(update={"rules_path": str(rules_path)})
     endpoint = VehicleEndpoint(ThreeClassRuntime([row]), "vehicle-classifier")
     classifier = build_classifier(
-        settings, outbox=outbox, store=store, endpoint=endpoint, route_queue=route_queue
+        classifier_settings(), outbox=outbox, store=store, endpoint=endpoint, route_queue=route_queue
     )
     photo = photo_at(key)
     store.put(photo, image_bytes("JPEG", (320, 240)))
@@ -73,6 +72,7 @@ def classify_and_route(rules_path: Path, key: str, row: list[float]) -> CaptureR
     [prediction] = route_queue.sent
     assert isinstance(prediction, Prediction)
     topic = FakeTopic()
+    settings = router_settings(rules_path=str(rules_path))
     router = build_router(settings, topic=topic, records=FakeCaptureTable(), logger=Logger(service="router"))
     router.route(prediction)
     [decision] = topic.published

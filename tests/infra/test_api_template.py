@@ -131,5 +131,5 @@ def test_the_api_environment_uses_only_its_settings_names(cfn: dict[str, Any]) -
     aliases = {str(f.validation_alias) for f in ApiSettings.model_fields.values() if f.validation_alias}
     variables = resource(cfn, "ApiFunction")["Environment"]["Variables"]
     assert set(variables) <= aliases | POWERTOOLS_VARIABLES
-    assert {"USER_POOL_ID", "USER_POOL_CLIENT_ID", "CAPTURE_TABLE", "PHOTO_BUCKET"} <= set(variables)
+    assert {"USER_POOL_CLIENT_ID", "CAPTURE_TABLE", "PHOTO_BUCKET", "UPLOADS_TABLE"} <= set(variables)
     assert variables["POWERTOOLS_SERVICE_NAME"] == "api"

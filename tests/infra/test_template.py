@@ -15,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from infra.cfn import references, resources_of_type, translate, without_functions
 from infra.template_file import load_template
-from shared.settings import Settings
+from services.api.settings import ApiSettings
+from services.capture.settings import CaptureSettings
+from services.classifier.settings import ClassifierSettings
+from services.ingest.settings import IngestSettings
+from services.router.settings import RouterSettings
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "infra" / "template.yaml"
@@ -74,8 +80,21 @@ def parameter_default(template: dict[str, Any], name: str) -> int:
     return int(template["Parameters"][name]["Default"])
 
 
-def settings_aliases() -> set[str]:
-    return {str(f.validation_alias) for f in Settings.model_fields.values() if f.validation_alias}
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "IngestFunction": IngestSettings,
+    "ClassifierFunction": ClassifierSettings,
+    "RouterFunction": RouterSettings,
+    "CaptureFunction": CaptureSettings,
+    "ApiFunction": ApiSettings,
+}
+
+
+def settings_aliases(settings: type[BaseSettings]) -> tuple[set[str], set[str]]:
+    """The environment names a settings class reads, and those it cannot start without."""
+    fields = [f for f in settings.model_fields.values() if f.validation_alias]
+    return {str(f.validation_alias) for f in fields}, {
+        str(f.validation_alias) for f in fields if f.is_required()
+    }
 
 
 # ---------------------------------------------------------------- scanners
@@ -313,26 +332,29 @@ def test_every_function_consumes_its_queue_reporting_batch_item_failures(cfn: di
     assert consumed == {name: queue for name, (_, queue) in FUNCTIONS.items()}
 
 
-def test_environment_uses_exactly_the_settings_names(cfn: dict[str, Any]) -> None:
-    allowed = settings_aliases() | POWERTOOLS_VARIABLES
-    required = {
-        "PHOTO_BUCKET",
-        "CLASSIFY_QUEUE_URL",
-        "ROUTE_QUEUE_URL",
-        "ROUTING_TOPIC_ARN",
-        "CAPTURE_TABLE",
-        "SAGEMAKER_ENDPOINT_NAME",
-        "FUNCTION_TIMEOUT_S",
-    } | POWERTOOLS_VARIABLES
-    assert required - POWERTOOLS_VARIABLES <= settings_aliases()
+def test_each_function_is_given_only_what_its_settings_read_and_all_they_require(
+    cfn: dict[str, Any],
+) -> None:
+    for name, settings in SETTINGS.items():
+        reads, requires = settings_aliases(settings)
+        variables = set(resource(cfn, name)["Environment"]["Variables"])
+        assert variables - POWERTOOLS_VARIABLES <= reads, f"{name}: {variables - reads} are read by nothing"
+        assert requires <= variables, f"{name} lacks {requires - variables}"
+        assert (
+            resource(cfn, name)["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "DriverRouting"
+        )
     for name, (service, _) in FUNCTIONS.items():
-        variables = resource(cfn, name)["Environment"]["Variables"]
-        assert set(variables) <= allowed, f"{name}: {set(variables) - allowed} are not Settings names"
-        assert required <= set(variables), f"{name} lacks {required - set(variables)}"
-        assert variables["POWERTOOLS_SERVICE_NAME"] == service
-        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "DriverRouting"
-        assert variables["FUNCTION_TIMEOUT_S"] == {"Ref": "FunctionTimeout"}
+        assert resource(cfn, name)["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == service
         assert resource(cfn, name)["Timeout"] == {"Ref": "FunctionTimeout"}
+
+
+def test_a_function_without_a_required_setting_does_not_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a router whose environment lacks its topic
+    monkeypatch.setenv("CAPTURE_TABLE", "capture")
+    monkeypatch.delenv("ROUTING_TOPIC_ARN", raising=False)
+    # THEN its settings refuse to load, naming what is missing
+    with pytest.raises(ValidationError, match="ROUTING_TOPIC_ARN"):
+        RouterSettings()
 
 
 # ---------------------------------------------------------------- IAM

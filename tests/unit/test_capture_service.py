@@ -12,9 +12,9 @@ from services.capture.bootstrap import build_capture
 from services.capture.service import Capture
 from shared.contracts import Route, RoutingDecision
 from shared.observability import NAMESPACE
-from shared.settings import Settings
 from tests.decisions import decided, sure, unsure
 from tests.fakes import FakeCaptureTable
+from tests.settings import capture_settings
 
 
 @dataclass
@@ -29,7 +29,7 @@ def world() -> World:
     table = FakeCaptureTable()
     metrics = Metrics(namespace=NAMESPACE, service="capture")
     metrics.clear_metrics()  # Powertools keeps one metric set per process
-    return World(table, metrics, build_capture(Settings(), table=table, metrics=metrics))
+    return World(table, metrics, build_capture(capture_settings(), table=table, metrics=metrics))
 
 
 def decision(key: str, *, routed: bool = True) -> RoutingDecision:
@@ -101,7 +101,7 @@ def test_a_table_error_propagates(world: World) -> None:
         def put_once(self, record: object) -> bool:
             raise ConnectionError("dynamodb unavailable")
 
-    capture = build_capture(Settings(), table=Unavailable(), metrics=world.metrics)
+    capture = build_capture(capture_settings(), table=Unavailable(), metrics=world.metrics)
 
     # WHEN capture handles a decision, THEN the error reaches the batch processor
     with pytest.raises(ConnectionError):

@@ -14,9 +14,9 @@ from services.classifier.bootstrap import build_classifier
 from services.classifier.service import Classifier as ClassifierService
 from shared.batching import Outbox
 from shared.contracts import PhotoJob, PhotoRejected, Prediction, Probabilities, Rejection, RejectionReason
-from shared.settings import Settings
 from tests.fakes import FakeEndpoint, FakePhotoStore, FakeQueue, photo_at
 from tests.samples import BadUpload, bad_uploads, image_bytes
+from tests.settings import classifier_settings
 
 MAX_BYTES = 200_000
 SIDE = 160
@@ -42,7 +42,7 @@ class Classifier:
 
 @pytest.fixture
 def classifier() -> Classifier:
-    settings = Settings().model_copy(update={"max_photo_bytes": MAX_BYTES, "endpoint_image_side": SIDE})
+    settings = classifier_settings(max_photo_bytes=MAX_BYTES, endpoint_image_side=SIDE)
     store, endpoint, route, outbox = FakePhotoStore(), FakeEndpoint(), FakeQueue(), Outbox()
     unit = build_classifier(settings, outbox=outbox, store=store, endpoint=endpoint, route_queue=route)
     return Classifier(store, endpoint, route, outbox, unit)
@@ -212,7 +212,8 @@ def test_the_endpoint_gets_the_one_payload_evaluate_sends_too(classifier: Classi
     # the thumbnail at its size
     assert [type(sent).__name__ for sent in classifier.route.sent] == ["Prediction", "Prediction"]
     expected = [
-        endpoint_payload(data, side=SIDE, max_pixels=Settings().max_photo_pixels) for data in photos.values()
+        endpoint_payload(data, side=SIDE, max_pixels=classifier_settings().max_photo_pixels)
+        for data in photos.values()
     ]
     assert classifier.endpoint.payloads == expected
     sizes = [Image.open(io.BytesIO(payload)).size for payload in classifier.endpoint.payloads]

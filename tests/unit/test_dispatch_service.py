@@ -10,11 +10,11 @@ from services.api.errors import AlreadyDecided, Invalid, NotAllowed, NotFound, N
 from services.api.identity import Caller
 from services.api.models import ReviewRequest, UploadRequest
 from services.api.service import DispatchApi
-from services.api.settings import ApiSettings
 from shared.contracts import NOT_A_VEHICLE, Route
 from tests.decisions import BIKE, MOTO, RULES, decided, record_of, sure, unsure
 from tests.dispatch_fakes import FakePhotoLinks, FakeReviewRecords, FakeUploadTickets
 from tests.fakes import FakeTopic
+from tests.settings import api_settings
 
 FIRST, SECOND = list(RULES.depots)[:2]
 PAT = Caller("pat", frozenset({"dispatchers"}), None, FIRST)
@@ -29,7 +29,7 @@ Parts = tuple[DispatchApi, FakeReviewRecords, FakePhotoLinks, FakeTopic]
 def parts() -> Parts:
     records, links, topic = FakeReviewRecords(), FakePhotoLinks(), FakeTopic()
     api = DispatchApi(
-        settings=ApiSettings(),
+        settings=api_settings(),
         records=records,
         links=links,
         topic=topic,

@@ -29,6 +29,7 @@ from local.eventsource import lambda_sqs_event
 from services.capture import handler as capture_handler
 from services.classifier import handler as classifier_handler
 from services.classifier.bootstrap import build_classifier
+from services.classifier.settings import ClassifierSettings
 from services.ingest import handler as ingest_handler
 from services.router import handler as router_handler
 from services.router.domain import decide, decide_review
@@ -48,7 +49,6 @@ from shared.contracts import (
     Route,
     RoutingDecision,
 )
-from shared.settings import Settings
 from tests.decisions import BIKE, MOTO, RULES, decided, prediction, unsure
 from tests.fakes import lambda_context
 from tests.samples import image_bytes
@@ -128,7 +128,8 @@ class Aws:
 @pytest.fixture
 def aws(stack: StackResources, monkeypatch: pytest.MonkeyPatch) -> Aws:
     """GIVEN the deployed stack, its names in the environment as the template sets them on Lambda."""
-    for name, value in {**stack.environment(), "ENDPOINT_ATTEMPTS": "1"}.items():
+    names = {**stack.environment(), "SAGEMAKER_ENDPOINT_NAME": "vehicle-classifier", "ENDPOINT_ATTEMPTS": "1"}
+    for name, value in names.items():
         monkeypatch.setenv(name, value)
     aws = Aws(stack)
     for queue in stack.queues:  # PurgeQueue is allowed once a minute: receive and delete instead
@@ -186,7 +187,7 @@ def test_ingest_rejects_a_bad_photo_without_failing_its_neighbours(aws: Aws) -> 
 def stubbed_endpoint(batch_limit: int) -> Stubber:
     """The production endpoint adapter on a stubbed sagemaker-runtime client, wired into the handler
     through the composition root."""
-    settings = Settings()
+    settings = ClassifierSettings()
     runtime = endpoint_client(settings.aws_region, settings.endpoint_attempts, settings.endpoint_timeout_s)
     stubber = Stubber(runtime)
     stubber.activate()
@@ -221,7 +222,7 @@ def test_classifier_asks_the_endpoint_once_for_the_whole_batch(aws: Aws) -> None
         "invoke_endpoint",
         answer(b"[0.12, 0.88, 0.0]\n[0.9, 0.05, 0.05]\n", ContentType="application/jsonlines"),
         {
-            "EndpointName": Settings().endpoint_name,
+            "EndpointName": ClassifierSettings().endpoint_name,
             "ContentType": "application/jsonlines",
             "Accept": "application/jsonlines",
             "Body": ANY,

@@ -10,10 +10,10 @@ from services.ingest.bootstrap import build_ingest
 from services.ingest.service import HEADER_BYTES
 from services.ingest.service import Ingest as IngestService
 from shared.contracts import PhotoJob, PhotoRef, Rejection, RejectionReason
-from shared.settings import Settings
 from shared.upload_tickets import IssuedUpload
 from tests.fakes import FakePhotoStore, FakeQueue, FakeUploadTickets, photo_at
 from tests.samples import BadUpload, bad_uploads, image_bytes
+from tests.settings import ingest_settings
 
 MAX_BYTES = 200_000
 
@@ -34,7 +34,7 @@ class Ingest:
 
 @pytest.fixture
 def ingest() -> Ingest:
-    settings = Settings().model_copy(update={"max_photo_bytes": MAX_BYTES})
+    settings = ingest_settings(max_photo_bytes=MAX_BYTES)
     store, classify, route, tickets = FakePhotoStore(), FakeQueue(), FakeQueue(), FakeUploadTickets()
     unit = build_ingest(settings, store=store, classify_queue=classify, route_queue=route, tickets=tickets)
     return Ingest(store, classify, route, unit, tickets)

@@ -12,10 +12,10 @@ from services.router.bootstrap import build_router
 from services.router.rules import Bay, ClassRule, Depot, NeitherRule, RoutingRules
 from services.router.service import Router as RouterService
 from shared.contracts import CaptureRecord, PhotoRef, Prediction, Rejection, RejectionReason, Route
-from shared.settings import Settings
 from tests.decisions import BIKE, MOTO
 from tests.decisions import prediction as predicted
 from tests.fakes import FakeCaptureTable, FakeTopic, photo_at
+from tests.settings import router_settings
 
 RULES = RoutingRules(
     version="test-rules",
@@ -48,7 +48,7 @@ class Router:
 @pytest.fixture
 def router() -> Router:
     topic, records = FakeTopic(), FakeCaptureTable()
-    unit = build_router(Settings(), topic=topic, records=records, rules=RULES)
+    unit = build_router(router_settings(), topic=topic, records=records, rules=RULES)
     return Router(topic, records, unit)
 
 
