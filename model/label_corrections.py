@@ -47,7 +47,8 @@ class Correction:
             raise CorrectionMismatchError(
                 f"{CORRECTIONS_FILE.name}: {self.split}/{self.file} was corrected from "
                 f"{self.manifest_label!r} (CIFAR-100 index {self.cifar100_index}), but the manifest says "
-                f"{manifest_label!r} (index {cifar100_index}): pass corrected=False or fix the file"
+                f"{manifest_label!r} (index {cifar100_index}): the corrections were made for other data; "
+                f"fix {CORRECTIONS_FILE.name} or read the manifest's labels (corrected=False)"
             )
 
 
