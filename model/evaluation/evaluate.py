@@ -250,7 +250,7 @@ def format_report(summary: dict[str, Any]) -> str:
     if summary["server_ms"]:
         s = summary["server_ms"]
         lines.append(f"server_ms (decode+resize+model) p50={s['p50']:.2f} p99={s['p99']:.2f}")
-    lines.append("95% Wilson intervals, manifest labels:  " + figures_line(summary))
+    lines.append("95% Wilson intervals, labels as given:  " + figures_line(summary))
     if corrected := summary.get("corrected"):
         changed = ", ".join(f"{c['file']} {c['given']}->{c['corrected']}" for c in corrected["corrections"])
         lines.append(
