@@ -1,5 +1,6 @@
-"""The one place percentiles and summaries of durations are computed (bench, latency, evaluate), and
-the benchmark's per-photo accounting: lost and duplicated photos, events per second, stage durations.
+"""The one place percentiles, summaries of durations and intervals of proportions are computed (bench,
+latency, evaluate), and the benchmark's per-photo accounting: lost and duplicated photos, events per
+second, stage durations.
 
 Everything here is a pure function of numbers and timestamps, so it is tested without a stack.
 """
@@ -28,6 +29,23 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of the proportion k / n (95% for z = 1.96); (nan, nan) for n = 0.
+
+    (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n): unlike p +- z sqrt(p(1-p)/n) it stays
+    inside 0-1 and is not empty at k = 0 or k = n, which is where a small evaluation set lives.
+    """
+    if not 0 <= k <= n:
+        raise ValueError(f"{k} of {n} is not a proportion")
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
 
 
 def summarise(values: Sequence[float], *, digits: int = 1) -> dict[str, float | int | None]:

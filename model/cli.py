@@ -321,19 +321,24 @@ def evaluate_command(
             "--confusion-png needs the 'bench' extra (matplotlib is not installed): "
             "pip install 'driver-routing[bench]'"
         )
+    from model.label_corrections import CorrectionMismatchError
+
     mode = "chain" if through_chain else "raw" if raw_bytes else "payload"
-    summary = evaluate(
-        data,
-        split,
-        endpoint_url,
-        endpoint_name,
-        model_dir,
-        region,
-        threshold,
-        mode=mode,
-        stack_name=stack_name,
-        chain_timeout_s=chain_timeout,
-    )
+    try:
+        summary = evaluate(
+            data,
+            split,
+            endpoint_url,
+            endpoint_name,
+            model_dir,
+            region,
+            threshold,
+            mode=mode,
+            stack_name=stack_name,
+            chain_timeout_s=chain_timeout,
+        )
+    except CorrectionMismatchError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(format_report(summary))
     if confusion_png is not None:
         write_png(summary, confusion_png)

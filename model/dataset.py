@@ -1,4 +1,9 @@
-"""Labelled image sets: a directory with manifest.csv (split, class, filename) or class-named folders."""
+"""Labelled image sets: a directory with manifest.csv (split, class, filename) or class-named folders.
+
+A manifest's labels are read through the project's label corrections (`model/label_corrections.py`,
+`model/data/label-corrections.csv`) unless `corrected=False`: every reader of the data sees the same
+corrected labels, and `driver-routing evaluate` reports the figures under both.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from model.label_corrections import load_corrections
 
 CLASSES: tuple[str, str] = ("bicycle", "motorcycle")  # index 0, 1: the endpoint's answer order
 OTHER_CLASS = "other"  # a third answer: neither a bicycle nor a motorcycle
@@ -28,13 +35,15 @@ def default_data_dir(env_var: str, relative: str) -> Path | None:
     return candidate if candidate.exists() else None
 
 
-def load_samples(root: Path, split: str | None = None) -> list[Sample]:
+def load_samples(root: Path, split: str | None = None, *, corrected: bool = True) -> list[Sample]:
     """Samples under `root`, labels from manifest.csv when there is one, else from the folder names.
 
     With a manifest, `split` picks rows (train/test); files sit at `<split>/<class>/<filename>` or
     directly under `root`. Without one, every image below a folder named bicycle or motorcycle counts
     (under `<root>/<split>/` when that folder exists). A manifest without a `class` column (other/'s:
-    `file, kind, ...`) labels every file it lists OTHER.
+    `file, kind, ...`) labels every file it lists OTHER. With `corrected`, a manifest row named in the
+    project's label corrections gets the corrected label (its file stays where the manifest puts it);
+    folder names are never corrected.
     """
     manifest = root / "manifest.csv"
     samples: list[Sample] = []
@@ -45,6 +54,7 @@ def load_samples(root: Path, split: str | None = None) -> list[Sample]:
             # other/'s manifest lists files only: every one shows neither class
             samples = [Sample(root / row["file"], OTHER) for row in rows]
             rows = []
+        corrections = load_corrections(labels=CLASSES) if corrected and rows else {}
         for row in rows:
             if split and row["split"] != split:
                 continue
@@ -54,7 +64,11 @@ def load_samples(root: Path, split: str | None = None) -> list[Sample]:
             path = root / row["split"] / cls / row["filename"]
             if not path.exists():
                 path = root / row["filename"]
-            samples.append(Sample(path, CLASSES.index(cls)))
+            label = cls
+            if correction := corrections.get((row["split"], row["filename"])):
+                correction.check(cls, row.get("cifar100_python_row_index"))
+                label = correction.corrected_label
+            samples.append(Sample(path, CLASSES.index(label)))
     else:
         base = root / split if split and (root / split).is_dir() else root
         for path in sorted(base.rglob("*")):

@@ -15,12 +15,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.stats import percentile
+from bench.stats import percentile, wilson
 from local.processes import HOST, free_port, stop_processes, wait_for_http
 from model.dataset import CLASSES, OTHER, OTHER_CLASS, REPO_ROOT, Sample, load_samples
 from model.evaluation.outcomes import Outcome
@@ -88,10 +89,11 @@ def invoke_all(client: Any, endpoint_name: str, samples: list[Sample], raw: bool
     return outcomes
 
 
-def routing(
+def routed_masks(
     y: np.ndarray, probs: np.ndarray, threshold: float, neither_threshold: float | None
-) -> dict[str, float]:
-    """What the router would do (`services/router/domain.py`): "neither", under the bar, or a bay.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the router would do (`services/router/domain.py`), per image: "neither", routed to a bay,
+    routed to the wrong bay.
 
     The confidence is the likelier vehicle's share of the two vehicle probabilities (as
     `Probabilities.top` reads an answer); a bay is wrong when it is the other vehicle's, or any bay
@@ -102,13 +104,40 @@ def routing(
     other = probs[:, len(CLASSES)] if probs.shape[1] > len(CLASSES) else np.zeros(len(probs))
     neither = other >= neither_threshold if neither_threshold is not None else np.zeros(len(probs), bool)
     routed = ~neither & (confidence >= threshold)
-    wrong = routed & (vehicles.argmax(1) != y)
+    return neither, routed, routed & (vehicles.argmax(1) != y)
+
+
+def routing(
+    y: np.ndarray, probs: np.ndarray, threshold: float, neither_threshold: float | None
+) -> dict[str, float]:
+    """The shares of `routed_masks`: wrong bay, review (not routed), "neither"."""
+    neither, routed, wrong = routed_masks(y, probs, threshold, neither_threshold)
     return {
         "wrong_bay": float(wrong.mean()),
         "review": float((~routed).mean()),
         "neither": float(neither.mean()),
         "kept_from_bay": float((~routed).mean()),
         "neither_threshold": float("nan") if neither_threshold is None else neither_threshold,
+    }
+
+
+def interval(k: int, n: int) -> dict[str, float | int]:
+    """A proportion with its 95% Wilson interval, and the counts it comes from."""
+    low, high = wilson(k, n)
+    return {"k": k, "n": n, "low": low, "high": high}
+
+
+def intervals(
+    y: np.ndarray, probs: np.ndarray, threshold: float, neither_threshold: float | None
+) -> dict[str, Any]:
+    """95% Wilson intervals of the accuracy (over the images of a vehicle), the wrong bay and the review."""
+    vehicle = y != OTHER
+    right = probs[:, : len(CLASSES)].argmax(1) == y
+    _, routed, wrong = routed_masks(y, probs, threshold, neither_threshold)
+    return {
+        "accuracy": interval(int(right[vehicle].sum()), int(vehicle.sum())) if vehicle.any() else None,
+        "wrong_bay": interval(int(wrong.sum()), len(y)),
+        "review": interval(int((~routed).sum()), len(y)),
     }
 
 
@@ -145,10 +174,60 @@ def summarise(
         "below_threshold": float(below.mean()),
         "accuracy_above_threshold": float(right[~below].mean()) if (~below).any() else None,
         **routing(y, probs, threshold, neither_threshold),
+        "intervals": intervals(y, probs, threshold, neither_threshold),
         "latency_ms": {"p50": percentile(lat, 50), "p99": percentile(lat, 99)},
         "server_ms": {"p50": percentile(server, 50), "p99": percentile(server, 99)} if server else None,
         "errors": [str(o.sample.path) for o, p, t in zip(outcomes, pred, y, strict=True) if p != t],
     }
+
+
+CORRECTED_KEYS = (
+    "accuracy",
+    "per_class",
+    "confusion",
+    "wrong_bay",
+    "review",
+    "neither",
+    "intervals",
+    "errors",
+)
+
+
+def corrected_figures(
+    outcomes: list[Outcome], data: Path, split: str | None, threshold: float, neither_threshold: float | None
+) -> dict[str, Any]:
+    """The same answers scored against the project's corrected labels (`model/data/label-corrections.csv`)."""
+    corrected = {s.path: s for s in load_samples(data, split, corrected=True)}
+    relabelled = [replace(o, sample=corrected[o.sample.path]) for o in outcomes]
+    changes = [
+        {
+            "file": str(o.sample.path.relative_to(data)),
+            "given": CLASSES[o.sample.label],
+            "corrected": CLASSES[r.sample.label],
+        }
+        for o, r in zip(outcomes, relabelled, strict=True)
+        if r.sample.label != o.sample.label
+    ]
+    figures = summarise(relabelled, threshold, neither_threshold)
+    return {
+        "labels_corrected": len(changes),
+        "corrections": changes,
+        **{k: figures[k] for k in CORRECTED_KEYS},
+    }
+
+
+def _with_interval(summary: dict[str, Any], name: str) -> str:
+    value, bounds = summary[name], (summary["intervals"] or {}).get(name)
+    if value is None:
+        return f"{name}=n/a"
+    if not bounds:
+        return f"{name}={value:.4f}"
+    return f"{name}={value:.4f} [{bounds['low']:.4f}, {bounds['high']:.4f}] ({bounds['k']}/{bounds['n']})"
+
+
+def figures_line(summary: dict[str, Any]) -> str:
+    """Accuracy, wrong bay and review, each with its 95% Wilson interval and counts."""
+    return "  ".join(_with_interval(summary, name) for name in ("accuracy", "wrong_bay", "review"))
 
 
 def format_report(summary: dict[str, Any]) -> str:
@@ -171,6 +250,13 @@ def format_report(summary: dict[str, Any]) -> str:
     if summary["server_ms"]:
         s = summary["server_ms"]
         lines.append(f"server_ms (decode+resize+model) p50={s['p50']:.2f} p99={s['p99']:.2f}")
+    lines.append("95% Wilson intervals, labels as given:  " + figures_line(summary))
+    if corrected := summary.get("corrected"):
+        changed = ", ".join(f"{c['file']} {c['given']}->{c['corrected']}" for c in corrected["corrections"])
+        lines.append(
+            f"corrected labels ({corrected['labels_corrected']}{': ' + changed if changed else ''}):  "
+            + figures_line(corrected)
+        )
     return "\n".join(lines)
 
 
@@ -223,7 +309,7 @@ def evaluate(
     image uploaded to a stack, its capture record read)."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}; one of {MODES}")
-    samples = load_samples(data, split)
+    samples = load_samples(data, split, corrected=False)  # the manifest's labels; corrected ones below
     threshold = read_threshold(model_dir) if threshold is None else threshold
     if mode == "chain":
         from model.evaluation.chain import chain_stack, through_chain
@@ -235,7 +321,9 @@ def evaluate(
     else:
         with local_endpoint(model_dir, endpoint_name) as url:
             outcomes = invoke_all(runtime_client(url, region), endpoint_name, samples, mode == "raw")
-    summary = summarise(outcomes, threshold, read_neither_threshold(model_dir))
+    neither_threshold = read_neither_threshold(model_dir)
+    summary = summarise(outcomes, threshold, neither_threshold)
+    summary["corrected"] = corrected_figures(outcomes, data, split, threshold, neither_threshold)
     summary.update({"data": str(data), "split": split, "endpoint_name": endpoint_name, "mode": mode})
     return summary
 
