@@ -33,7 +33,7 @@ OPTIONAL_COMMANDS: dict[str, OptionalCommand] = {
         "model.cli:evaluate_command", "Evaluate the classifier through the endpoint."
     ),
     "fetch-data": OptionalCommand(
-        "model.cli:fetch_data_command", "Fetch CIFAR-100 bicycles and motorcycles."
+        "model.fetch_data:fetch_data_command", "Fetch CIFAR-100 bicycles and motorcycles."
     ),
     "deploy-endpoint": OptionalCommand(
         "infra.sagemaker_endpoint:command", "Deploy the model to a SageMaker endpoint."

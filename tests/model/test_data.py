@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from model.cli import fetch_data_command
 from model.dataset import load_samples
+from model.fetch_data import fetch_data_command
 from model.training.data import DataUnavailableError, download, extract_vehicles, prepare
 
 # fine labels of the synthetic rows; only 8 (bicycle) and 48 (motorcycle) must come out
