@@ -16,7 +16,7 @@ from tests.servers import REPO, RunningServer
 
 
 def test_commands_for_the_project_group() -> None:
-    assert [c.name for c in commands] == ["serve", "train", "evaluate", "fetch-data"]
+    assert [c.name for c in commands] == ["serve", "train", "evaluate"]
 
 
 def tiny_set(root: Path) -> Path:
