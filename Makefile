@@ -26,8 +26,8 @@ up: install
 
 ## Lint, types, template checks, then every test: the chaos run, then unit, infra, model, integration.
 test: install lint typecheck template-check
-	$(BIN)/pytest -m chaos -s
-	$(BIN)/pytest -m "not chaos"
+	$(BIN)/pytest -m chaos -s --durations=5
+	$(BIN)/pytest -m "not chaos" --durations=15
 
 lint: install
 	$(BIN)/ruff check .
@@ -47,7 +47,7 @@ integration: install
 	$(BIN)/pytest -m integration
 
 chaos: install
-	$(BIN)/pytest -m chaos -s
+	$(BIN)/pytest -m chaos -s --durations=5
 	@cat .driver-routing/chaos.json
 
 bench: install
