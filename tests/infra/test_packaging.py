@@ -22,6 +22,7 @@ from packaging.requirements import Requirement
 
 from infra import packaging
 from infra.packaging import FUNCTIONS, Artifact, PackagingError, build, project_modules
+from infra.template_file import load_template
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -72,10 +73,28 @@ print(json.dumps({"handler": handler.__file__, "outside": outside}))
 """
 
 
-def lambda_environment(root: Path, function: str) -> dict[str, str]:
-    """What Lambda sets at start, so the tracer loads and patches as it does there. No credentials, no
-    AWS config file: building clients must not need them."""
+def template_variables(function: str) -> dict[str, str]:
+    """The names the template gives the function: a parameter's default, or a stand-in for a resource
+    (its name resolves only in a deployed stack)."""
+    template = load_template()
+    defaults = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    resource = template["Resources"][f"{function.capitalize()}Function"]
+    variables: dict[str, object] = resource["Properties"]["Environment"]["Variables"]
     return {
+        name: defaults.get(value["Ref"], f"test-{name.lower()}")
+        if isinstance(value, dict) and "Ref" in value
+        else str(value)
+        if isinstance(value, str)
+        else f"test-{name.lower()}"
+        for name, value in variables.items()
+    }
+
+
+def lambda_environment(root: Path, function: str) -> dict[str, str]:
+    """What Lambda sets at start, so the tracer loads and patches as it does there, and the names the
+    template gives the function. No credentials, no AWS config file: building clients must not need them."""
+    return {
+        **template_variables(function),
         "PATH": "/usr/bin:/bin",
         "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_NAME": f"test-{function}",
