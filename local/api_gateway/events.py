@@ -58,7 +58,7 @@ def http_api_event(
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
     content_type = joined.get("content-type", "")
-    is_text = not body or content_type.startswith(TEXT_TYPES)
+    is_text = not body or (content_type.startswith(TEXT_TYPES) and _is_utf8(body))
     now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
@@ -95,6 +95,15 @@ def http_api_event(
     if claims is not None:
         event["requestContext"]["authorizer"] = {"jwt": {"claims": claim_strings(claims), "scopes": scopes}}
     return event
+
+
+def _is_utf8(body: bytes) -> bool:
+    """A text type's body that is not UTF-8 travels base64-encoded, as any other bytes do."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:

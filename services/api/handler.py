@@ -7,11 +7,13 @@ itself is served on public routes, so it needs no other host and shares the API'
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -82,11 +84,30 @@ def too_many_uploads(error: TooManyUploads) -> Response[str]:
     return Response(429, "application/json", body, headers={"Retry-After": str(error.retry_after_s)})
 
 
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_request(error: RequestValidationError) -> Response[str]:
+    """422 with each field error as the OpenAPI document declares it (loc, msg, type).
+
+    Powertools' own 422 drops `msg`, which its document requires. pydantic's messages name the rule
+    ("Field required", our validators' own sentences); the input and context are left out.
+    """
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg") or e.get("type")), "type": str(e.get("type"))}
+        for e in error.errors()
+    ]
+    return Response(422, "application/json", json.dumps({"statusCode": 422, "detail": detail}))
+
+
 def caller() -> Caller:
     return caller_from_claims(app.current_event.request_context.authorizer.jwt_claim)
 
 
-@app.post("/uploads")
+@app.post(
+    "/uploads",
+    responses={
+        201: {"description": "a presigned POST", "content": {"application/json": {"model": UploadTicket}}}
+    },
+)
 def create_upload(body: UploadRequest) -> Response[str]:
     ticket: UploadTicket = dispatch.get().start_upload(caller(), body)
     return Response(201, "application/json", ticket.model_dump_json())
@@ -143,10 +164,32 @@ def board_config() -> Response[str]:
     return Response(200, "application/json", config.model_dump_json(), headers=page_security_headers.get())
 
 
+def _unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A body that is not UTF-8 JSON, answered before Powertools parses it: 415 for another type (a
+    multipart form without its boundary would fail there), 400 for bytes that are not UTF-8."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    content_type = str(headers.get("content-type", "")).strip()
+    raw = event.get("body")
+    if not raw:
+        return None
+    if content_type and not content_type.startswith("application/json"):
+        return _refusal(415, "send the body as application/json")
+    try:
+        (base64.b64decode(raw) if event.get("isBase64Encoded") else str(raw).encode()).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return _refusal(400, "the body is not UTF-8 JSON")
+    return None
+
+
+def _refusal(status: int, message: str) -> dict[str, Any]:
+    body = json.dumps({"statusCode": status, "message": message})
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": body}
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # One count per request: what a dashboard plots, and a metric for every invocation to flush.
     metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
-    return app.resolve(event, context)
+    return _unreadable_body(event) or app.resolve(event, context)
