@@ -24,8 +24,10 @@ class ApiSettings(Settings):
     # Records written this long before a board's last read are sent again: a record reaches the
     # by-day index a little after it is written (services/api/board.py).
     board_overlap_s: int = Field(default=5, ge=0, le=300, validation_alias="BOARD_OVERLAP_S")
+    # Depots whose drivers may choose a photo from the gallery; elsewhere the camera only (a live photo).
+    gallery_depots: str = Field(default="", validation_alias="GALLERY_DEPOTS")
 
-    @field_validator("cors_allowed_origins")
+    @field_validator("cors_allowed_origins", "gallery_depots")
     @classmethod
     def _no_spaces(cls, value: str) -> str:
         return ",".join(part.strip() for part in value.split(",") if part.strip())
@@ -33,6 +35,10 @@ class ApiSettings(Settings):
     @property
     def origins(self) -> list[str]:
         return [o for o in self.cors_allowed_origins.split(",") if o]
+
+    @property
+    def gallery_depot_ids(self) -> list[str]:
+        return [d for d in self.gallery_depots.split(",") if d]
 
     @property
     def cognito_url(self) -> str:
