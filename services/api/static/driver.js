@@ -16,6 +16,7 @@ const state = {
   views: new Map(), // token -> { token, uploadId, state, status, takenAt, progress, message }
   today: [], // the API's statuses of today's decided uploads, newest first
   flushing: false,
+  again: false, // a flush asked for while one runs (the signal came back mid-way): run once more
   retry: 0,
   timers: { retry: null, poll: null },
 };
@@ -117,7 +118,8 @@ function retryLater() {
 }
 
 async function flush() {
-  if (state.flushing || !state.driverId) return;
+  if (!state.driverId) return;
+  if (state.flushing) { state.again = true; return; }
   state.flushing = true;
   clearTimeout(state.timers.retry);
   try {
@@ -151,6 +153,7 @@ async function flush() {
     state.flushing = false;
     render();
     poll();
+    if (state.again) { state.again = false; setTimeout(flush, 0); }
   }
 }
 
