@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The browser test drives Debian's chromium (Playwright cannot download its own browser here).
+# The browser tests drive Debian's chromium (Playwright cannot download its own browser here) and
+# inject axe-core (npm, the version package-lock.json pins) into the pages.
 install: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
 
 ## The whole chain on the sample photos: starts the local stack, routes every photo, stops.
 demo: install

@@ -10,19 +10,21 @@ import click
 
 from driver_routing.local_record import StackAlreadyRunning
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME
+from local.driver_demo import phone_lines
 from local.stack import LocalStack, PortInUse, StackConfig
 from services.router.rules import load_rules
 
 PORT = click.IntRange(1, 65535)
+AWS_PORT, API_PORT = 5000, 8000
 
 
 @click.command()
 @click.option(
-    "--aws-port", type=PORT, default=5000, show_default=True, help="moto server port (the AWS endpoint)."
+    "--aws-port", type=PORT, default=AWS_PORT, show_default=True, help="moto server port (the AWS endpoint)."
 )
 @click.option("--endpoint-port", type=PORT, default=8080, show_default=True, help="Model endpoint port.")
 @click.option(
-    "--api-port", type=PORT, default=8000, show_default=True, help="Local HTTP API (and board) port."
+    "--api-port", type=PORT, default=API_PORT, show_default=True, help="Local HTTP API (and board) port."
 )
 @click.option("--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK")
 def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> None:
@@ -61,6 +63,8 @@ def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> Non
         click.echo(f"capture table:      {resources.capture_table}")
         click.echo(f"API (HTTP API):     {stack.api_url}")
         click.echo(f"dispatch board:     {stack.api_url}/")
+        for line in phone_lines(stack.api_url, stack.aws_url):
+            click.echo(line)
         if stack.identity is not None:
             click.echo(
                 f"user pool:          {stack.identity.user_pool_id} (client {stack.identity.client_id})"

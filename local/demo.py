@@ -13,8 +13,9 @@ import click
 
 from driver_routing.subscription import DecisionSubscription
 from driver_routing.uploads import Upload, collect_photos, upload_photos
-from local.driver_demo import drive_one_photo, phone_photo
-from local.processes import free_port
+from local.commands import API_PORT, AWS_PORT
+from local.driver_demo import drive_one_photo, phone_lines, phone_photo
+from local.processes import HOST, free_port
 from local.stack import LocalStack, StackConfig
 from services.router.rules import load_rules
 from shared.answers import answer_line
@@ -123,6 +124,8 @@ def demo(photos: tuple[Path, ...], timeout: float, as_json: bool) -> None:
         f"({summary['labelled'] - summary['routed_to_a_bay']} sent to manual review)"
     )
     click.echo(f"\nthe driver's path (sign in, presigned POST, poll): {driver_path}")
+    up = phone_lines(f"http://{HOST}:{API_PORT}", f"http://{HOST}:{AWS_PORT}")
+    click.echo("\n".join(["with `driver-routing up` running (it stays up, this demo does not):", *up]))
     summary["driver_path"] = driver_path
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))

@@ -26,3 +26,15 @@ def drive_one_photo(stack: LocalStack, photo: Path) -> str:
 def phone_photo(paths: list[Path]) -> Path | None:
     """A phone-sized photo from the samples (not a CIFAR thumbnail), else the first one."""
     return next((p for p in paths if "photos" in p.parts), paths[0] if paths else None)
+
+
+def phone_lines(api_url: str, aws_url: str) -> list[str]:
+    """Where a driver's phone opens the page, and how a real phone reaches a stack on 127.0.0.1."""
+    api_port, aws_port = api_url.rsplit(":", 1)[-1], aws_url.rsplit(":", 1)[-1]
+    return [
+        f"driver's page:      {api_url}/driver   (sign in as a driver: add-user NAME --driver-id ID)",
+        "  on a phone: the local stack listens on 127.0.0.1 only, so no other device on the network"
+        " reaches it; an Android phone on USB does, through adb's reverse port forwarding:"
+        f" `adb reverse tcp:{api_port} tcp:{api_port} && adb reverse tcp:{aws_port} tcp:{aws_port}`,"
+        " then open the same address in its browser",
+    ]

@@ -29,6 +29,12 @@ class FakeReviewRecords:
         ]
         return max(found, key=lambda r: r.decided_at, default=None)
 
+    def for_driver(self, driver_id: str, *, limit: int | None = None) -> list[CaptureRecord]:
+        found = sorted(
+            (r for r in self.records.values() if r.driver_id == driver_id), key=lambda r: r.decided_at
+        )
+        return found[::-1][:limit]
+
     def in_window(
         self, since: datetime, until: datetime, *, depot_id: str | None = None
     ) -> list[CaptureRecord]:

@@ -35,6 +35,10 @@ class AlreadyDecided(ApiRefusal):
     """The photo is not waiting for a review, or another dispatcher reviewed it first (409)."""
 
 
+class AlreadyReceived(ApiRefusal):
+    """A new form for an upload whose photo has already arrived: read its status instead (409)."""
+
+
 class Unavailable(ApiRefusal):
     """A part the use case needs did not answer; the request may be sent again (503)."""
 
@@ -48,5 +52,6 @@ STATUS: dict[type[ApiRefusal], int] = {
     Invalid: 400,
     TooLarge: 422,
     AlreadyDecided: 409,
+    AlreadyReceived: 409,
     Unavailable: 503,
 }

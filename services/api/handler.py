@@ -29,6 +29,7 @@ from services.api.models import (
     ReviewChoice,
     ReviewRequest,
     ReviewResult,
+    UploadList,
     UploadRequest,
     UploadStatus,
     UploadTicket,
@@ -37,12 +38,20 @@ from services.api.page_security import page_headers
 from services.api.service import DispatchApi
 from services.api.settings import CorsSettings, get_api_settings
 from services.router.rules import load_rules
+from shared.formats import PHOTO_FORMATS
 from shared.observability import powertools
 from shared.upload_tickets import TooManyUploads
 from shared.wiring import BuiltOnce
 
 STATIC = Path(__file__).with_name("static")
-PAGES = {"/": ("board.html", "text/html; charset=utf-8"), "/board.js": ("board.js", "text/javascript")}
+PAGES = {
+    "/": ("board.html", "text/html; charset=utf-8"),
+    "/board.js": ("board.js", "text/javascript"),
+    "/driver": ("driver.html", "text/html; charset=utf-8"),
+}
+# The pages' other files, at /assets/{name}: only what the folder holds is served, by its own name.
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
+ASSETS = {p.name: ASSET_TYPES[p.suffix] for p in STATIC.iterdir() if p.suffix in ASSET_TYPES}
 
 logger, metrics, tracer = powertools("api")
 
@@ -113,6 +122,11 @@ def create_upload(body: UploadRequest) -> Response[str]:
     return Response(201, "application/json", ticket.model_dump_json())
 
 
+@app.get("/uploads")
+def list_uploads() -> UploadList:
+    return dispatch.get().todays_uploads(caller())
+
+
 @app.get("/uploads/<upload_id>")
 def get_upload(upload_id: str) -> UploadStatus:
     return dispatch.get().upload_status(caller(), upload_id)
@@ -150,6 +164,18 @@ def board_script() -> Response[str]:
     return _page("/board.js")
 
 
+@app.get("/driver")
+def driver_page() -> Response[str]:
+    return _page("/driver")
+
+
+@app.get("/assets/<name>")
+def asset(name: str) -> Response[str]:
+    if name not in ASSETS:
+        return Response(404, "application/json", json.dumps({"statusCode": 404, "message": "Not Found"}))
+    return Response(200, ASSETS[name], (STATIC / name).read_text(encoding="utf-8"))
+
+
 @app.get("/config.json")
 def board_config() -> Response[str]:
     """What the pages need to sign a person in, and the rules' review choices (public: no secret)."""
@@ -160,6 +186,9 @@ def board_config() -> Response[str]:
         cognito_endpoint=settings.cognito_url,
         client_id=settings.user_pool_client_id,
         review_choices=[ReviewChoice(label=name, text=rules.label_of(name)) for name in rules.review_labels],
+        default_depot=rules.default_depot,
+        gallery_depots=settings.gallery_depot_ids,
+        upload_types={ext.lstrip("."): fmt.content_type for fmt in PHOTO_FORMATS for ext in fmt.extensions},
     )
     return Response(200, "application/json", config.model_dump_json(), headers=page_security_headers.get())
 

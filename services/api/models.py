@@ -11,6 +11,8 @@ from shared.answers import answer_line
 from shared.contracts import CLASS_NAME, CaptureRecord, Route
 from shared.formats import UPLOAD_CONTENT_TYPES
 
+UPLOAD_TOKEN = r"^[0-9a-f]{32}$"
+
 
 def _accepted(content_type: str) -> str:
     if content_type not in UPLOAD_CONTENT_TYPES:
@@ -30,6 +32,10 @@ class UploadRequest(Body):
     content_type: ImageType
     # The upper bound is the settings' MAX_PHOTO_BYTES, checked by the service (it is configurable).
     size: int = Field(gt=0, description="bytes the phone will send")
+    # Chosen by the phone and kept with the photo until it is sent: a retry names the same upload.
+    upload_token: str | None = Field(
+        default=None, pattern=UPLOAD_TOKEN, description="32 hex digits the phone chose (a UUID's)"
+    )
 
 
 class UploadTicket(Body):
@@ -55,6 +61,10 @@ class UploadStatus(Body):
     reason: str | None = None
     message: str | None = Field(default=None, description="one sentence for the driver")
     decided_at: datetime | None = None
+
+
+class UploadList(Body):
+    uploads: list[UploadStatus] = Field(description="the driver's decided uploads today, newest first")
 
 
 class BoardItem(Body):
@@ -136,3 +146,10 @@ class BoardConfig(Body):
     cognito_endpoint: str
     client_id: str
     review_choices: list[ReviewChoice]
+    default_depot: str = Field(default="", description="a user's depot when their token names none")
+    gallery_depots: list[str] = Field(
+        default_factory=list, description="depots whose drivers may pick a photo from the gallery"
+    )
+    upload_types: dict[str, str] = Field(
+        default_factory=dict, description="a photo file's extension and the content type it is sent as"
+    )

@@ -13,13 +13,22 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from services.api.board import BadCursor, Cursor, build_board, window
-from services.api.errors import AlreadyDecided, Invalid, NotFound, NotYours, TooLarge, Unavailable
+from services.api.errors import (
+    AlreadyDecided,
+    AlreadyReceived,
+    Invalid,
+    NotFound,
+    NotYours,
+    TooLarge,
+    Unavailable,
+)
 from services.api.identity import Caller, Group
 from services.api.models import (
     Board,
     PhotoLink,
     ReviewRequest,
     ReviewResult,
+    UploadList,
     UploadRequest,
     UploadStatus,
     UploadTicket,
@@ -33,6 +42,9 @@ from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords, Uploa
 from shared.contracts import CaptureRecord, Review, Route, utc_now
 from shared.formats import extension_for
 from shared.upload_tickets import IssuedUpload
+
+# A shift's uploads; a driver sending more than this in a day sees the newest.
+TODAYS_UPLOADS = 50
 
 
 class DispatchApi:
@@ -66,8 +78,11 @@ class DispatchApi:
         limit = self._settings.max_photo_bytes
         if request.size > limit:
             raise TooLarge(f"size: a photo may be at most {limit} bytes")
+        upload_id = UploadId.chosen(driver_id, request.upload_token)
+        if request.upload_token and self._links.exists(upload_id.key_prefix):
+            # A retry whose photo has arrived gets no second form: a second object would be a second photo.
+            raise AlreadyReceived(f"this upload's photo has arrived: read GET /uploads/{upload_id}")
         self._tickets.start(driver_id, self._settings.driver_uploads_per_minute)  # 429 over the limit
-        upload_id = UploadId.new(driver_id)
         key = upload_id.key(extension_for(request.content_type))
         ttl = self._settings.upload_url_ttl_s
         expires_at = self._clock() + timedelta(seconds=ttl)
@@ -92,6 +107,17 @@ class DispatchApi:
         if record is None and not self._links.exists(upload_id.key_prefix):
             raise NotFound("no photo has arrived for this upload")
         return status_of(upload_id, record)
+
+    def todays_uploads(self, caller: Caller) -> UploadList:
+        """The driver's own decided uploads of today (UTC), newest first."""
+        driver_id = caller.require_driver()
+        today = self._clock().date()
+        statuses = [
+            status_of(upload_id, record)
+            for record in self._records.for_driver(driver_id, limit=TODAYS_UPLOADS)
+            if record.decided_at.date() == today and (upload_id := UploadId.of_key(record.photo_key))
+        ]
+        return UploadList(uploads=statuses)
 
     # --- dispatchers -----------------------------------------------------------------------------
 

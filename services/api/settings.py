@@ -15,8 +15,10 @@ class CorsSettings(FunctionSettings):
     """The origins allowed to call the API from a browser: read when the resolver is built, at import."""
 
     cors_allowed_origins: str = Field(default="", validation_alias="CORS_ALLOWED_ORIGINS")
+    # Depots whose drivers may choose a photo from the gallery; elsewhere the camera only (a live photo).
+    gallery_depots: str = Field(default="", validation_alias="GALLERY_DEPOTS")
 
-    @field_validator("cors_allowed_origins")
+    @field_validator("cors_allowed_origins", "gallery_depots")
     @classmethod
     def _no_spaces(cls, value: str) -> str:
         return ",".join(part.strip() for part in value.split(",") if part.strip())
@@ -47,6 +49,10 @@ class ApiSettings(PhotoLimits, CorsSettings):
     # Records written this long before a board's last read are sent again: a record reaches the
     # by-day index a little after it is written (services/api/board.py).
     board_overlap_s: int = Field(default=5, ge=0, le=300, validation_alias="BOARD_OVERLAP_S")
+
+    @property
+    def gallery_depot_ids(self) -> list[str]:
+        return [d for d in self.gallery_depots.split(",") if d]
 
     @property
     def cognito_url(self) -> str:

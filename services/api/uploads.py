@@ -29,6 +29,19 @@ class UploadId:
         return cls(driver_id, secrets.token_hex(16))
 
     @classmethod
+    def chosen(cls, driver_id: str, token: str | None) -> UploadId:
+        """The phone's own token (a retry names the same upload, and the same key), or a new one."""
+        return cls(driver_id, token) if token and TOKEN.fullmatch(token) else cls.new(driver_id)
+
+    @classmethod
+    def of_key(cls, key: str) -> UploadId | None:
+        """The upload a photo key was made for: `photos/{driver_id}/{token}.{ext}`."""
+        parts = key.split("/")
+        if len(parts) != 3 or parts[0] != PREFIX:
+            return None
+        return cls.parse(f"{parts[1]}.{parts[2].partition('.')[0]}")
+
+    @classmethod
     def parse(cls, text: str) -> UploadId | None:
         driver_id, dot, token = text.partition(".")
         if not dot or not DRIVER_ID.fullmatch(driver_id) or not TOKEN.fullmatch(token):

@@ -97,6 +97,10 @@ class RecordReader(Protocol):
         """The driver's newest record whose photo key starts with `key_prefix`."""
         ...
 
+    def for_driver(self, driver_id: str, *, limit: int | None = None) -> list[CaptureRecord]:
+        """The driver's records, newest first."""
+        ...
+
     def in_window(
         self, since: datetime, until: datetime, *, depot_id: str | None = None
     ) -> list[CaptureRecord]:

@@ -55,15 +55,22 @@ class UploadTicketTable:
             raise TooManyUploads(per_minute, retry_after) from None
 
     def issue(self, upload: IssuedUpload) -> None:
-        self._dynamodb.put_item(
+        """Record the ticket. A retry of the same upload (the phone's own token) issues it again: an
+        update, so a claim already made stays, and a second object under the id is still `upload-reused`."""
+        self._dynamodb.update_item(
             TableName=self._table,
-            Item={
-                "id": {"S": upload.upload_id},
-                "driver_id": {"S": upload.driver_id},
-                "photo_key": {"S": upload.key},
-                "content_type": {"S": upload.content_type},
-                "size": {"N": str(upload.size)},
-                "expires_at": {"N": str(int(self._clock()) + TICKET_RETENTION_S)},
+            Key={"id": {"S": upload.upload_id}},
+            UpdateExpression=(
+                "SET driver_id = :driver, photo_key = :key, content_type = :type, #size = :size, "
+                "expires_at = :expires"
+            ),
+            ExpressionAttributeNames={"#size": "size"},
+            ExpressionAttributeValues={
+                ":driver": {"S": upload.driver_id},
+                ":key": {"S": upload.key},
+                ":type": {"S": upload.content_type},
+                ":size": {"N": str(upload.size)},
+                ":expires": {"N": str(int(self._clock()) + TICKET_RETENTION_S)},
             },
         )
 

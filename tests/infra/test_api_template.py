@@ -18,7 +18,13 @@ from services.api.handler import app
 from services.api.settings import ApiSettings
 from tests.infra.test_template import ACTIONS_WITHOUT_RESOURCES, POWERTOOLS_VARIABLES, grants, resource
 
-PUBLIC = {("GET", "/"), ("GET", "/board.js"), ("GET", "/config.json")}
+PUBLIC = {
+    ("GET", "/"),
+    ("GET", "/board.js"),
+    ("GET", "/config.json"),
+    ("GET", "/driver"),
+    ("GET", "/assets/{name}"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@
 "use strict";
 
 const POLL_MS = 1000;
-const state = { config: null, token: sessionStorage.getItem("board-token"), cursor: null, items: new Map(), timer: null, photos: new Map() };
+const state = { config: null, live: false, cursor: null, items: new Map(), timer: null, photos: new Map() };
 const $ = (selector, root = document) => root.querySelector(selector);
 
 function el(tag, attrs = {}, ...children) {
@@ -18,20 +18,12 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-async function signIn(username, password) {
-  const answer = await fetch(state.config.cognito_endpoint, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth" },
-    body: JSON.stringify({ AuthFlow: "USER_PASSWORD_AUTH", ClientId: state.config.client_id, AuthParameters: { USERNAME: username, PASSWORD: password } }),
-  });
-  const body = await answer.json();
-  if (!answer.ok || !body.AuthenticationResult) throw new Error(body.message || body.__type || "sign-in failed");
-  return body.AuthenticationResult.IdToken;
-}
-
 async function api(path, options = {}) {
-  const answer = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${state.token}` } });
-  if (answer.status === 401) { signOut("your session ended: sign in again"); throw new Error("unauthorized"); }
+  // Sign-in, refresh and sign-out are the one implementation both pages use (assets/session.js).
+  let token;
+  try { token = await Session.idToken(); } catch (error) { if (error instanceof Session.SignedOut) signOut("your session ended: sign in again"); throw error; }
+  const answer = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${token}` } });
+  if (answer.status === 401) { Session.expire(); throw new Error("unauthorized"); }
   const body = await answer.json().catch(() => ({}));
   return { status: answer.status, body };
 }
@@ -119,10 +111,10 @@ async function poll() {
       setStatus(`live · updated ${new Date().toLocaleTimeString()}`);
     } else setStatus(`board: HTTP ${status}`);
   } catch (error) {
-    if (!state.token) return;
+    if (!state.live) return;
     setStatus(`offline: ${error.message}`);
   }
-  if (state.token) state.timer = setTimeout(poll, POLL_MS);
+  if (state.live) state.timer = setTimeout(poll, POLL_MS);
 }
 
 function setStatus(text) { $("#status").textContent = text; }
@@ -136,25 +128,32 @@ function showBoard() {
 
 function signOut(message = "signed out") {
   clearTimeout(state.timer);
-  state.token = null; state.cursor = null; state.items.clear();
-  sessionStorage.removeItem("board-token");
+  state.live = false; state.cursor = null; state.items.clear();
+  Session.signOut();
   $("#sign-in").hidden = false; $("#board").hidden = true; $("#sign-out").hidden = true;
   setStatus(message);
 }
 
+// A driver who signs in here belongs on the driver's page: the board would only answer 403.
+function open(claims) {
+  if (Session.isDriver(claims)) { location.replace("driver"); return; }
+  state.live = true;
+  showBoard();
+}
+
 async function start() {
   state.config = await (await fetch("config.json")).json();
+  Session.configure(state.config);
   $("#sign-in").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("#sign-in-error").textContent = "";
-    try {
-      state.token = await signIn($("#username").value.trim(), $("#password").value);
-      sessionStorage.setItem("board-token", state.token);
-      showBoard();
-    } catch (error) { $("#sign-in-error").textContent = error.message; }
+    try { open(await Session.signIn($("#username").value.trim(), $("#password").value)); }
+    catch (error) { $("#sign-in-error").textContent = error.message; }
   });
   $("#sign-out").addEventListener("click", () => signOut());
-  if (state.token) showBoard();
+  if (Session.hasSession()) {
+    try { open(await Session.claims()); } catch (error) { if (error instanceof Session.SignedOut) signOut(); else setStatus(`offline: ${error.message}`); }
+  }
 }
 
 start();
