@@ -173,7 +173,9 @@ def driver_page() -> Response[str]:
 def asset(name: str) -> Response[str]:
     if name not in ASSETS:
         return Response(404, "application/json", json.dumps({"statusCode": 404, "message": "Not Found"}))
-    return Response(200, ASSETS[name], (STATIC / name).read_text(encoding="utf-8"))
+    return Response(
+        200, ASSETS[name], (STATIC / name).read_text(encoding="utf-8"), headers=page_security_headers.get()
+    )
 
 
 @app.get("/config.json")

@@ -40,9 +40,12 @@ def content_security_policy(*, cognito_url: str, photo_origins: list[str], page_
     directives = {
         "default-src": "'none'",
         "script-src": "'self'",
-        "style-src": " ".join(style_hashes(page_html)) or "'none'",
-        "img-src": f"'self' {photos}",
-        "connect-src": f"'self' {cognito}",
+        # the pages' own style sheets, and the board's one inline block by its hash
+        "style-src": " ".join(["'self'", *style_hashes(page_html)]),
+        # the driver's preview is an object URL of the photo taken (blob:), the board's photos presigned
+        "img-src": f"'self' blob: {photos}",
+        # the driver's page posts the photo to the bucket with the presigned form
+        "connect-src": f"'self' {cognito} {photos}",
         "base-uri": "'none'",
         "form-action": "'self'",
         "frame-ancestors": "'none'",

@@ -231,7 +231,7 @@ def test_pages_carry_a_strict_content_security_policy(api: Api) -> None:
         assert policy["default-src"] == "'none'"
         assert policy["frame-ancestors"] == "'none'"
         assert "unsafe-inline" not in headers["Content-Security-Policy"]
-        assert policy["style-src"].startswith("'sha256-")
+        assert policy["style-src"].startswith("'self' 'sha256-")
         assert (headers["X-Content-Type-Options"], headers["Referrer-Policy"]) == ("nosniff", "no-referrer")
         assert headers["X-Frame-Options"] == "DENY"
     # AND the page itself has no inline script and no inline style attribute

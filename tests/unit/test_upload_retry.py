@@ -12,12 +12,12 @@ from services.api.errors import AlreadyReceived
 from services.api.identity import Caller
 from services.api.models import UploadRequest
 from services.api.service import DispatchApi
-from services.api.settings import ApiSettings
 from services.api.uploads import UploadId
 from shared.contracts import CaptureRecord
 from tests.decisions import RULES, decided, record_of, sure
-from tests.dispatch_fakes import FakePhotoLinks, FakeReviewRecords
+from tests.dispatch_fakes import FakePhotoLinks, FakeReviewRecords, FakeUploadTickets
 from tests.fakes import FakeTopic
+from tests.settings import api_settings
 
 DANA = Caller("dana", frozenset({"drivers"}), "d-1", None)
 OMAR = Caller("omar", frozenset({"drivers"}), "d-2", None)
@@ -34,7 +34,8 @@ NOON = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 def parts() -> Parts:
     records, links = FakeReviewRecords(), FakePhotoLinks()
     api = DispatchApi(
-        settings=ApiSettings(),
+        settings=api_settings(),
+        tickets=FakeUploadTickets(),
         records=records,
         links=links,
         topic=FakeTopic(),
@@ -55,7 +56,7 @@ def test_a_retry_before_the_photo_arrived_gets_a_form_for_the_same_key(parts: Pa
     # THEN it is the same upload and the same key, under the driver's own prefix
     assert (first.upload_id, first.key) == (second.upload_id, second.key)
     assert first.upload_id == f"d-1.{TOKEN}" and first.key == f"photos/d-1/{TOKEN}.jpg"
-    assert [form[0] for form in links.forms] == [first.key, first.key]
+    assert [form.key for form in links.forms] == [first.key, first.key]
 
 
 def test_a_retry_after_the_photo_arrived_gets_no_second_form(parts: Parts) -> None:
