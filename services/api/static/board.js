@@ -7,17 +7,6 @@ const POLL_MS = 1000;
 const state = { config: null, live: false, cursor: null, items: new Map(), timer: null, photos: new Map() };
 const $ = (selector, root = document) => root.querySelector(selector);
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.className = value;
-    else if (name.startsWith("data-")) node.setAttribute(name, value);
-    else node[name] = value;
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
 async function api(path, options = {}) {
   // Sign-in, refresh and sign-out are the one implementation both pages use (assets/session.js).
   let token;

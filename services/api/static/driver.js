@@ -21,17 +21,6 @@ const state = {
   timers: { retry: null, poll: null },
 };
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.className = value;
-    else if (name.startsWith("data-")) node.setAttribute(name, value);
-    else node[name] = value;
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
 const t = (key, values) => I18n.t(key, values);
 const km = (value) => (value == null ? "" : Number(value).toLocaleString(I18n.language, { maximumFractionDigits: 1 }));
 const clock = (iso) => new Date(iso).toLocaleTimeString(I18n.language, { hour: "2-digit", minute: "2-digit" });
