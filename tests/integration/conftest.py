@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local.stack import LocalStack
 from tests.stacks import running_stack
+
+# Debian's chromium (Playwright cannot download its own browser here), without the background
+# connections this machine's closed network refuses.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Short timeouts so that a failing record reaches its DLQ within seconds (maxReceiveCount 2).
 TEST_PARAMETERS = {"FunctionTimeout": "5", "QueueVisibilityTimeout": "5", "MaxReceiveCount": "2"}
@@ -23,6 +37,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         function_settings={"ENDPOINT_ATTEMPTS": "3"},
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    """One headless chromium for the browser tests (the board's and the driver's page)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

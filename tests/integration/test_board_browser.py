@@ -13,10 +13,8 @@ committed, a screenshot of one included.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from shared.contracts import PhotoRef, Route, RoutingDecision
 from tests.conftest import DATA, REPO
 from tests.decisions import BIKE, MOTO, RULES, prediction
 from tests.format_samples import jpeg, scene
+from tests.integration.conftest import CHROMIUM
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -51,15 +50,6 @@ def wait_until(page: Any, expression: str, timeout_ms: int) -> None:
 
 
 PASSWORD = "Board-Test-Pass-1"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BICYCLE = DATA / "photos" / "bicycle" / "aicaphw1_bicycle_14.jpg"
 SCREENSHOT = Path(os.environ.get("BOARD_SCREENSHOT_DIR", REPO / "build" / "screenshots")) / "board.png"
 
@@ -67,14 +57,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make test installs it)"),
     pytest.mark.skipif(not BICYCLE.exists(), reason=f"needs the sample photos under {DATA}"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 def waiting_for_review(stack: LocalStack, driver_id: str) -> PhotoRef:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,13 +28,12 @@ from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
 from shared.contracts import CaptureRecord
 from tests.conftest import DATA, REPO
+from tests.integration.conftest import CHROMIUM
 
 playwright = pytest.importorskip("playwright.sync_api")
 
 REGION = "us-east-1"
 PASSWORD = "Driver-Page-Pass-1"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 BICYCLE = DATA / "photos" / "bicycle" / "aicaphw1_bicycle_14.jpg"
 CAT = DATA / "other" / "photos" / "catsdogs__cat.4049.jpg"
@@ -49,14 +47,6 @@ pytestmark = [
         not BICYCLE.exists() or not CAT.exists(), reason=f"needs the sample photos under {DATA}"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
