@@ -38,6 +38,7 @@ from services.api.page_security import page_headers
 from services.api.service import DispatchApi
 from services.api.settings import CorsSettings, get_api_settings
 from services.router.rules import load_rules
+from shared.answers import class_name
 from shared.formats import PHOTO_FORMATS
 from shared.observability import powertools
 from shared.upload_tickets import TooManyUploads
@@ -187,7 +188,7 @@ def board_config() -> Response[str]:
         region=settings.aws_region,
         cognito_endpoint=settings.cognito_url,
         client_id=settings.user_pool_client_id,
-        review_choices=[ReviewChoice(label=name, text=rules.label_of(name)) for name in rules.review_labels],
+        review_choices=[ReviewChoice(label=name, text=class_name(name)) for name in rules.review_labels],
         default_depot=rules.default_depot,
         gallery_depots=settings.gallery_depot_ids,
         upload_types={ext.lstrip("."): fmt.content_type for fmt in PHOTO_FORMATS for ext in fmt.extensions},

@@ -21,9 +21,8 @@ class Rule(BaseModel):
 
 
 class ClassRule(Rule):
-    """How sure the model must be of this class, and what people and 1.x subscribers call it."""
+    """How sure the model must be of this class, and the order radius 1.x subscribers read as its route."""
 
-    label: str | None = Field(default=None, description="how people read the class (default: its name)")
     route: str = Field(min_length=1, description="the order radius's name, a decision's 1.x `route`")
     min_confidence: float = Field(ge=0.5, le=1.0)
 
@@ -83,12 +82,6 @@ class RoutingRules(Rule):
     def review_labels(self) -> tuple[str, ...]:
         """What a dispatcher may say a photo shows: a vehicle class, or not a vehicle."""
         return (*self.classes, NOT_A_VEHICLE)
-
-    def label_of(self, name: str | None) -> str:
-        """How people read a class name (or `none`, or `not-a-vehicle`)."""
-        if name in self.classes:
-            return self.classes[name].label or name.replace("-", " ")
-        return {NONE: "no two-wheeler", NOT_A_VEHICLE: "not a vehicle"}.get(name or "", name or "")
 
 
 @lru_cache(maxsize=4)
