@@ -17,6 +17,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,8 @@ DATA_SUFFIXES = (".yaml", ".yml", ".json", ".html", ".js", ".css")
 # A shipped module's own folder of files it serves (services/api/static: the dispatch board).
 STATIC_FOLDER = "static"
 
+# zlib's default level: 9 took 1.7x the CPU for a capture.zip 0.17% smaller (21.71 vs 21.74 MB).
+COMPRESS_LEVEL = 6
 # Zip entries carry no build time, so two builds of the same inputs give the same bytes. 1980 is the
 # earliest date a zip can hold.
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -190,7 +193,9 @@ def write_zip(entries: dict[str, Path], out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     unzipped = 0
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(
+        partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+    ) as archive:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
             info.create_system = 3  # Unix, so that external_attr holds the file mode
@@ -198,35 +203,69 @@ def write_zip(entries: dict[str, Path], out: Path) -> int:
             info.compress_type = zipfile.ZIP_DEFLATED
             data = entries[name].read_bytes()
             unzipped += len(data)
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, data, compresslevel=COMPRESS_LEVEL)
     partial.replace(out)
     return unzipped
+
+
+def _requirement_sets(functions: Iterable[str], root: Path) -> dict[str, list[str]]:
+    """Functions grouped by their requirements file's text: each group's wheels are installed once."""
+    groups: dict[str, list[str]] = {}
+    for function in functions:
+        requirements = root / "services" / function / "requirements.txt"
+        if not requirements.is_file():
+            raise PackagingError(f"{requirements} does not exist")
+        groups.setdefault(requirements.read_text(), []).append(function)
+    return groups
+
+
+def _assemble(function: str, target: Path, out_dir: Path, root: Path) -> Artifact:
+    modules = project_modules(f"services.{function}.handler", root)
+    requirements = root / "services" / function / "requirements.txt"
+    missing = _missing_distributions(third_party_imports(modules, root), target)
+    if missing:
+        raise PackagingError(
+            f"{function} imports {', '.join(missing)}, which {requirements} does not install"
+        )
+    entries = dict(_installed_files(target))
+    for path in [*modules.values(), *package_data(modules, root)]:
+        name = path.relative_to(root).as_posix()
+        if name in entries:
+            raise PackagingError(f"{name} is both a project file and in a wheel of {requirements}")
+        entries[name] = path
+    out = out_dir / f"{function}.zip"
+    unzipped = write_zip(entries, out)
+    return Artifact(function, out, out.stat().st_size, unzipped, len(entries))
+
+
+def build_all(
+    functions: Sequence[str], out_dir: Path, *, root: Path = REPO, python_version: str = LAMBDA_PYTHON
+) -> dict[str, Artifact]:
+    """`out_dir/<function>.zip` for each function: its handler's project modules and data, and its
+    requirements' wheels. Functions with the same requirements share one pip install; the installs, then
+    the zips (zlib works outside the GIL), run side by side."""
+    groups = _requirement_sets(functions, root)
+    with tempfile.TemporaryDirectory(prefix="package-") as staging, ThreadPoolExecutor(len(groups)) as pool:
+        targets = {}
+        for n, members in enumerate(groups.values()):
+            target = Path(staging) / str(n)
+            requirements = root / "services" / members[0] / "requirements.txt"
+            targets[target] = pool.submit(install_requirements, requirements, target, python_version)
+        for installing in targets.values():
+            installing.result()
+        assembling = {
+            function: pool.submit(_assemble, function, target, out_dir, root)
+            for target, members in zip(targets, groups.values(), strict=True)
+            for function in members
+        }
+        return {function: assembling[function].result() for function in functions}
 
 
 def build(
     function: str, out_dir: Path, *, root: Path = REPO, python_version: str = LAMBDA_PYTHON
 ) -> Artifact:
-    """`out_dir/<function>.zip`: the handler's project modules and data, and its requirements' wheels."""
-    modules = project_modules(f"services.{function}.handler", root)
-    requirements = root / "services" / function / "requirements.txt"
-    entries: dict[str, Path] = {}
-    with tempfile.TemporaryDirectory(prefix=f"package-{function}-") as staging:
-        target = Path(staging)
-        install_requirements(requirements, target, python_version)
-        missing = _missing_distributions(third_party_imports(modules, root), target)
-        if missing:
-            raise PackagingError(
-                f"{function} imports {', '.join(missing)}, which {requirements} does not install"
-            )
-        entries.update(_installed_files(target))
-        for path in [*modules.values(), *package_data(modules, root)]:
-            name = path.relative_to(root).as_posix()
-            if name in entries:
-                raise PackagingError(f"{name} is both a project file and in a wheel of {requirements}")
-            entries[name] = path
-        out = out_dir / f"{function}.zip"
-        unzipped = write_zip(entries, out)
-    return Artifact(function, out, out.stat().st_size, unzipped, len(entries))
+    """`out_dir/<function>.zip` alone (`build_all` of one function)."""
+    return build_all([function], out_dir, root=root, python_version=python_version)[function]
 
 
 # ---------------------------------------------------------------- command line
@@ -255,8 +294,9 @@ def main(argv: Sequence[str] | None = None, *, root: Path = REPO) -> int:
         )
         return 2
     try:
-        for function in args.functions or FUNCTIONS:
-            artifact = build(function, args.out, root=root, python_version=args.python_version)
+        functions = args.functions or FUNCTIONS
+        built = build_all(functions, args.out, root=root, python_version=args.python_version)
+        for artifact in built.values():
             shown = artifact.path.resolve()
             if shown.is_relative_to(Path.cwd()):
                 shown = shown.relative_to(Path.cwd())
