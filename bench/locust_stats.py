@@ -30,6 +30,8 @@ THROTTLED = "429 Too Many Requests"
 STATS_PREFIX = "load"
 SAMPLES = "samples.jsonl"
 GOAL_P95_MS = 2000.0
+# The locustfile names the API's requests by route ("GET /board"); S3's and Cognito's otherwise.
+API_ROUTE = ("GET /", "POST /")
 
 
 def _quantiles_ms(seconds: Sequence[float]) -> dict[str, float | None]:
@@ -59,6 +61,7 @@ def read_run(folder: Path, *, expected_photos: int) -> dict[str, Any]:
     ]
     answered = [s for s in samples if s.get("status") and not s.get("error")]
     requests: dict[str, dict[str, Any]] = {}
+    api_rate = 0.0
     for row in _rows(folder / f"{STATS_PREFIX}_stats.csv"):
         if row["Name"] == "Aggregated":
             continue
@@ -68,6 +71,8 @@ def read_run(folder: Path, *, expected_photos: int) -> dict[str, Any]:
             "p50_ms": float(row["50%"]) if row["50%"] != "N/A" else None,
             "p95_ms": float(row["95%"]) if row["95%"] != "N/A" else None,
         }
+        if row["Name"].startswith(API_ROUTE):
+            api_rate += float(row["Requests/s"])
     throttled: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     for row in _rows(folder / f"{STATS_PREFIX}_failures.csv"):
@@ -88,6 +93,7 @@ def read_run(folder: Path, *, expected_photos: int) -> dict[str, Any]:
         "error_kinds": dict(errors),
         "throttled_429": sum(throttled.values()),
         "throttled_by_route": dict(throttled),
+        "api_requests_per_s": round(api_rate, 1),
         "requests": requests,
     }
 
@@ -105,7 +111,7 @@ def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         figure: {q: _median([r[figure][q] for r in runs]) for q in ("p50", "p95", "p99", "max")}
         for figure in ("upload_to_final_ms", "admitted_to_final_ms")
     }
-    for count in ("answered", "unanswered", "errors", "throttled_429"):
+    for count in ("answered", "unanswered", "errors", "throttled_429", "api_requests_per_s"):
         median[count] = _median([float(r[count]) for r in runs])
     p95 = median["upload_to_final_ms"]["p95"]
     return {
@@ -128,7 +134,7 @@ def render(summary: dict[str, Any]) -> list[str]:
             f"{label}: upload -> final p50 {lat['p50']} / p95 {lat['p95']} / p99 {lat['p99']} ms "
             f"(from the 201: p50 {adm['p50']} / p95 {adm['p95']} ms); answered {figures['answered']:g}, "
             f"unanswered {figures['unanswered']:g}, errors {figures['errors']:g}, "
-            f"429s {figures['throttled_429']:g}"
+            f"429s {figures['throttled_429']:g}; the API served {figures['api_requests_per_s']:g} requests/s"
         )
 
     lines = []
