@@ -84,6 +84,16 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG.")
+@click.option(
+    "--api",
+    is_flag=True,
+    help="Instead: a shift starting against the local API, with Locust (bench.api_load): --drivers drivers "
+    "send --driver-photos photos each through the presigned path while a dispatcher polls the board.",
+)
+@click.option("--drivers", default=50, show_default=True, help="With --api: simulated drivers.")
+@click.option("--driver-photos", default=5, show_default=True, help="With --api: photos per driver.")
+@click.option("--arrival", default=5.0, show_default=True, help="With --api: seconds to arrive in.")
+@click.option("--runs", default=3, show_default=True, help="With --api: runs (median), each fresh.")
 def bench(
     count: int,
     offered_rate: float,
@@ -99,9 +109,18 @@ def bench(
     trace_path: Path | None,
     as_json: bool,
     plot_path: Path | None,
+    api: bool,
+    drivers: int,
+    driver_photos: int,
+    arrival: float,
+    runs: int,
 ) -> None:
     """Benchmark the chain on the local stack: the model alone, latency at a fixed rate, sustained
-    throughput, lost and duplicated photos, and the stack's peak memory."""
+    throughput, lost and duplicated photos, and the stack's peak memory (or, with --api, the API under
+    a shift's start)."""
+    if api:
+        bench_api(data_dir, drivers, driver_photos, arrival, runs, timeout, as_json)
+        return
     from local.demo import data_root, default_samples
     from local.processes import free_port
     from local.stack import LocalStack, StackConfig
@@ -180,3 +199,35 @@ def bench(
         click.echo(f"plot: {plot_path}")
     if as_json:
         emit_json(result)
+
+
+def bench_api(
+    data_dir: Path | None,
+    drivers: int,
+    driver_photos: int,
+    arrival: float,
+    runs: int,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """`bench --api`: the shift's runs (bench.api_load), printed by bench.locust_stats."""
+    from bench.api_load import Shift, run_api_bench
+    from bench.locust_env import LocustEnvError
+    from bench.locust_stats import render
+    from driver_routing.uploads import collect_photos
+    from local.demo import data_root
+
+    if drivers < 1 or driver_photos < 1 or runs < 1 or arrival <= 0:
+        raise click.UsageError("--drivers, --driver-photos, --runs and --arrival must be positive")
+    source = data_dir or data_root() / "photos"
+    if not source.is_dir() and not source.is_file():
+        raise click.UsageError(f"no --data given and no sample photos under {source}")
+    shift = Shift(drivers, driver_photos, arrival_s=arrival, max_run_s=timeout)
+    try:
+        summary = run_api_bench(shift, collect_photos([source]), runs=runs, echo=click.echo)
+    except (LocustEnvError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    for line in render(summary):
+        click.echo(line)
+    if as_json:
+        emit_json(summary)

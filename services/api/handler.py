@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -148,6 +149,30 @@ def post_review(photo_id: str, body: ReviewRequest) -> ReviewResult:
     return dispatch.get().review(caller(), photo_id, body)
 
 
+def _served_as(description: str, *media_types: str) -> dict[int, OpenAPIResponse]:
+    """A page route's 200 in the OpenAPI document, in each media type it is served as: text, or for
+    JSON (the sentence tables) an object."""
+    content: dict[str, Any] = {
+        media: {"schema": {"type": "object" if media == "application/json" else "string"}}
+        for media in media_types
+    }
+    return {200: {"description": description, "content": content}}
+
+
+NOT_FOUND: OpenAPIResponse = {
+    "description": "no such file",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["statusCode", "message"],
+                "properties": {"statusCode": {"type": "integer"}, "message": {"type": "string"}},
+            }
+        }
+    },
+}
+
+
 def _page(path: str) -> Response[str]:
     name, content_type = PAGES[path]
     return Response(
@@ -155,22 +180,28 @@ def _page(path: str) -> Response[str]:
     )
 
 
-@app.get("/")
+@app.get("/", responses=_served_as("the board's page", "text/html"))
 def board_page() -> Response[str]:
     return _page("/")
 
 
-@app.get("/board.js")
+@app.get("/board.js", responses=_served_as("the board's script", "text/javascript"))
 def board_script() -> Response[str]:
     return _page("/board.js")
 
 
-@app.get("/driver")
+@app.get("/driver", responses=_served_as("the driver's page", "text/html"))
 def driver_page() -> Response[str]:
     return _page("/driver")
 
 
-@app.get("/assets/<name>")
+@app.get(
+    "/assets/<name>",
+    responses={
+        **_served_as("one of the pages' files", *sorted(set(ASSET_TYPES.values()))),
+        404: NOT_FOUND,
+    },
+)
 def asset(name: str) -> Response[str]:
     if name not in ASSETS:
         return Response(404, "application/json", json.dumps({"statusCode": 404, "message": "Not Found"}))
@@ -179,7 +210,15 @@ def asset(name: str) -> Response[str]:
     )
 
 
-@app.get("/config.json")
+@app.get(
+    "/config.json",
+    responses={
+        200: {
+            "description": "the pages' sign-in settings and review choices",
+            "content": {"application/json": {"model": BoardConfig}},
+        }
+    },
+)
 def board_config() -> Response[str]:
     """What the pages need to sign a person in, and the rules' review choices (public: no secret)."""
     settings = get_api_settings()

@@ -3,7 +3,8 @@
 GIVEN the document Powertools' resolver makes from the handler's routes and pydantic models
 WHEN schemathesis generates requests for every operation (a bounded number of examples each), sent through
 the local HTTP API with a driver's token on the drivers' routes and a dispatcher's on the others
-THEN no answer is a 5xx, and every answer the document describes has the body it says.
+THEN no answer is a 5xx, and every answer the document describes has the media type and the body it
+says (the pages' HTML and scripts, `/config.json`'s settings, the API's models).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from driver_routing.driver_app import sign_in
 from driver_routing.people import create_user
@@ -26,14 +27,14 @@ from shared.aws.clients import client
 
 REGION = "us-east-1"
 PASSWORD = "Schema-Test-Pass-1"
-# Five operations, 25 examples each, through the local gateway: about 10 s on two cores.
+# Every operation (the API's and the pages'), 25 examples each, through the local gateway.
 EXAMPLES = 25
 
-# The board's page routes (`/`, `/board.js`, `/config.json`) serve pages and their settings, not the API.
-PAGES = ["/", "/board.js", "/config.json"]
+# Every route, the pages' too: they are documented in the media types they are served as, and
+# `/config.json` by its model.
 schema = schemathesis.openapi.from_dict(
     json.loads(app.get_openapi_json_schema(title="driver-routing API", version="1"))
-).exclude(path=PAGES)
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,6 @@ def test_the_api_keeps_to_its_openapi_document(
     case.call_and_validate(
         base_url=stack.api_url,
         headers={"Authorization": f"Bearer {tokens[role]}"},
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
         timeout=15,
     )
