@@ -262,6 +262,13 @@ def train_command(
 @click.option("--reviews", is_flag=True, help="Live accuracy instead: the capture table's reviewed photos.")
 @click.option("--since", default=None, help="With --reviews: decisions since (ISO 8601 or 15m, 2h, 7d ago).")
 @click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --reviews: draw the last seven days (reviews, agreement, overturned answers) as PNG "
+    "(needs matplotlib, the `plot` extra).",
+)
+@click.option(
     "--through-chain",
     is_flag=True,
     help="Upload each image to the stack (AWS_ENDPOINT_URL's, a running `up`, else a local one started "
@@ -295,6 +302,7 @@ def evaluate_command(
     confusion_png: Path | None,
     reviews: bool,
     since: str | None,
+    plot: Path | None,
     through_chain: bool,
     raw_bytes: bool,
     stack_name: str,
@@ -306,8 +314,10 @@ def evaluate_command(
     if reviews:
         from driver_routing.live_accuracy import report
 
-        report(stack_name, since, as_json)
+        report(stack_name, since, as_json, plot)
         return
+    if plot is not None:
+        raise click.UsageError("--plot draws the dispatchers' week: give it with --reviews")
     from model.evaluation.evaluate import confusion_png as write_png
     from model.evaluation.evaluate import dumps, evaluate, format_report
 
