@@ -99,6 +99,7 @@ class TrainingRecord(_Record):
     thumbnail_soup: int = 1
     other: str | None
     other_kept_target: float
+    add_data: tuple[str, ...] = ()  # datasets from reviews added to the train split
     n_train: int
     seconds: float
     torch: str
