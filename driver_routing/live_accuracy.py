@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from shared.answers import class_name
@@ -96,38 +95,3 @@ def format_live_accuracy(summary: dict[str, Any]) -> str:
         "(only photos the rules sent to a person are reviewed: this is the model on its hardest cases)"
     )
     return "\n".join(lines)
-
-
-def report(stack_name: str, since: str | None, as_json: bool, plot: Path | None = None) -> None:
-    """Read the stack's capture table (all of it, or decisions since `since`; with `plot`, the last
-    seven days unless `since` says otherwise) and print the summary; draw the week into `plot`."""
-    from datetime import UTC, datetime, timedelta
-
-    import click
-
-    from driver_routing.cli import parse_time
-    from driver_routing.connection import aws_client, connect
-    from driver_routing.output import emit_json
-    from driver_routing.review_week import WEEK, PlotUnavailable, plot_week, require_matplotlib, review_days
-    from shared.aws.capture_table import CaptureTable
-
-    if plot is not None:
-        try:
-            require_matplotlib()  # before anything is read: the one line, at once
-        except PlotUnavailable as error:
-            raise click.ClickException(str(error)) from None
-    now = datetime.now(UTC)
-    resources = connect(stack_name)
-    table = CaptureTable(aws_client("dynamodb"), resources.capture_table)
-    if since or plot is not None:
-        start = parse_time(since, "--since") if since else now - timedelta(days=WEEK)
-        records = table.in_window(start, now + timedelta(minutes=5))
-    else:
-        records = list(table.scan())
-    summary = live_accuracy(records)
-    click.echo(format_live_accuracy(summary))
-    if plot is not None:
-        plot_week(review_days(records, now.date()), plot)
-        click.echo(f"the week's reviews drawn in {plot}")
-    if as_json:
-        emit_json(summary)

@@ -34,6 +34,7 @@ from urllib.parse import parse_qs
 
 import click
 
+from local.model_swap import MODEL_SWAP_PATH
 from model.cli import serve_command
 from model.serving.inference import MAX_PAYLOAD_BYTES, RequestError
 from model.serving.server import Environ, ServerOptions, StartResponse, WsgiApp, read_body, respond, serve
@@ -41,7 +42,6 @@ from model.serving.server import Environ, ServerOptions, StartResponse, WsgiApp,
 log = logging.getLogger("local.sagemaker_runtime")
 
 ACCOUNT_ID = "123456789012"
-MODEL_SWAP_PATH = "/_local/model"
 ENDPOINT_PATH = re.compile(r"^/endpoints/(?P<name>[A-Za-z0-9](?:-*[A-Za-z0-9])*)/invocations$")
 
 

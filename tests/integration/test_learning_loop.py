@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from driver_routing.uploads import upload_photos
-from local.sagemaker_runtime import MODEL_SWAP_PATH
+from local.model_swap import swap_model
 from local.stack import LocalStack
 from model.dataset import CLASSES, load_samples
 from model.evaluation.evaluate import request_body
@@ -77,9 +77,7 @@ def outcome_of(runtime: Any, path: Path) -> Route:
 def swap_back(stack: LocalStack) -> Iterator[None]:
     """The stack serves the package's model again after the test (other tests share the stack)."""
     yield
-    import requests
-
-    requests.post(f"{stack.endpoint_url}{MODEL_SWAP_PATH}", json={"model_dir": str(SERVED)}, timeout=120)
+    swap_model(stack.endpoint_url, SERVED)
 
 
 def test_reviews_become_a_dataset_and_a_no_worse_candidate_is_swapped_in_without_dropping_a_request(

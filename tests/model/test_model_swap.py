@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from local.sagemaker_runtime import MODEL_SWAP_PATH, SageMakerRuntime, call
+from local.model_swap import MODEL_SWAP_PATH
+from local.sagemaker_runtime import SageMakerRuntime, call
 from model.metadata import METADATA_FILE, resolve_model_dir
 from model.serving.server import ModelApp
 
