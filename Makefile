@@ -56,9 +56,10 @@ bench: install
 	$(BIN)/driver-routing bench
 
 ## Training needs the `train` extra (torch on CPU); the committed model makes this optional.
+## `make train DATASETS="datasets/reviews-<version> ..."` adds datasets exported from reviews.
 train: install
 	$(BIN)/pip install --quiet -e '.[dev,train]'
-	$(BIN)/driver-routing train
+	$(BIN)/driver-routing train $(addprefix --add-dataset ,$(DATASETS))
 
 evaluate: install
 	$(BIN)/driver-routing evaluate --split test

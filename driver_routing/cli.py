@@ -223,6 +223,77 @@ def redrive(queue: str, stack_name: str, as_json: bool) -> None:
         emit_json({"queue": queue, "moved": moved})
 
 
+# ---------------------------------------------------------------- datasets from the depot's reviews
+
+
+@main.group()
+def dataset() -> None:
+    """Labelled datasets made of what the stack has seen."""
+
+
+@dataset.command("from-reviews")
+@click.option("--since", required=True, help="Decisions since (ISO 8601, or 15m, 2h, 7d ago).")
+@click.option("--until", default=None, help="Decisions before (default: now).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("datasets"),
+    show_default=True,
+    help="The folder the versioned dataset folder is written under.",
+)
+@click.option(
+    "--holdout-share",
+    type=click.FloatRange(0, 1),
+    default=0.2,
+    show_default=True,
+    help="Share of the reviewed photos held back from training, for the promotion gate.",
+)
+@click.option(
+    "--qa-share",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Share of the photos the model routed alone sampled for a person's check (never trained on).",
+)
+@stack_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
+def dataset_from_reviews(
+    since: str,
+    until: str | None,
+    out: Path,
+    holdout_share: float,
+    qa_share: float,
+    stack_name: str,
+    as_json: bool,
+) -> None:
+    """Export the dispatchers' reviewed photos, with their labels, as a versioned dataset folder."""
+    from driver_routing.review_dataset import S3Photos, Shares, export_reviews
+    from shared.aws.capture_table import CaptureTable
+
+    start = parse_time(since, "--since")
+    end = parse_time(until, "--until") if until else datetime.now(UTC)
+    if end <= start:
+        raise click.BadParameter("must be after --since", param_hint="--until")
+    resources = connect(stack_name)
+    records = CaptureTable(aws_client("dynamodb"), resources.capture_table).in_window(start, end)
+    exported = export_reviews(
+        records,
+        S3Photos(aws_client("s3")),
+        out,
+        since=start,
+        until=end,
+        source=f"stack {stack_name}, table {resources.capture_table}",
+        shares=Shares(holdout=holdout_share, qa=qa_share),
+    )
+    for split, classes in exported.counts.items():
+        click.echo(f"{split:<8} " + ", ".join(f"{name} {n}" for name, n in classes.items()))
+    if exported.missing:
+        click.echo(f"{exported.missing} photo(s) no longer in the bucket, left out")
+    click.echo(f"dataset {exported.version} in {exported.path}")
+    if as_json:
+        emit_json(exported.summary())
+
+
 for people_command in (add_user, sign_in_command, drive, users):
     main.add_command(people_command)
 

@@ -35,6 +35,9 @@ OPTIONAL_COMMANDS: dict[str, OptionalCommand] = {
     "fetch-data": OptionalCommand(
         "model.fetch_data:fetch_data_command", "Fetch CIFAR-100 bicycles and motorcycles."
     ),
+    "promote": OptionalCommand(
+        "model.promote_command:promote_command", "Serve a retrained model if the gate finds it no worse."
+    ),
     "deploy-endpoint": OptionalCommand(
         "infra.sagemaker_endpoint:command", "Deploy the model to a SageMaker endpoint."
     ),

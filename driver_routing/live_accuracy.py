@@ -95,26 +95,3 @@ def format_live_accuracy(summary: dict[str, Any]) -> str:
         "(only photos the rules sent to a person are reviewed: this is the model on its hardest cases)"
     )
     return "\n".join(lines)
-
-
-def report(stack_name: str, since: str | None, as_json: bool) -> None:
-    """Read the stack's capture table (all of it, or decisions since `since`) and print the summary."""
-    from datetime import UTC, datetime, timedelta
-
-    import click
-
-    from driver_routing.cli import parse_time
-    from driver_routing.connection import aws_client, connect
-    from driver_routing.output import emit_json
-    from shared.aws.capture_table import CaptureTable
-
-    resources = connect(stack_name)
-    table = CaptureTable(aws_client("dynamodb"), resources.capture_table)
-    if since:
-        records = table.in_window(parse_time(since, "--since"), datetime.now(UTC) + timedelta(minutes=5))
-    else:
-        records = list(table.scan())
-    summary = live_accuracy(records)
-    click.echo(format_live_accuracy(summary))
-    if as_json:
-        emit_json(summary)

@@ -13,10 +13,14 @@ WSGI app (`model.serving.server`) behind this wrapper:
 * Faults for chaos tests, all off by default: `--fault-throttle-rate R` answers a share R of runtime
   calls with `ThrottlingException`; with `--enable-fault-injection`, `POST /faults/outage?seconds=N`
   answers every runtime call with 503 `ServiceUnavailable` for N seconds.
+* `POST /_local/model` `{"model_dir": DIR}`: what UpdateEndpoint does on AWS, for `driver-routing
+  promote`: the model in DIR is loaded beside the one serving, then answers every new request; no
+  request is dropped. (127.0.0.1 only, like everything here.)
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -24,14 +28,16 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import click
 
+from local.model_swap import MODEL_SWAP_PATH
 from model.cli import serve_command
-from model.serving.inference import MAX_PAYLOAD_BYTES
-from model.serving.server import Environ, ServerOptions, StartResponse, WsgiApp, respond, serve
+from model.serving.inference import MAX_PAYLOAD_BYTES, RequestError
+from model.serving.server import Environ, ServerOptions, StartResponse, WsgiApp, read_body, respond, serve
 
 log = logging.getLogger("local.sagemaker_runtime")
 
@@ -102,6 +108,8 @@ class SageMakerRuntime:
                 return self.invoke_endpoint(environ, start_response, match["name"])
             if path == "/faults/outage" and self.faults.enable_outage_switch and method == "POST":
                 return self.outage(environ, start_response)
+            if path == MODEL_SWAP_PATH and method == "POST":
+                return self.swap_model(environ, start_response)
         except Exception:  # a bug must still answer, and say so
             log.exception("unhandled error on %s %s", method, path)
             return respond(start_response, 500, {"error": "internal", "message": "internal server error"})
@@ -160,6 +168,26 @@ class SageMakerRuntime:
                 "LogStreamArn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{log_group}",
             },
         )
+
+    def swap_model(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        """The local stand-in for UpdateEndpoint: `{"model_dir": DIR}` loads that model beside the one
+        serving and then answers with it, dropping no request (`ModelApp.swap`)."""
+        swap = getattr(self.container, "swap", None)
+        try:
+            model_dir = Path(json.loads(read_body(environ))["model_dir"])
+        except (RequestError, ValueError, KeyError, TypeError):
+            return respond(
+                start_response, 400, {"error": "bad-request", "message": 'send {"model_dir": DIR}'}
+            )
+        if swap is None:
+            return respond(start_response, 501, {"error": "not-supported", "message": "no model to swap"})
+        try:
+            version = swap(model_dir)
+        except Exception as error:  # the model serving goes on; the caller learns why
+            return respond(
+                start_response, 422, {"error": "model-load", "message": f"{type(error).__name__}: {error}"}
+            )
+        return respond(start_response, 200, {"model_version": version, "model_dir": str(model_dir)})
 
     def outage(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         query = parse_qs(environ.get("QUERY_STRING", ""))

@@ -1,5 +1,5 @@
 """Click commands of the model: serve (the SageMaker `serve` entry point), train, evaluate (fetch-data
-lives in `model.fetch_data`).
+lives in `model.fetch_data`, promote in `model.promote_command`).
 
 `commands` is what the project's `driver-routing` group adds; `python -m model.cli` runs them alone.
 Everything beyond click is imported inside the commands: numpy, onnxruntime, torch and Pillow cost
@@ -165,6 +165,13 @@ def _recipe(name: str) -> Callable[[], Any]:
     default=_recipe("other_kept_target"),
     help="Share of the other photos the photo screen keeps from a bay (on the CV folds).",
 )
+@click.option(
+    "--add-dataset",
+    "add_data",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A `dataset from-reviews` folder whose train rows join the training data (repeatable).",
+)
 @click.option("--seed", type=int, default=_recipe("seed"))
 @click.option("--threads", type=int, default=_recipe("threads"))
 def train_command(
@@ -185,6 +192,7 @@ def train_command(
     thumbnail_soup: int,
     other: Path | None,
     other_kept_target: float,
+    add_data: tuple[Path, ...],
     seed: int,
     threads: int,
 ) -> None:
@@ -214,6 +222,7 @@ def train_command(
         thumbnail_soup=thumbnail_soup,
         other=other if other and str(other) not in ("", ".") else None,
         other_kept_target=other_kept_target,
+        add_data=add_data,
         seed=seed,
         threads=threads,
     )
@@ -262,6 +271,13 @@ def train_command(
 @click.option("--reviews", is_flag=True, help="Live accuracy instead: the capture table's reviewed photos.")
 @click.option("--since", default=None, help="With --reviews: decisions since (ISO 8601 or 15m, 2h, 7d ago).")
 @click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --reviews: draw the last seven days (reviews, agreement, overturned answers) as PNG "
+    "(needs matplotlib, the `plot` extra).",
+)
+@click.option(
     "--through-chain",
     is_flag=True,
     help="Upload each image to the stack (AWS_ENDPOINT_URL's, a running `up`, else a local one started "
@@ -295,6 +311,7 @@ def evaluate_command(
     confusion_png: Path | None,
     reviews: bool,
     since: str | None,
+    plot: Path | None,
     through_chain: bool,
     raw_bytes: bool,
     stack_name: str,
@@ -304,10 +321,12 @@ def evaluate_command(
     through the whole chain, and report accuracy and latency; with --reviews, the model's live accuracy
     on the photos dispatchers reviewed."""
     if reviews:
-        from driver_routing.live_accuracy import report
+        from driver_routing.review_report import report
 
-        report(stack_name, since, as_json)
+        report(stack_name, since, as_json, plot)
         return
+    if plot is not None:
+        raise click.UsageError("--plot draws the dispatchers' week: give it with --reviews")
     from model.evaluation.evaluate import confusion_png as write_png
     from model.evaluation.evaluate import dumps, evaluate, format_report
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,4 +84,14 @@ def load_samples(root: Path, split: str | None = None, *, corrected: bool = True
     missing = [s.path for s in samples if not s.path.exists()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} files listed in {manifest} are missing, e.g. {missing[0]}")
+    return samples
+
+
+def training_samples(data: Path, added: Sequence[Path] = ()) -> list[Sample]:
+    """What a training run learns from: the train split of `data` and of every added dataset (a
+    `driver-routing dataset from-reviews` folder: its dispatcher-labelled `train` rows; its `holdout`
+    rows are the promotion gate's and its `qa` rows, labelled by the model alone, never train)."""
+    samples = load_samples(data, "train")
+    for extra in added:
+        samples += load_samples(extra, "train")
     return samples

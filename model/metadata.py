@@ -30,7 +30,7 @@ class _Record(BaseModel):
     @model_serializer(mode="wrap")
     def _leave_out_absent_sections(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if k not in self._sections or v not in (None, {})}
+        return {k: v for k, v in data.items() if k not in self._sections or v not in (None, {}, [], ())}
 
 
 class Artifact(_Record):
@@ -76,6 +76,8 @@ class ProbeCV(_Record):
 class TrainingRecord(_Record):
     """The training configuration (`TrainConfig` without its output dir) and how the run went."""
 
+    _sections: ClassVar[frozenset[str]] = frozenset({"add_data"})
+
     data: str
     backbone: str
     side: int
@@ -99,6 +101,7 @@ class TrainingRecord(_Record):
     thumbnail_soup: int = 1
     other: str | None
     other_kept_target: float
+    add_data: tuple[str, ...] = ()  # datasets from reviews added to the train split (left out when none)
     n_train: int
     seconds: float
     torch: str

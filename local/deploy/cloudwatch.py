@@ -15,6 +15,7 @@ _ALARM_PROPERTIES = (
     "Namespace",
     "MetricName",
     "Dimensions",
+    "Metrics",
     "Statistic",
     "ExtendedStatistic",
     "Period",
@@ -53,8 +54,23 @@ def _differences(have: dict[str, Any] | None, wanted: dict[str, Any]) -> list[st
     if have is None:
         return [f"no alarm {wanted['AlarmName']}"]
     checked = ("MetricName", "Namespace", "Threshold", "ComparisonOperator", "EvaluationPeriods", "Period")
+    found = [
+        f"{k} is {have.get(k)!r}, template wants {wanted.get(k)!r}"
+        for k in checked
+        if have.get(k) != wanted.get(k)
+    ]
+    # A metric-math alarm: the same queries, each the same expression or metric.
+    if _queries(have.get("Metrics")) != _queries(wanted.get("Metrics")):
+        found.append(
+            f"Metrics are {_queries(have.get('Metrics'))}, template wants {_queries(wanted.get('Metrics'))}"
+        )
+    return found
+
+
+def _queries(metrics: list[dict[str, Any]] | None) -> list[tuple[str, str]]:
     return [
-        f"{k} is {have.get(k)!r}, template wants {wanted[k]!r}" for k in checked if have.get(k) != wanted[k]
+        (q["Id"], q.get("Expression") or q.get("MetricStat", {}).get("Metric", {}).get("MetricName", ""))
+        for q in metrics or []
     ]
 
 

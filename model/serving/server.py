@@ -65,6 +65,15 @@ class ModelApp:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("model failed to load")
 
+    def swap(self, model_dir: Path) -> str:
+        """Load the model in `model_dir` beside the one serving, then answer with it: a request that
+        has started keeps the predictor it took (`invoke` reads it once), so none is dropped. Returns
+        the new model's version; on a load error the old model goes on serving and the error is raised."""
+        predictor = Predictor(model_dir, threads=self.threads)
+        self.model_dir, self.predictor, self.load_error = model_dir, predictor, None
+        log.info("model %s now serving, from %s", predictor.version, model_dir)
+        return predictor.version
+
     def load_in_background(self) -> threading.Thread:
         thread = threading.Thread(target=self.load, name="model-loader", daemon=True)
         thread.start()

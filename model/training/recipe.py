@@ -79,6 +79,8 @@ class TrainConfig:
     # None: no screen, the graphs answer two probabilities as before.
     other: Path | None = None
     other_kept_target: float = 0.98  # share of other/ the photo screen must keep from a bay (on CV folds)
+    # Datasets added to `data`'s train split (`driver-routing dataset from-reviews` folders).
+    add_data: tuple[Path, ...] = ()
 
 
 def seed_everything(seed: int) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from model.dataset import CLASSES, OTHER_CLASS, REPO_ROOT, Sample, load_samples
+from model.dataset import CLASSES, OTHER_CLASS, REPO_ROOT, Sample, training_samples
 from model.metadata import (
     METADATA_FILE,
     MODEL_FILE,
@@ -60,9 +60,11 @@ def shown_path(path: Path) -> str:
     return relative if relative.count("..") <= 1 else str(path)
 
 
-def load_split(data: Path) -> tuple[list[Sample], NDArray[np.int64], list[Image.Image]]:
-    """The train split: its samples, their labels and their images as RGB."""
-    samples = load_samples(data, "train")
+def load_split(
+    data: Path, added: tuple[Path, ...] = ()
+) -> tuple[list[Sample], NDArray[np.int64], list[Image.Image]]:
+    """The train split (and the added datasets'): its samples, their labels and their images as RGB."""
+    samples = training_samples(data, added)
     y = np.array([s.label for s in samples], dtype=np.int64)
     return samples, y, [to_rgb(Image.open(s.path)) for s in samples]
 
@@ -186,7 +188,7 @@ def train(cfg: TrainConfig) -> ModelMetadata:
     torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     side = cfg.side or BACKBONES[cfg.backbone]
-    samples, y, images = load_split(cfg.data)
+    samples, y, images = load_split(cfg.data, cfg.add_data)
     print(f"{len(samples)} training images from {cfg.data}; backbone {cfg.backbone} at {side}px", flush=True)
     net = frozen_backbone(cfg.backbone, side)
     trunk = extract_trunk(cfg, net, side, images)
@@ -241,6 +243,7 @@ def train(cfg: TrainConfig) -> ModelMetadata:
         version_digest = hashlib.sha256((version_digest + thumbnail.artifact.sha256).encode()).hexdigest()
         kind += "+thumbnail"
     recorded = {k: shown_path(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items() if k != "out"}
+    recorded["add_data"] = tuple(shown_path(path) for path in cfg.add_data)
     metadata = ModelMetadata(
         model_version=f"{cfg.backbone}-{kind}-{version_digest[:12]}",
         classes=list(CLASSES) + ([OTHER_CLASS] if neither else []),

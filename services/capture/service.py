@@ -9,6 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.aws.ports import CaptureWriter
 from shared.contracts import CaptureRecord, RoutingDecision
+from shared.model_metrics import record_decision
 from shared.observability import log_photo
 
 
@@ -31,6 +32,8 @@ class Capture:
             log_photo(self._logger, "decision captured", decision.photo, outcome=decision.outcome.value)
             self._metrics.add_metric(name="DecisionCaptured", unit=MetricUnit.Count, value=1)
             self._latencies(record)
+            # Counted here, where a photo is written once: the model's live outcome, class and confidence.
+            record_decision(decision, decision.model_version)
         else:
             log_photo(self._logger, "duplicate decision ignored", decision.photo)
             self._metrics.add_metric(name="DuplicateDecision", unit=MetricUnit.Count, value=1)

@@ -274,7 +274,7 @@ def test_an_operator_is_woken_by_every_dlq_queue_function_and_the_endpoint(sam: 
     watched = {
         (a["MetricName"], str(d["Value"]))
         for a in alarms
-        for d in a["Dimensions"]
+        for d in a.get("Dimensions", [])
         if d["Name"] != "VariantName"
     }
     for dlq in (
