@@ -9,13 +9,17 @@ the whole history; a killed API's review is published by the schedule's sweep on
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
+from driver_routing.cli import main
 from driver_routing.driver_app import sign_in
 from driver_routing.people import create_user
 from driver_routing.subscription import DecisionSubscription
@@ -68,7 +72,8 @@ def test_a_review_and_its_correction_are_two_published_decisions_and_one_history
     with DecisionSubscription(
         client("sqs", REGION), client("sns", REGION), stack.resources.topic_arn
     ) as topic:
-        photo = waiting_for_review(stack, f"outbox-{uuid.uuid4().hex[:6]}")
+        driver_id = f"outbox-{uuid.uuid4().hex[:6]}"
+        photo = waiting_for_review(stack, driver_id, original_name="bike at gate 3.jpg")
         recorded(table, photo)
         # WHEN the dispatcher reviews it, then corrects their review
         first = post(stack, token, f"reviews/{photo.photo_id}", {"label": "bicycle", "note": "a bike"})
@@ -90,6 +95,31 @@ def test_a_review_and_its_correction_are_two_published_decisions_and_one_history
         (1, name, "bicycle", None),
         (2, name, "motorcycle", 1),
     ]
+    # AND `driver-routing query --photo` prints both, the correction naming what it replaced
+    stack_name = ["--stack-name", stack.config.stack_name]
+    by_name = ["--photo", "bike at gate 3.jpg", "--driver-id", driver_id]
+    result = CliRunner().invoke(main, ["query", *by_name, *stack_name])
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines() if line.strip().startswith("review ")]
+    assert [line.split(":")[0] for line in lines] == ["review 1", "review 2, replaces review 1"]
+    assert lines[0].endswith(f'{name}: bicycle  "a bike"') and lines[1].endswith(f"{name}: motorcycle")
+
+
+def test_status_shows_the_open_reviews_and_the_longest_wait(stack: LocalStack) -> None:
+    assert stack.resources is not None
+    table = CaptureTable(client("dynamodb", REGION), stack.resources.capture_table)
+    # GIVEN a photo that has waited for a dispatcher since three days ago
+    photo = waiting_for_review(
+        stack, f"status-{uuid.uuid4().hex[:6]}", uploaded_at=datetime.now(UTC) - timedelta(days=3)
+    )
+    recorded(table, photo)
+    # WHEN an operator runs `driver-routing status`
+    result = CliRunner().invoke(main, ["status", "--stack-name", stack.config.stack_name, "--json"])
+    # THEN it counts the open reviews and names the oldest, three days waiting
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])["open_reviews"]
+    assert summary["photos"][0] == photo.photo_id and summary["oldest_waiting_s"] >= 3 * 86400
+    assert ", the oldest waiting 3 d 0 h" in result.output
 
 
 def test_an_api_killed_between_the_write_and_the_publish_still_publishes_once(stack: LocalStack) -> None:
