@@ -33,15 +33,20 @@ def waiting_for_review(
     *,
     uploaded_at: datetime | None = None,
     original_name: str | None = None,
+    upload_key: str | None = None,
 ) -> PhotoRef:
     """A photo the router sent to manual review, published as the router would.
 
-    Stored outside `photos/`, so the chain's ingest never sees it and the one decision is this one."""
+    Stored outside `photos/`, so the chain's ingest never sees it and the one decision is this one.
+    With `upload_key` (an upload's `photos/{driver}/{token}.jpg`, so the driver's status finds it) the
+    decision names that key and no object is stored: no second decision from the chain."""
     assert stack.resources is not None
-    s3 = client("s3", REGION)
     body = jpeg(scene((480, 360), seed=len(driver_id)))
-    key = f"review-samples/{driver_id}/{uuid.uuid4().hex}.jpg"
-    put = s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=body, ContentType="image/jpeg")
+    key = upload_key or f"review-samples/{driver_id}/{uuid.uuid4().hex}.jpg"
+    put = {"ETag": uuid.uuid4().hex}
+    if upload_key is None:
+        s3 = client("s3", REGION)
+        put = s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=body, ContentType="image/jpeg")
     ref = PhotoRef(
         bucket=stack.resources.bucket,
         key=key,

@@ -91,7 +91,9 @@ def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStac
         wait_until(page, f'document.querySelector("{lane_card} img").naturalWidth > 0', 5000)
         page.screenshot(path=str(SCREENSHOT.with_name("board-phone.png")), full_page=True)
         # WHEN the dispatcher says it is a bicycle
+        page.click(f"{lane_card} [data-action=open]")
         page.click(f"{lane_card} button[data-label='bicycle']")
+        page.click(f"{lane_card} [data-action=confirm]")
         # THEN it leaves the lane for the bicycle bay, its line saying which dispatcher decided what
         page.wait_for_selector(f"[data-bay='B-NEAR-01'] [data-photo-id='{waiting.photo_id}']", timeout=3000)
         assert page.query_selector(lane_card) is None
