@@ -47,10 +47,6 @@ class AlreadyReceived(ApiRefusal):
     """A new form for an upload whose photo has already arrived: read its status instead (409)."""
 
 
-class Unavailable(ApiRefusal):
-    """A part the use case needs did not answer; the request may be sent again (503)."""
-
-
 # The HTTP status of each refusal, for the handler (services/api/handler.py).
 STATUS: dict[type[ApiRefusal], int] = {
     NotSignedIn: 401,
@@ -63,5 +59,4 @@ STATUS: dict[type[ApiRefusal], int] = {
     Claimed: 409,
     Stale: 409,
     AlreadyReceived: 409,
-    Unavailable: 503,
 }
