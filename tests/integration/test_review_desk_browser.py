@@ -81,8 +81,8 @@ def test_two_dispatchers_review_confirm_correct_and_see_the_history(stack: Local
     for page in (phone, desk):
         page.wait_for_selector(card, timeout=5000)
         # THEN the three-day-old review is on both boards, first, with its driver's wait
-        first = page.inner_text("#review-lane ol > li:first-child")
-        assert f"{driver_id}-old" in first and "waiting 3 d" in first, first
+        assert "waiting 3 d" in page.inner_text("#review-lane ol > li:first-child")
+        assert "waiting 3 d" in page.inner_text(f"#review-lane [data-photo-id='{old.photo_id}']")
         assert page.inner_text("#oldest").startswith("oldest waiting 3 d")
     assert old.photo_id
 

@@ -109,17 +109,18 @@ def test_status_shows_the_open_reviews_and_the_longest_wait(stack: LocalStack) -
     assert stack.resources is not None
     table = CaptureTable(client("dynamodb", REGION), stack.resources.capture_table)
     # GIVEN a photo that has waited for a dispatcher since three days ago
-    photo = waiting_for_review(
-        stack, f"status-{uuid.uuid4().hex[:6]}", uploaded_at=datetime.now(UTC) - timedelta(days=3)
-    )
+    driver_id = f"status-{uuid.uuid4().hex[:6]}"
+    photo = waiting_for_review(stack, driver_id, uploaded_at=datetime.now(UTC) - timedelta(days=3))
     recorded(table, photo)
     # WHEN an operator runs `driver-routing status`
     result = CliRunner().invoke(main, ["status", "--stack-name", stack.config.stack_name, "--json"])
     # THEN it counts the open reviews and names the oldest, three days waiting
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])["open_reviews"]
-    assert summary["photos"][0] == photo.photo_id and summary["oldest_waiting_s"] >= 3 * 86400
+    assert photo.photo_id in summary["photos"] and summary["oldest_waiting_s"] >= 3 * 86400
     assert ", the oldest waiting 3 d 0 h" in result.output
+    listed = [line.strip() for line in result.output.splitlines() if photo.key in line]
+    assert len(listed) == 1 and listed[0].startswith(driver_id) and "waiting 3 d 0 h" in listed[0]
 
 
 def test_an_api_killed_between_the_write_and_the_publish_still_publishes_once(stack: LocalStack) -> None:
