@@ -13,10 +13,20 @@ import click
 from driver_routing.accounts import users
 from driver_routing.commands import LazyGroup
 from driver_routing.connection import aws_client, connect
-from driver_routing.output import describe_decision, describe_record, emit_json
+from driver_routing.output import (
+    describe_decision,
+    describe_history,
+    describe_open_review,
+    describe_record,
+    emit_json,
+    waited,
+)
 from driver_routing.people import add_user, drive, sign_in_command
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME, QUEUE_OUTPUTS
 from shared.contracts import Route
+
+# `status` lists this many open reviews, the longest-waiting first; the board shows them all.
+OPEN_REVIEWS_SHOWN = 10
 
 
 def parse_time(value: str, option: str) -> datetime:
@@ -170,6 +180,9 @@ def query(
     )
     for record in records:
         click.echo(describe_record(record))
+        if photo:  # one photo: its reviews and corrections too
+            for line in describe_history(record):
+                click.echo(line)
     if not records:
         click.echo("no record matched", err=True)
     elif more:
@@ -188,8 +201,9 @@ def query(
 @stack_option
 @click.option("--json", "as_json", is_flag=True)
 def status(stack_name: str, as_json: bool) -> None:
-    """Depth of every queue and DLQ, and the age of the oldest message."""
+    """Depth of every queue and DLQ, the age of the oldest message, and the open reviews."""
     from driver_routing.operations import queue_status
+    from driver_routing.records import open_reviews
 
     resources = connect(stack_name)
     rows = queue_status(aws_client("sqs"), aws_client("cloudwatch"), resources)
@@ -197,13 +211,28 @@ def status(stack_name: str, as_json: bool) -> None:
     for row in rows:
         age = f"{row.oldest_age_s:.0f} s" if row.oldest_age_s is not None else "-"
         click.echo(f"{row.name:<14} {row.visible:>8} {row.in_flight:>10} {age:>10}")
+    # The review desk: every photo waiting for a dispatcher, the longest-waiting first.
+    waiting = open_reviews(aws_client("dynamodb"), resources)
+    now = datetime.now(UTC)
+    oldest_s = (now - waiting[0].uploaded_at).total_seconds() if waiting else None
+    summary = f", the oldest waiting {waited(oldest_s)}" if oldest_s is not None else ""
+    click.echo(f"open reviews: {len(waiting)}{summary}")
+    for record in waiting[:OPEN_REVIEWS_SHOWN]:
+        click.echo(f"  {describe_open_review(record, now)}")
+    if len(waiting) > OPEN_REVIEWS_SHOWN:
+        click.echo(f"  and {len(waiting) - OPEN_REVIEWS_SHOWN} more (the board shows them all)")
     if as_json:
         emit_json(
             {
                 "queues": {
                     r.name: {"visible": r.visible, "in_flight": r.in_flight, "oldest_age_s": r.oldest_age_s}
                     for r in rows
-                }
+                },
+                "open_reviews": {
+                    "count": len(waiting),
+                    "oldest_waiting_s": oldest_s,
+                    "photos": [r.photo_id for r in waiting],
+                },
             }
         )
 

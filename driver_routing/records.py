@@ -1,4 +1,5 @@
-"""The reads `driver-routing query` makes of the capture table: a photo, a driver, a time window."""
+"""The reads `driver-routing query` and `status` make of the capture table: a photo, a driver, a time
+window, and the photos waiting for a dispatcher."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from driver_routing.stack_outputs import StackResources
 from shared.aws.capture_table import CaptureTable
+from shared.aws.ports import OPEN_REVIEW
 from shared.contracts import CaptureRecord
 
 PHOTO_PREFIX = "photos/"
@@ -43,3 +45,10 @@ def find_records(
         matched = [r for r in matched if since <= r.decided_at < until]
     matched.sort(key=lambda r: r.decided_at, reverse=True)
     return matched[:limit], len(matched) > limit
+
+
+def open_reviews(dynamodb: Any, resources: StackResources) -> list[CaptureRecord]:
+    """Every photo waiting for a dispatcher, at every depot, the longest-waiting first (the sparse
+    index of open items: no scan, whatever their age)."""
+    records = CaptureTable(dynamodb, resources.capture_table).open_items(OPEN_REVIEW)
+    return sorted(records, key=lambda r: r.uploaded_at)

@@ -32,6 +32,8 @@ LOCAL_DROPPED_TYPES = frozenset(
         "AWS::Lambda::Alias",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::Lambda::Url",
+        # A schedule's target is a function; locally the API front runs the API's schedule itself.
+        "AWS::Events::Rule",
     }
 )
 # The user pool, its client and groups: `local.identity` creates them with boto3 from this template's

@@ -233,11 +233,27 @@ class LocalStack:
                 self.identity.issuer,
                 "--audience",
                 self.identity.client_id,
+                "--crash-before-publish",
+                str(self.api_crash_request),
                 *(f"--parameter={name}={value}" for name, value in self.config.parameters.items()),
             ],
             {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": "api"},
         )
         wait_for_http(f"{self.api_url}/config.json", 60, self._api, need_ok=True)
+
+    @property
+    def api_crash_request(self) -> Path:
+        return self.config.state_dir / "crash-api-before-publish"
+
+    def crash_api_before_next_publish(self) -> None:
+        """Make the API's process die at its next publish, after the write before it (a review's)."""
+        self.api_crash_request.touch()
+
+    def restart_api(self) -> None:
+        """Start the API again after it died (its schedule with it)."""
+        if self._api is not None and self._api.poll() is None:
+            return
+        self.start_api()
 
     def _people_environment(self) -> dict[str, str]:
         """What the CLI's people commands need: the API's URL and the user pool."""

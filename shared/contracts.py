@@ -176,6 +176,16 @@ class Review(Contract):
     label: str = Field(pattern=CLASS_NAME)
     note: str = Field(default="", max_length=500)
     reviewed_at: datetime = Field(default_factory=utc_now)
+    # A photo's reviews are numbered from 1 (the first review); each correction names the one it replaces.
+    number: int = Field(default=1, ge=1, description="1 for the first review, then one more per correction")
+    replaces: int | None = Field(default=None, ge=1, description="the number of the review it corrects")
+
+
+class Claim(Contract):
+    """A dispatcher looking at a photo: nobody else decides it until the lease ends or is released."""
+
+    by: str = Field(min_length=1, description="the dispatcher's user name")
+    until: datetime
 
 
 MODEL_DECIDER = "model"
@@ -236,9 +246,14 @@ class RoutingDecision(Answer):
 
     @property
     def deduplication_id(self) -> str:
-        """What a FIFO topic deduplicates on: one decision per photo identity within its window, and
-        one review of it (a dispatcher's decision about the same photo is a decision of its own)."""
-        return self.photo.photo_id if self.review is None else f"{self.photo.photo_id}-reviewed"
+        """What a FIFO topic deduplicates on: one decision per photo identity within its window, one
+        first review of it and one per correction (a dispatcher's decision about the same photo is a
+        decision of its own, and so is each correction of it)."""
+        if self.review is None:
+            return self.photo.photo_id
+        if self.review.number == 1:
+            return f"{self.photo.photo_id}-reviewed"
+        return f"{self.photo.photo_id}-review-{self.review.number}"
 
     def message_attributes(self) -> dict[str, str]:
         """What SNS subscribers filter on (`route` as in 1.x, so 1.x filter policies keep working)."""
@@ -275,6 +290,22 @@ class CaptureRecord(Answer):
     photo_etag: str | None = None
     photo_version_id: str | None = None
     photo_size: int | None = None
+    # Every review and correction, oldest first, appended and never rewritten; `review` is the last.
+    history: tuple[Review, ...] = ()
+    # Who is looking at it now (the table's lease, not part of the decision).
+    claim: Claim | None = None
+
+    @property
+    def reviews(self) -> tuple[Review, ...]:
+        """The photo's reviews, oldest first (a record reviewed before histories were kept: its one)."""
+        if self.history:
+            return self.history
+        return (self.review,) if self.review is not None else ()
+
+    @property
+    def is_open_review(self) -> bool:
+        """Waiting for a dispatcher: sent to manual review, and nobody has decided it yet."""
+        return self.outcome == Route.MANUAL_REVIEW and self.review is None
 
     @model_validator(mode="before")
     @classmethod

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.contracts import CaptureRecord, Route
+from shared.aws.ports import UNPUBLISHED
+from shared.contracts import CaptureRecord, Claim, Route
 from shared.upload_tickets import IssuedUpload, TooManyUploads
 
 
@@ -14,6 +15,8 @@ class FakeReviewRecords:
     """The capture table as the API uses it, with the same conditions as its conditional writes."""
 
     records: dict[str, CaptureRecord] = field(default_factory=dict)
+    # The outbox: photo id → the number of its review recorded and not yet published.
+    unpublished: dict[str, int] = field(default_factory=dict)
 
     def put(self, record: CaptureRecord) -> None:
         self.records[record.photo_id] = record
@@ -43,18 +46,51 @@ class FakeReviewRecords:
             found = [r for r in found if r.depot_id == depot_id]
         return sorted(found, key=lambda r: r.decided_at)
 
-    def put_review(self, reviewed: CaptureRecord) -> bool:
+    def put_decision(self, reviewed: CaptureRecord) -> bool:
+        review = reviewed.review
+        assert review is not None
         current = self.records.get(reviewed.photo_id)
-        if current is None or current.review is not None or current.outcome != Route.MANUAL_REVIEW:
+        if current is None:
             return False
-        self.records[reviewed.photo_id] = reviewed
+        if review.replaces is None:
+            decided = current.review is None and current.outcome == Route.MANUAL_REVIEW
+        else:
+            decided = current.review is not None and current.review.number == review.replaces
+        claim = current.claim
+        free = claim is None or claim.until < review.reviewed_at or claim.by == review.reviewer
+        if not (decided and free):
+            return False
+        self.records[reviewed.photo_id] = reviewed  # a decision ends the lease, as the table's put does
+        self.unpublished[reviewed.photo_id] = review.number
         return True
 
-    def undo_review(self, original: CaptureRecord, reviewed: CaptureRecord) -> bool:
-        if self.records.get(reviewed.photo_id) != reviewed:
-            return False
-        self.records[original.photo_id] = original
-        return True
+    def mark_published(self, photo_id: str, review_number: int) -> None:
+        if self.unpublished.get(photo_id) == review_number:
+            del self.unpublished[photo_id]
+
+    def claim(self, photo_id: str, by: str, until: datetime, now: datetime) -> Claim | None:
+        current = self.records.get(photo_id)
+        if current is None:
+            return None
+        held = current.claim
+        if held is not None and held.until >= now and held.by != by:
+            return held
+        self.records[photo_id] = current.model_copy(update={"claim": Claim(by=by, until=until)})
+        return Claim(by=by, until=until)
+
+    def release(self, photo_id: str, by: str) -> None:
+        current = self.records.get(photo_id)
+        if current is not None and current.claim is not None and current.claim.by == by:
+            self.records[photo_id] = current.model_copy(update={"claim": None})
+
+    def open_items(self, kind: str, *, depot_id: str | None = None) -> list[CaptureRecord]:
+        if kind == UNPUBLISHED:
+            found = [self.records[p] for p in self.unpublished]
+        else:
+            found = [r for r in self.records.values() if r.is_open_review]
+        if depot_id is not None:
+            found = [r for r in found if r.depot_id == depot_id]
+        return sorted(found, key=lambda r: r.decided_at)
 
 
 @dataclass

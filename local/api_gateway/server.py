@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -27,6 +28,7 @@ from local.api_gateway.authorizer import JwtAuthorizer, Unauthorized
 from local.api_gateway.events import http_api_event, http_response
 from local.api_gateway.limits import MAX_PAYLOAD_BYTES, Throttles, throttles_from_template
 from local.api_gateway.routes import Route, match, routes_from_template
+from local.api_gateway.schedule import die_before_publish_when_asked, run_schedule
 from local.eventsource import LocalLambdaContext
 from local.processes import HOST
 
@@ -102,6 +104,11 @@ class LocalApiGateway:
         status, headers, body = http_response(result)
         return Response(body, status=status, headers=headers)
 
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """An invocation that is not a request (the schedule's), one at a time with the requests."""
+        with self._one_at_a_time:
+            return self._handler(event, LocalLambdaContext(self._function_name, self._timeout_s))
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m local.api_gateway", description=__doc__)
@@ -111,6 +118,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audience", required=True)
     parser.add_argument(
         "--parameter", action="append", default=[], metavar="NAME=VALUE", help="a template parameter"
+    )
+    parser.add_argument(
+        "--schedule-every", type=float, default=5.0, help="seconds between the schedule's invocations"
+    )
+    parser.add_argument(
+        "--crash-before-publish",
+        type=Path,
+        help="a file whose existence kills the process at its next publish",
     )
     args = parser.parse_args(argv)
     parameters = dict(p.split("=", 1) for p in args.parameter)
@@ -124,6 +139,9 @@ def main(argv: list[str] | None = None) -> None:
         timeout_s=float(os.environ.get("API_FUNCTION_TIMEOUT_S", "10")),
         throttles=throttles_from_template(parameters),
     )
+    if args.crash_before_publish is not None:
+        die_before_publish_when_asked(args.crash_before_publish)
+    run_schedule(gateway.invoke, args.schedule_every)
     server = make_server(HOST, args.port, gateway, threaded=True)
     log.info("local API gateway on http://%s:%d", HOST, args.port)
     server.serve_forever()

@@ -4,8 +4,10 @@ The cursor says what the client has seen: the newest decision time and when it r
 written (`captured_at`) a little after its decision time, since the capture queue sits between, and
 shows in the by-day index a little after that. So a change is a record decided after the newest the
 client saw, or written since `overlap` before its last read; the query reaches back `LATE_WRITES`
-in decision time for the second kind. A review moves its record's decision time to the review's, so a
-resolved item comes back as a change. The client merges by photo id: a repeat is harmless.
+in decision time for the second kind. A review or correction moves its record's decision time to its
+own, so a decided item comes back as a change. The client merges by photo id: a repeat is harmless.
+The open reviews are not read from the window: every answer carries all of them, whatever their age,
+from the sparse index of open items, longest-waiting first; the client replaces its lane with them.
 A decision captured more than `LATE_WRITES` after it was made (a redriven DLQ message) shows at the
 next full load, not as a change.
 """
@@ -19,8 +21,6 @@ from datetime import UTC, datetime, time, timedelta
 from services.api.models import Board, BoardItem
 from shared.contracts import CaptureRecord, Route
 
-# Open manual-review items are shown from this far back, not only today's.
-REVIEW_LOOKBACK = timedelta(days=1)
 LATE_WRITES = timedelta(minutes=5)
 
 
@@ -67,7 +67,7 @@ class Cursor:
 
 def window(now: datetime, cursor: Cursor | None) -> tuple[datetime, datetime]:
     """Which decision times to read: the whole board, or what may have changed since the cursor."""
-    earliest = start_of_day(now) - REVIEW_LOOKBACK
+    earliest = start_of_day(now)
     since = earliest if cursor is None else max(earliest, min(cursor.newest, cursor.read_at) - LATE_WRITES)
     # A decision stamped by a clock slightly ahead of this one still shows.
     return since, now + timedelta(minutes=5)
@@ -75,31 +75,32 @@ def window(now: datetime, cursor: Cursor | None) -> tuple[datetime, datetime]:
 
 def build_board(
     records: Iterable[CaptureRecord],
+    waiting: Iterable[CaptureRecord],
     now: datetime,
     cursor: Cursor | None,
     overlap: timedelta,
     *,
     depot_id: str,
+    bay_names: dict[str, str] | None = None,
 ) -> Board:
+    """Today's decisions (all, or what changed since the cursor) and every open review in `waiting`."""
     today = start_of_day(now)
-    newest = cursor.newest if cursor else today - REVIEW_LOOKBACK
+    newest = cursor.newest if cursor else today
     bays: dict[str, list[BoardItem]] = {}
-    manual: list[BoardItem] = []
     rejected: list[BoardItem] = []
     for record in sorted(records, key=lambda r: r.decided_at, reverse=True):
         newest = max(newest, record.decided_at)
-        if cursor is not None and not cursor.is_change(record, overlap):
+        if record.is_open_review or (cursor is not None and not cursor.is_change(record, overlap)):
             continue
-        item = BoardItem.of(record)
-        if record.outcome == Route.MANUAL_REVIEW and record.review is None:
-            manual.append(item)
-        elif record.decided_at < today:
-            continue  # yesterday's routed and rejected photos are off today's board
-        elif record.is_routed and record.bay:
+        item = BoardItem.of(record, now)
+        if record.decided_at < today:
+            continue
+        if record.is_routed and record.bay:
             bays.setdefault(record.bay, []).append(item)
         elif record.outcome == Route.REJECTED:
             rejected.append(item)
-    manual.reverse()  # the longest-waiting driver first
+    # The longest-waiting driver first.
+    manual = [BoardItem.of(r, now) for r in sorted(waiting, key=lambda r: r.uploaded_at) if r.is_open_review]
     return Board(
         depot_id=depot_id,
         day=today.date().isoformat(),
@@ -108,4 +109,6 @@ def build_board(
         bays=dict(sorted(bays.items())),
         manual_review=manual,
         rejected=rejected,
+        oldest_waiting_s=manual[0].waiting_s if manual else None,
+        bay_names=bay_names or {},
     )

@@ -35,12 +35,16 @@ class AlreadyDecided(ApiRefusal):
     """The photo is not waiting for a review, or another dispatcher reviewed it first (409)."""
 
 
+class Claimed(ApiRefusal):
+    """Another dispatcher holds the photo's lease: they are looking at it (409)."""
+
+
+class Stale(ApiRefusal):
+    """A correction of a review that is no longer the latest: someone corrected it first (409)."""
+
+
 class AlreadyReceived(ApiRefusal):
     """A new form for an upload whose photo has already arrived: read its status instead (409)."""
-
-
-class Unavailable(ApiRefusal):
-    """A part the use case needs did not answer; the request may be sent again (503)."""
 
 
 # The HTTP status of each refusal, for the handler (services/api/handler.py).
@@ -52,6 +56,7 @@ STATUS: dict[type[ApiRefusal], int] = {
     Invalid: 400,
     TooLarge: 422,
     AlreadyDecided: 409,
+    Claimed: 409,
+    Stale: 409,
     AlreadyReceived: 409,
-    Unavailable: 503,
 }

@@ -26,8 +26,11 @@ from services.api.identity import Caller, caller_from_claims
 from services.api.models import (
     Board,
     BoardConfig,
+    ClaimResult,
+    CorrectionRequest,
     PhotoLink,
     ReviewChoice,
+    ReviewHistory,
     ReviewRequest,
     ReviewResult,
     UploadList,
@@ -146,7 +149,28 @@ def get_photo(photo_id: str) -> PhotoLink:
 
 @app.post("/reviews/<photo_id>")
 def post_review(photo_id: str, body: ReviewRequest) -> ReviewResult:
-    return dispatch.get().review(caller(), photo_id, body)
+    return dispatch.get().desk.review(caller(), photo_id, body)
+
+
+@app.post("/reviews/<photo_id>/corrections")
+def post_correction(photo_id: str, body: CorrectionRequest) -> ReviewResult:
+    return dispatch.get().desk.correct(caller(), photo_id, body)
+
+
+@app.get("/reviews/<photo_id>")
+def get_history(photo_id: str) -> ReviewHistory:
+    return dispatch.get().desk.history(caller(), photo_id)
+
+
+@app.post("/claims/<photo_id>")
+def post_claim(photo_id: str) -> ClaimResult:
+    return dispatch.get().desk.claim(caller(), photo_id)
+
+
+@app.delete("/claims/<photo_id>")
+def delete_claim(photo_id: str) -> Response[str]:
+    dispatch.get().desk.release(caller(), photo_id)
+    return Response(204, "application/json", "")
 
 
 def _served_as(description: str, *media_types: str) -> dict[int, OpenAPIResponse]:
@@ -261,6 +285,9 @@ def _refusal(status: int, message: str) -> dict[str, Any]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("detail-type") == "Scheduled Event":
+        # The template's schedule: publish the outbox, measure the longest wait (services/api/review_desk.py).
+        return dispatch.get().desk.sweep().model_dump(mode="json")
     # One count per request: what a dashboard plots, and a metric for every invocation to flush.
     metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
     return _unreadable_body(event) or app.resolve(event, context)

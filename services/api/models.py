@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.answers import answer_line
-from shared.contracts import CLASS_NAME, CaptureRecord, Route
+from shared.contracts import CLASS_NAME, CaptureRecord, Claim, Route
+from shared.driver_messages import sentence_for
 from shared.formats import UPLOAD_CONTENT_TYPES
 
 UPLOAD_TOKEN = r"^[0-9a-f]{32}$"
@@ -82,9 +83,20 @@ class BoardItem(Body):
     decided_at: datetime
     decided_by: str
     review_label: str | None = None
+    review_number: int | None = Field(default=None, description="the latest review's; a correction names it")
+    reviewer: str | None = None
+    note: str | None = Field(default=None, description="what the latest reviewer wrote")
+    reason_text: str | None = Field(default=None, description="a rejection's reason as a sentence")
+    uploaded_at: datetime
+    waiting_s: float | None = Field(
+        default=None, description="an open review: how long the driver has waited"
+    )
+    claim: Claim | None = Field(default=None, description="who is looking at it, until when")
 
     @classmethod
-    def of(cls, record: CaptureRecord) -> BoardItem:
+    def of(cls, record: CaptureRecord, now: datetime | None = None) -> BoardItem:
+        review = record.review
+        open_claim = record.claim if record.claim and now and record.claim.until > now else None
         return cls(
             photo_id=record.photo_id,
             driver_id=record.driver_id,
@@ -99,7 +111,14 @@ class BoardItem(Body):
             original_name=record.original_name,
             decided_at=record.decided_at,
             decided_by=record.decided_by,
-            review_label=record.review.label if record.review else None,
+            review_label=review.label if review else None,
+            review_number=review.number if review else None,
+            reviewer=review.reviewer if review else None,
+            note=review.note if review and review.note else None,
+            reason_text=sentence_for(record.reason) if record.outcome == Route.REJECTED else None,
+            uploaded_at=record.uploaded_at,
+            waiting_s=(now - record.uploaded_at).total_seconds() if now and record.is_open_review else None,
+            claim=open_claim,
         )
 
 
@@ -109,8 +128,12 @@ class Board(Body):
     cursor: str = Field(description="send it back as ?cursor= to get only what changed")
     full: bool = Field(description="true when this is the whole board, not a change since a cursor")
     bays: dict[str, list[BoardItem]] = Field(description="today's routed decisions by bay, newest first")
-    manual_review: list[BoardItem] = Field(description="open manual-review items, oldest first")
+    manual_review: list[BoardItem] = Field(
+        description="every open manual-review item, whatever its age, longest-waiting first (in every answer)"
+    )
     rejected: list[BoardItem] = Field(description="today's rejections, newest first")
+    oldest_waiting_s: float | None = Field(default=None, description="the longest a driver has waited")
+    bay_names: dict[str, str] = Field(default_factory=dict, description="each bay's name in the rules")
 
 
 class PhotoLink(Body):
@@ -124,6 +147,10 @@ class ReviewRequest(Body):
     note: str = Field(default="", max_length=500)
 
 
+class CorrectionRequest(ReviewRequest):
+    replaces: int = Field(ge=1, description="the number of the review this corrects: the latest one")
+
+
 class ReviewResult(Body):
     photo_id: str
     outcome: Route
@@ -131,6 +158,43 @@ class ReviewResult(Body):
     radius_km: float | None
     decided_by: str
     answer: str
+    number: int = Field(description="this review's number: 1, then one more per correction")
+    published: bool = Field(
+        description="on the topic already; false: recorded, and published by the outbox's next sweep"
+    )
+
+
+class ClaimResult(Body):
+    photo_id: str
+    by: str
+    until: datetime
+
+
+class HistoryEntry(Body):
+    number: int
+    reviewer: str
+    reviewed_at: datetime
+    label: str
+    label_text: str = Field(description="the label as the board says it")
+    bay: str | None = Field(description="the bay the label routes to at the photo's depot")
+    note: str
+    replaces: int | None
+
+
+class ReviewHistory(Body):
+    photo_id: str
+    driver_id: str
+    original_name: str | None
+    model_answer: str | None = Field(description="the model's class, or none")
+    answer: str = Field(description="the current decision, in one line")
+    reviews: list[HistoryEntry] = Field(description="every review and correction, oldest first")
+    claim: Claim | None = None
+
+
+class SweepResult(Body):
+    published: int = Field(description="decisions taken from the outbox and published")
+    open_reviews: int
+    oldest_waiting_s: float | None
 
 
 class ReviewChoice(Body):

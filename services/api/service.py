@@ -12,34 +12,24 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from services.api.access import DepotAccess
 from services.api.board import BadCursor, Cursor, build_board, window
-from services.api.errors import (
-    AlreadyDecided,
-    AlreadyReceived,
-    Invalid,
-    NotFound,
-    NotYours,
-    TooLarge,
-    Unavailable,
-)
-from services.api.identity import Caller, Group
+from services.api.errors import AlreadyReceived, Invalid, NotFound, NotYours, TooLarge
+from services.api.identity import Caller
 from services.api.models import (
     Board,
     PhotoLink,
-    ReviewRequest,
-    ReviewResult,
     UploadList,
     UploadRequest,
     UploadStatus,
     UploadTicket,
 )
+from services.api.review_desk import ReviewDesk
 from services.api.settings import ApiSettings
 from services.api.uploads import UploadId, status_of
-from services.router.domain import UnknownLabel, decide_review
 from services.router.rules import RoutingRules
-from shared.answers import answer_line
-from shared.aws.ports import DecisionPublisher, PhotoLinks, ReviewRecords, UploadTickets
-from shared.contracts import CaptureRecord, Review, Route, utc_now
+from shared.aws.ports import OPEN_REVIEW, DecisionPublisher, PhotoLinks, ReviewRecords, UploadTickets
+from shared.contracts import utc_now
 from shared.formats import extension_for
 from shared.upload_tickets import IssuedUpload
 
@@ -70,6 +60,17 @@ class DispatchApi:
         self._rules = rules
         self._logger = logger
         self._clock = clock
+        self._access = DepotAccess(records, rules)
+        # Reviews, corrections, leases and the outbox (services/api/review_desk.py).
+        self.desk = ReviewDesk(
+            records=records,
+            topic=topic,
+            rules=rules,
+            logger=logger,
+            metrics=metrics,
+            correction_window=timedelta(hours=settings.correction_window_h),
+            clock=clock,
+        )
 
     # --- drivers ---------------------------------------------------------------------------------
 
@@ -123,8 +124,7 @@ class DispatchApi:
 
     def depot_of(self, caller: Caller) -> str:
         """The depot a dispatcher works at: their claim, or the rules' default depot."""
-        caller.require(Group.DISPATCHERS)
-        return caller.depot_id or self._rules.default_depot
+        return self._access.depot_of(caller)
 
     def board(self, caller: Caller, cursor: str | None) -> Board:
         depot_id = self.depot_of(caller)
@@ -136,57 +136,14 @@ class DispatchApi:
         since, until = window(now, seen)
         overlap = timedelta(seconds=self._settings.board_overlap_s)
         records = self._records.in_window(since, until, depot_id=depot_id)
-        return build_board(records, now, seen, overlap, depot_id=depot_id)
-
-    def _depot_record(self, caller: Caller, photo_id: str) -> CaptureRecord:
-        depot_id = self.depot_of(caller)
-        record = self._records.get(photo_id)
-        if record is None:
-            raise NotFound("no such photo")
-        if (record.depot_id or self._rules.default_depot) != depot_id:
-            raise NotYours("this photo is another depot's")
-        return record
+        # Every open review, whatever its age, in every answer: the sparse index holds only those.
+        waiting = self._records.open_items(OPEN_REVIEW, depot_id=depot_id)
+        depot = self._rules.depot(depot_id)
+        bay_names = {bay.bay: bay.name for bay in depot[1].bays.values()} if depot else {}
+        return build_board(records, waiting, now, seen, overlap, depot_id=depot_id, bay_names=bay_names)
 
     def photo_link(self, caller: Caller, photo_id: str) -> PhotoLink:
-        record = self._depot_record(caller, photo_id)
+        record = self._access.record(caller, photo_id)
         ttl = self._settings.photo_url_ttl_s
         url = self._links.download_url(record.photo_key, record.photo.version_id, ttl)
         return PhotoLink(photo_id=photo_id, url=url, expires_at=self._clock() + timedelta(seconds=ttl))
-
-    def review(self, caller: Caller, photo_id: str, request: ReviewRequest) -> ReviewResult:
-        """Route a manual-review photo by a dispatcher's label, once.
-
-        The router's rules decide (`decide_review`); the conditional write of the record is the claim
-        (a second review is refused there, 409); the decision is published after it, and a failed
-        publish gives the claim back (503, try again).
-        """
-        record = self._depot_record(caller, photo_id)
-        if record.outcome != Route.MANUAL_REVIEW or record.review is not None:
-            raise AlreadyDecided("this photo has already been decided")
-        now = self._clock()
-        review = Review(reviewer=caller.username, label=request.label, note=request.note, reviewed_at=now)
-        try:
-            decision = decide_review(record.decision(), review, self._rules)
-        except UnknownLabel as error:
-            raise Invalid(str(error)) from None
-        reviewed = CaptureRecord.from_decision(decision).model_copy(update={"captured_at": now})
-        if not self._records.put_review(reviewed):
-            self._metrics.add_metric(name="ReviewConflict", unit=MetricUnit.Count, value=1)
-            raise AlreadyDecided("this photo has already been decided")
-        try:
-            self._topic.publish(decision)
-        except Exception:
-            self._records.undo_review(record, reviewed)
-            self._logger.exception("review not published; review undone", extra={"photo_id": photo_id})
-            raise Unavailable("the decision could not be published; try again") from None
-        self._metrics.add_metric(name="ReviewPublished", unit=MetricUnit.Count, value=1)
-        answer = answer_line(decision)
-        self._logger.info("review published", extra={"photo_id": photo_id, "answer": answer})
-        return ReviewResult(
-            photo_id=photo_id,
-            outcome=decision.outcome,
-            bay=decision.bay,
-            radius_km=decision.radius_km,
-            decided_by=decision.decided_by,
-            answer=answer,
-        )

@@ -49,6 +49,8 @@ class ApiSettings(PhotoLimits, CorsSettings):
     # Records written this long before a board's last read are sent again: a record reaches the
     # by-day index a little after it is written (services/api/board.py).
     board_overlap_s: int = Field(default=5, ge=0, le=300, validation_alias="BOARD_OVERLAP_S")
+    # A review may be corrected this long after the photo's first review: a shift.
+    correction_window_h: float = Field(default=12, gt=0, le=48, validation_alias="CORRECTION_WINDOW_H")
 
     @property
     def gallery_depot_ids(self) -> list[str]:

@@ -13,8 +13,12 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from shared.contracts import CaptureRecord, EndpointAnswer, PhotoRef, RoutingDecision
+from shared.contracts import CaptureRecord, Claim, EndpointAnswer, PhotoRef, RoutingDecision
 from shared.upload_tickets import IssuedUpload
+
+# What the capture table's sparse index `open-items` holds: photos waiting for a dispatcher, and
+# reviews recorded but not yet published (the outbox).
+OPEN_REVIEW, UNPUBLISHED = "review", "publish"
 
 
 @dataclass(frozen=True)
@@ -109,15 +113,29 @@ class RecordReader(Protocol):
 
 
 class ReviewRecords(RecordReader, Protocol):
-    """The capture table as the API writes a review into it."""
+    """The capture table as the review desk writes it: decisions with their outbox, leases."""
 
-    def put_review(self, reviewed: CaptureRecord) -> bool:
-        """Replace a manual-review record by its reviewed version, once: False when it was already
-        reviewed or is not waiting for a review."""
+    def put_decision(self, reviewed: CaptureRecord) -> bool:
+        """Record a review (or a correction of the review it names) with its publish still to do, in
+        one conditional write; False when the photo is not waiting for it, the named review is no
+        longer the latest, or another dispatcher's lease holds."""
         ...
 
-    def undo_review(self, original: CaptureRecord, reviewed: CaptureRecord) -> bool:
-        """Put the record back as it was before `reviewed`, unless another review replaced it."""
+    def mark_published(self, photo_id: str, review_number: int) -> None:
+        """That review has reached the topic: out of the outbox (unless a later one replaced it)."""
+        ...
+
+    def claim(self, photo_id: str, by: str, until: datetime, now: datetime) -> Claim | None:
+        """Take or renew `by`'s lease unless another's holds at `now`: the holder's claim (None: no
+        such photo)."""
+        ...
+
+    def release(self, photo_id: str, by: str) -> None:
+        """End `by`'s lease, if they hold it."""
+        ...
+
+    def open_items(self, kind: str, *, depot_id: str | None = None) -> list[CaptureRecord]:
+        """Open reviews (`review`) or unpublished decisions (`publish`), oldest first, whatever their age."""
         ...
 
 

@@ -17,7 +17,7 @@ from local.eventsource import LocalLambdaContext
 from services.api import handler as api_handler
 from services.api.settings import get_api_settings
 from shared.aws import clients
-from shared.aws.capture_table import BY_DAY, BY_DEPOT_DAY, BY_DRIVER, CaptureTable
+from shared.aws.capture_table import BY_DAY, BY_DEPOT_DAY, BY_DRIVER, OPEN_ITEMS, CaptureTable
 from shared.contracts import CaptureRecord, RoutingDecision
 from shared.wiring import BuiltOnce
 from tests.decisions import record_of
@@ -113,7 +113,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
                 {"AttributeName": n, **string}
-                for n in ("photo_id", "driver_id", "decided_at", "decision_day", "depot_day")
+                for n in ("photo_id", "driver_id", "decided_at", "decision_day", "depot_day", "open_item")
             ],
             KeySchema=[{"AttributeName": "photo_id", "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
@@ -129,6 +129,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
                     (BY_DRIVER, "driver_id"),
                     (BY_DAY, "decision_day"),
                     (BY_DEPOT_DAY, "depot_day"),
+                    (OPEN_ITEMS, "open_item"),
                 )
             ],
         )

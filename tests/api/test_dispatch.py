@@ -11,8 +11,9 @@ from aws_lambda_powertools import Logger, Metrics
 from pydantic import BaseModel, ConfigDict
 
 from infra.template_file import load_template
+from local.eventsource import LocalLambdaContext
+from services.api import handler as api_handler
 from services.api.bootstrap import build_api
-from services.api.errors import Unavailable
 from services.api.identity import caller_from_claims
 from services.api.models import ReviewRequest
 from services.api.settings import ApiSettings
@@ -220,19 +221,92 @@ def test_a_photo_the_model_routed_is_not_reviewed_again(api: Api) -> None:
     assert api.published() == []
 
 
-class BrokenTopic:
+class DyingTopic:
+    """The function's process ending at its publish: after the review's write, before SNS has it."""
+
     def publish(self, decision: RoutingDecision) -> None:
-        raise ConnectionError("SNS is down")
+        raise SystemExit("killed between the write and the publish")
 
 
-def test_a_review_that_cannot_be_published_is_given_back(api: Api) -> None:
-    # GIVEN a topic that refuses every publish
+def scheduled_sweep(api: Api) -> dict[str, Any]:
+    """The template's schedule invoking the function, as EventBridge does."""
+    event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+    result: dict[str, Any] = api_handler.lambda_handler(event, LocalLambdaContext("api", 30))  # type: ignore[arg-type]
+    return result
+
+
+def test_a_review_whose_function_died_before_its_publish_is_published_once_by_the_sweep(api: Api) -> None:
+    # GIVEN a photo waiting for review, and a function that dies right after recording the review
     record = manual_item(api)
-    service = build_api(ApiSettings(), Logger(service="t"), Metrics(namespace="t"), topic=BrokenTopic())
-    # WHEN a dispatcher reviews THEN they are told to try again, and the photo still waits for review
-    with pytest.raises(Unavailable, match="try again"):
-        service.review(caller_from_claims(DISPATCHER), record.photo_id, ReviewRequest(label=BIKE))
-    assert api.table.get(record.photo_id) == record
+    dying = build_api(ApiSettings(), Logger(service="t"), Metrics(namespace="t"), topic=DyingTopic())
+    with pytest.raises(SystemExit):
+        dying.desk.review(caller_from_claims(DISPATCHER), record.photo_id, ReviewRequest(label=BIKE))
+    # THEN the review is recorded (the driver sees the bay) and nothing reached the topic
+    stored = api.table.get(record.photo_id)
+    assert stored is not None and stored.review is not None and api.published() == []
+    # WHEN the schedule runs the sweep in a fresh environment, twice
+    first, second = scheduled_sweep(api), scheduled_sweep(api)
+    # THEN the reviewed decision is published exactly once
+    assert (first["published"], second["published"]) == (1, 0)
+    [decision] = api.published()
+    assert (decision.photo.photo_id, decision.decided_by, decision.bay) == (
+        record.photo_id,
+        "dispatcher:pat",
+        "B-NEAR-01",
+    )
+
+
+def test_a_review_and_its_correction_are_two_decisions_and_one_record_holding_both(api: Api) -> None:
+    # GIVEN pat's review of a waiting photo
+    record = manual_item(api)
+    path = f"/reviews/{record.photo_id}"
+    status, first = api.call("POST", path, DISPATCHER, {"label": "bicycle", "note": "a bike"})
+    assert (status, first["number"], first["published"]) == (200, 1, True)
+    # WHEN robin corrects review 1
+    robin = {**DISPATCHER, "cognito:username": "robin"}
+    status, second = api.call("POST", f"{path}/corrections", robin, {"label": "motorcycle", "replaces": 1})
+    assert (status, second["number"], second["bay"]) == (200, 2, "M-FAR-01")
+    # THEN exactly two decisions were published, the correction after the review
+    published = api.published()
+    assert [(d.decided_by, d.bay) for d in published] == [
+        ("dispatcher:pat", "B-NEAR-01"),
+        ("dispatcher:robin", "M-FAR-01"),
+    ]
+    # AND one record holds the latest decision and a history of both
+    stored = api.table.get(record.photo_id)
+    assert stored is not None and stored.bay == "M-FAR-01"
+    assert [(r.number, r.reviewer, r.label, r.replaces) for r in stored.history] == [
+        (1, "pat", BIKE, None),
+        (2, "robin", MOTO, 1),
+    ]
+    status, history = api.call("GET", path, DISPATCHER)
+    assert status == 200 and [e["note"] for e in history["reviews"]] == ["a bike", ""]
+    # AND a correction of review 1, no longer the latest, is a 409 naming who corrected it
+    status, stale = api.call("POST", f"{path}/corrections", DISPATCHER, {"label": "bicycle", "replaces": 1})
+    assert status == 409 and "robin" in stale["message"]
+    assert api.published() == []
+
+
+def test_two_dispatchers_racing_for_one_photo_one_claims_it(api: Api) -> None:
+    # GIVEN a waiting photo pat has opened
+    record = manual_item(api)
+    robin = {**DISPATCHER, "cognito:username": "robin"}
+    status, claim = api.call("POST", f"/claims/{record.photo_id}", DISPATCHER)
+    assert (status, claim["by"]) == (200, "pat")
+    # WHEN robin opens it too, or tries to decide it THEN both are a 409 saying pat is looking
+    for method, path, body in (
+        ("POST", f"/claims/{record.photo_id}", None),
+        ("POST", f"/reviews/{record.photo_id}", {"label": "motorcycle"}),
+    ):
+        status, refused = api.call(method, path, robin, body)
+        assert status == 409 and "pat is looking" in refused["message"]
+    # AND the board shows pat's claim on the card
+    _, board = api.call("GET", "/board", robin)
+    assert board["manual_review"][0]["claim"]["by"] == "pat"
+    # WHEN pat releases it THEN robin claims it
+    assert api.call("DELETE", f"/claims/{record.photo_id}", DISPATCHER)[0] == 204
+    assert api.call("POST", f"/claims/{record.photo_id}", robin)[1]["by"] == "robin"
+    assert api.published() == []
 
 
 class _DecisionV11(BaseModel):

@@ -39,7 +39,11 @@ def cfn(sam: dict[str, Any]) -> dict[str, Any]:
 
 def http_events(sam: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     events = resource(sam, "ApiFunction")["Events"]
-    return {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"] for e in events.values()}
+    return {
+        (e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"]
+        for e in events.values()
+        if e["Type"] == "HttpApi"
+    }
 
 
 def test_the_template_routes_exactly_the_handlers_routes(sam: dict[str, Any]) -> None:
@@ -118,9 +122,13 @@ def test_the_api_role_grants_exactly_what_the_api_does(sam: dict[str, Any]) -> N
         | {(a, photos) for a in ("s3:PutObject", "s3:GetObject", "s3:GetObjectVersion")}
         | {("s3:ListBucket", "PhotoBucket.Arn")}
         | {("dynamodb:GetItem", "CaptureTable.Arn"), ("dynamodb:PutItem", "CaptureTable.Arn")}
-        # a driver's uploads (by-driver), a depot's board (by-depot-day): the API reads no other index
+        # the review desk's leases and outbox mark
+        | {("dynamodb:UpdateItem", "CaptureTable.Arn")}
+        # a driver's uploads (by-driver), a depot's board (by-depot-day), the open reviews and the outbox
+        # (open-items): the API reads no other index
         | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-driver")}
         | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-depot-day")}
+        | {("dynamodb:Query", "${CaptureTable.Arn}/index/open-items")}
         | {("sns:Publish", "RoutingTopic")}
         | {("dynamodb:PutItem", "UploadsTable.Arn"), ("dynamodb:UpdateItem", "UploadsTable.Arn")}
     )
@@ -139,3 +147,23 @@ def test_the_api_environment_uses_only_its_settings_names(cfn: dict[str, Any]) -
     assert set(variables) <= aliases | POWERTOOLS_VARIABLES
     assert {"USER_POOL_CLIENT_ID", "CAPTURE_TABLE", "PHOTO_BUCKET", "UPLOADS_TABLE"} <= set(variables)
     assert variables["POWERTOOLS_SERVICE_NAME"] == "api"
+
+
+def test_a_driver_waiting_too_long_for_a_review_wakes_an_operator(sam: dict[str, Any]) -> None:
+    # GIVEN the alarm on the sweep's metric of the longest-waiting open review
+    alarm = resource(sam, "OpenReviewAgeAlarm")
+    # THEN it watches the API's own metric (Powertools' namespace and service) against the parameter
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "DriverRouting",
+        "OldestOpenReviewAge",
+        "Maximum",
+    )
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "api"}]
+    assert alarm["Threshold"] == {"Ref": "OpenReviewAlarmSeconds"}
+    assert sam["Parameters"]["OpenReviewAlarmSeconds"]["Default"] == 600  # ten minutes
+    # AND a sweep that stopped running alarms too: nobody would know who waits
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    # AND the schedule that runs the sweep is the API function's own
+    sweep = resource(sam, "ApiFunction")["Events"]["ReviewSweep"]
+    assert (sweep["Type"], sweep["Properties"]["Schedule"]) == ("Schedule", "rate(1 minute)")

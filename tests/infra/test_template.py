@@ -245,6 +245,8 @@ def test_capture_table_keys_indexes_and_protection(sam: dict[str, Any]) -> None:
     assert key_schema(indexes["by-day"]["KeySchema"]) == [("decision_day", "HASH"), ("decided_at", "RANGE")]
     depot_board = key_schema(indexes["by-depot-day"]["KeySchema"])
     assert depot_board == [("depot_day", "HASH"), ("decided_at", "RANGE")]
+    open_items = key_schema(indexes["open-items"]["KeySchema"])
+    assert open_items == [("open_item", "HASH"), ("decided_at", "RANGE")]
     assert {g["Projection"]["ProjectionType"] for g in indexes.values()} == {"ALL"}
     types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
     assert types == {
@@ -253,6 +255,7 @@ def test_capture_table_keys_indexes_and_protection(sam: dict[str, Any]) -> None:
         "decision_day": "S",
         "depot_day": "S",
         "decided_at": "S",
+        "open_item": "S",
     }
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
@@ -460,7 +463,8 @@ def test_local_template_has_no_function_and_keeps_everything_else(cfn: dict[str,
     assert {cfn["Resources"][name]["Type"] for name in dropped} == {
         "AWS::Lambda::Function",
         "AWS::Lambda::EventSourceMapping",
-        # the API's, played locally by local.api_gateway and local.identity
+        # the API's, played locally by local.api_gateway (its schedule too) and local.identity
+        "AWS::Events::Rule",
         "AWS::Lambda::Permission",
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Stage",

@@ -15,9 +15,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,28 +23,17 @@ from driver_routing.driver_app import sign_in, upload
 from driver_routing.people import create_user
 from driver_routing.subscription import DecisionSubscription
 from local.stack import LocalStack
-from services.router.domain import decide
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
-from shared.aws.messaging import DecisionTopic
-from shared.contracts import PhotoRef, Route, RoutingDecision
+from shared.contracts import Route, RoutingDecision
 from tests.conftest import DATA, REPO
-from tests.decisions import BIKE, MOTO, RULES, prediction
-from tests.format_samples import jpeg, scene
+from tests.decisions import BIKE, MOTO
 from tests.integration.conftest import CHROMIUM
+from tests.integration.review_samples import wait_until, waiting_for_review
 
 playwright = pytest.importorskip("playwright.sync_api")
 
 REGION = "us-east-1"
-
-
-def wait_until(page: Any, expression: str, timeout_ms: int) -> None:
-    """Playwright's wait_for_function compiles its predicate in the page, which the board's CSP forbids
-    (no eval): evaluate the expression from here instead, until it holds."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        time.sleep(0.05)
 
 
 PASSWORD = "Board-Test-Pass-1"
@@ -57,30 +44,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make test installs it)"),
     pytest.mark.skipif(not BICYCLE.exists(), reason=f"needs the sample photos under {DATA}"),
 ]
-
-
-def waiting_for_review(stack: LocalStack, driver_id: str) -> PhotoRef:
-    """A photo the router sent to manual review, published as the router would.
-
-    Stored outside `photos/`, so the chain's ingest never sees it and the one decision is this one."""
-    assert stack.resources is not None
-    s3 = client("s3", REGION)
-    body = jpeg(scene((480, 360), seed=len(driver_id)))
-    key = f"review-samples/{driver_id}/{uuid.uuid4().hex}.jpg"
-    put = s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=body, ContentType="image/jpeg")
-    ref = PhotoRef(
-        bucket=stack.resources.bucket,
-        key=key,
-        etag=put["ETag"].strip('"'),
-        version_id=put.get("VersionId"),
-        size=len(body),
-        uploaded_at=datetime.now(UTC),
-    )
-    unsure = prediction({BIKE: 0.39, MOTO: 0.61, "none": 0.0}, key=key).model_copy(update={"photo": ref})
-    decision = decide(unsure, RULES)
-    assert decision.outcome == Route.MANUAL_REVIEW and decision.driver_id == driver_id
-    DecisionTopic(client("sns", REGION), stack.resources.topic_arn).publish(decision)
-    return ref
 
 
 def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStack, browser: object) -> None:
@@ -128,7 +91,9 @@ def test_a_dispatcher_sees_decisions_live_and_resolves_a_review(stack: LocalStac
         wait_until(page, f'document.querySelector("{lane_card} img").naturalWidth > 0', 5000)
         page.screenshot(path=str(SCREENSHOT.with_name("board-phone.png")), full_page=True)
         # WHEN the dispatcher says it is a bicycle
+        page.click(f"{lane_card} [data-action=open]")
         page.click(f"{lane_card} button[data-label='bicycle']")
+        page.click(f"{lane_card} [data-action=confirm]")
         # THEN it leaves the lane for the bicycle bay, its line saying which dispatcher decided what
         page.wait_for_selector(f"[data-bay='B-NEAR-01'] [data-photo-id='{waiting.photo_id}']", timeout=3000)
         assert page.query_selector(lane_card) is None

@@ -127,6 +127,7 @@ def every_authorized_route(crew: Crew) -> list[tuple[str, str, Any]]:
     bodies = {
         "POST /uploads": {"content_type": "image/jpeg", "size": 1000},
         "POST /reviews/{photo_id}": {"label": "bicycle"},
+        "POST /reviews/{photo_id}/corrections": {"label": "bicycle", "replaces": 1},
     }
     found = []
     for route in routes_from_template():
@@ -135,9 +136,8 @@ def every_authorized_route(crew: Crew) -> list[tuple[str, str, Any]]:
             for name, value in filled.items():
                 path = path.replace(name, value)
             found.append((route.method, path, bodies.get(route.key)))
-    assert {m for m, _, _ in found} == {"GET", "POST"} and len(
-        found
-    ) == 6  # with the driver's day, GET /uploads
+    # with the driver's day (GET /uploads) and the review desk (history, corrections, claims)
+    assert {m for m, _, _ in found} == {"GET", "POST", "DELETE"} and len(found) == 10
     return found
 
 
