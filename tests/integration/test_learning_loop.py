@@ -29,11 +29,12 @@ from local.stack import LocalStack
 from model.dataset import CLASSES, load_samples
 from model.evaluation.evaluate import request_body
 from model.metadata import METADATA_FILE, resolve_model_dir
+from services.api.reviews import first_review, reviewed_record
 from services.router.domain import decide, decide_review
 from services.router.rules import load_rules
 from shared.aws.capture_table import CaptureTable
 from shared.aws.clients import client
-from shared.contracts import CaptureRecord, PhotoRef, Prediction, Probabilities, Review, Route, utc_now
+from shared.contracts import PhotoRef, Prediction, Probabilities, Route, utc_now
 from tests.conftest import DATA
 from tests.integration.test_chain import REGION, records_for, resources
 
@@ -109,9 +110,10 @@ def test_reviews_become_a_dataset_and_a_no_worse_candidate_is_swapped_in_without
     waiting = [r for r in records.values() if r.outcome == Route.MANUAL_REVIEW]
     assert waiting
     for record in waiting:
-        review = Review(reviewer="pat", label=truth[by_key[record.photo_key]])
-        reviewed = CaptureRecord.from_decision(decide_review(record.decision(), review, load_rules()))
-        assert table.put_review(reviewed)
+        now = utc_now()
+        review = first_review(record, "pat", truth[by_key[record.photo_key]], "", now)
+        reviewed = reviewed_record(record, decide_review(record.decision(), review, load_rules()), now)
+        assert table.put_decision(reviewed)
 
     # WHEN the reviews are exported (a third held back for the gate, every routed photo in the QA sample)
     exported = run_cli(
