@@ -105,6 +105,7 @@ class LocalApiGateway:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m local.api_gateway", description=__doc__)
+    parser.add_argument("--host", default=HOST, help="the address to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--jwks-url", required=True)
     parser.add_argument("--issuer", required=True)
@@ -124,6 +125,6 @@ def main(argv: list[str] | None = None) -> None:
         timeout_s=float(os.environ.get("API_FUNCTION_TIMEOUT_S", "10")),
         throttles=throttles_from_template(parameters),
     )
-    server = make_server(HOST, args.port, gateway, threaded=True)
-    log.info("local API gateway on http://%s:%d", HOST, args.port)
+    server = make_server(args.host, args.port, gateway, threaded=True)
+    log.info("local API gateway on http://%s:%d", args.host, args.port)
     server.serve_forever()
