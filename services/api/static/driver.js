@@ -10,6 +10,7 @@
 const POLL_MS = { deciding: 250, reviewing: 1000, late: 1000, stuck: 5000 };
 const DECIDING_MS = 10000; // after this long pending, read once a second; after STUCK_MS, every 5 s
 const STUCK_MS = 60000;
+const TODAYS_UPLOADS = 50; // as many as GET /uploads gives (services/api/service.py)
 const RETRY_MS = [2000, 4000, 8000, 15000, 30000];
 const $ = (selector) => document.querySelector(selector);
 
@@ -27,7 +28,12 @@ const state = {
 
 const t = (key, values) => I18n.t(key, values);
 const km = (value) => (value == null ? "" : Number(value).toLocaleString(I18n.language, { maximumFractionDigits: 1 }));
-const clock = (iso) => new Date(iso).toLocaleTimeString(I18n.language, { hour: "2-digit", minute: "2-digit" });
+// One formatter per language: building one per row made each render grow with the day's uploads.
+const clocks = new Map();
+const clock = (iso) => {
+  if (!clocks.has(I18n.language)) clocks.set(I18n.language, new Intl.DateTimeFormat(I18n.language, { hour: "2-digit", minute: "2-digit" }));
+  return clocks.get(I18n.language).format(new Date(iso));
+};
 
 // --- what each state says --------------------------------------------------------------------------
 
@@ -162,7 +168,8 @@ function pollDelay(view) {
 // A decided upload joins today's list from its own status: no second read of the whole day.
 function decidedToday(status) {
   state.today = [status, ...state.today.filter((s) => s.upload_id !== status.upload_id)]
-    .sort((a, b) => String(b.decided_at).localeCompare(String(a.decided_at)));
+    .sort((a, b) => String(b.decided_at).localeCompare(String(a.decided_at)))
+    .slice(0, TODAYS_UPLOADS);
 }
 
 async function poll() {
