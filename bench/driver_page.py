@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bench.page_timing import Phases, phases, requests_of, summary
 from bench.stats import percentile
 from driver_routing.people import create_user, new_password
 from local.stack import LocalStack, StackConfig
@@ -33,6 +34,7 @@ from shared.aws.clients import client
 DATA = Path(os.environ.get("DRIVER_ROUTING_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 BICYCLE = DATA / "photos" / "bicycle" / "aicaphw1_bicycle_14.jpg"
 THUMBNAIL = DATA / "cifar100-vehicles" / "test" / "bicycle" / "bicycle_s_000030.png"
+BENCH_UPLOADS_PER_MINUTE = 600
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -55,21 +57,46 @@ def thumbnail_png() -> bytes:
     return out.getvalue()
 
 
-def timed_uploads(page: Any, data: bytes, name: str, mime: str, count: int, done_before: int) -> list[float]:
-    seconds = []
+# Marks the page's own time of the tap and clears the browser's resource timings, so that what is read
+# after the answer are this upload's requests only.
+_ARM = """() => {
+  performance.clearResourceTimings();
+  performance.setResourceTimingBufferSize(2000);
+  window.__shown = null;
+  const mark = () => { window.__tap = performance.now(); };
+  document.querySelector('#send').addEventListener('click', mark, { once: true });
+}"""
+# True once the n-th decided upload is in today's list; notes the page's time when it first is.
+_SHOWN = """n => {
+  const shown = document.querySelectorAll('#today li[data-state=routed], #today li[data-state=rejected],'
+    + ' #today li[data-state=manual-review]').length >= n;
+  if (shown && window.__shown === null) window.__shown = performance.now();
+  return shown;
+}"""
+_READ = """() => ({
+  tap: window.__tap, shown: window.__shown,
+  decided: Date.parse(document.querySelector('#today li time').dateTime) - performance.timeOrigin,
+  entries: performance.getEntriesByType('resource').map(e => ({
+    name: e.name, initiatorType: e.initiatorType, startTime: e.startTime, responseEnd: e.responseEnd })),
+})"""
+
+
+def timed_uploads(
+    page: Any, data: bytes, name: str, mime: str, count: int, done_before: int, api_origin: str
+) -> tuple[list[float], list[Phases]]:
+    seconds, profile = [], []
     for n in range(count):
         page.set_input_files("#camera", files=[{"name": name, "mimeType": mime, "buffer": data}])
         page.wait_for_selector("#preview:not([hidden])")
+        page.evaluate(_ARM)
         started = time.perf_counter()
         page.click("#send")
-        page.wait_for_function(
-            "n => document.querySelectorAll('#today li[data-state=routed], #today li[data-state=rejected],"
-            " #today li[data-state=manual-review]').length >= n",
-            arg=done_before + n + 1,
-            timeout=60_000,
-        )
+        page.wait_for_function(_SHOWN, arg=done_before + n + 1, timeout=60_000)
         seconds.append(time.perf_counter() - started)
-    return seconds
+        seen = page.evaluate(_READ)
+        requests = requests_of(seen["entries"], api_origin)
+        profile.append(phases(requests, seen["tap"], seen["shown"], seen["decided"]))
+    return seconds, profile
 
 
 def main() -> None:
@@ -90,9 +117,17 @@ def main() -> None:
     }
     sizes = {kind: len(data) for kind, (data, _, _) in kinds.items()}
     results: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+    profiles: dict[str, list[dict[str, dict[str, float]]]] = {kind: [] for kind in kinds}
+    load_before = _load()
     with tempfile.TemporaryDirectory() as state:
         config = StackConfig(
-            aws_port=free_port(), endpoint_port=free_port(), api_port=free_port(), state_dir=Path(state)
+            aws_port=free_port(),
+            endpoint_port=free_port(),
+            api_port=free_port(),
+            state_dir=Path(state),
+            # One driver sending back to back starts ~50 uploads a minute: above a phone's limit (10),
+            # whose 429s would time the limiter, not the page.
+            function_settings={"DRIVER_UPLOADS_PER_MINUTE": str(BENCH_UPLOADS_PER_MINUTE)},
         )
         with LocalStack(config) as stack, sync_playwright() as p:
             os.environ.update(stack.client_environment())
@@ -120,33 +155,49 @@ def main() -> None:
             done = 0
             for run in range(args.runs):
                 for kind, (data, name, mime) in kinds.items():
-                    seconds = timed_uploads(page, data, name, mime, args.uploads, done)
+                    seconds, profile = timed_uploads(
+                        page, data, name, mime, args.uploads, done, stack.api_url
+                    )
                     done += len(seconds)
                     figures = {
                         "p50_s": round(percentile(seconds, 50), 3),
                         "p95_s": round(percentile(seconds, 95), 3),
                     }
                     results[kind].append(figures)
-                    print(f"run {run + 1} {kind} ({sizes[kind]} bytes): {figures}", flush=True)
+                    profiles[kind].append(summary(profile))
+                    print(f"run {run + 1} {kind} ({sizes[kind]} bytes): {figures} {_load()}", flush=True)
+                    print(f"  where it went (ms, p50/p95): {_phases_line(profiles[kind][-1])}", flush=True)
             browser.close()
-    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
-    summary: dict[str, Any] = {
+    report: dict[str, Any] = {
         kind: {f"median_{k}": statistics.median(r[k] for r in runs) for k in ("p50_s", "p95_s")}
         | {"bytes": sizes[kind]}
         for kind, runs in results.items()
     }
-    summary["uploads_per_run"] = args.uploads
-    summary["runs"] = args.runs
-    summary["loadavg_after"] = " ".join(load)
     for kind in kinds:
-        median = summary[kind]
+        report[kind]["profile_by_run"] = profiles[kind]
+    report["uploads_per_run"] = args.uploads
+    report["runs"] = args.runs
+    report["loadavg_before"] = load_before
+    report["loadavg_after"] = _load()
+    for kind in kinds:
+        median = report[kind]
         print(
             f"{kind}: median over {args.runs} runs of "
             f"p50 {median['median_p50_s']} s, p95 {median['median_p95_s']} s"
         )
-    print(f"load average after: {' '.join(load)}")
+    print(f"load average before: {load_before}, after: {report['loadavg_after']}")
     if args.json:
-        print(json.dumps(summary, sort_keys=True))
+        print(json.dumps(report, sort_keys=True))
+
+
+def _load() -> str:
+    """The host's load average (1, 5, 15 min): every figure is read beside it."""
+    path = Path("/proc/loadavg")
+    return " ".join(path.read_text().split()[:3]) if path.exists() else "unknown"
+
+
+def _phases_line(figures: dict[str, dict[str, float]]) -> str:
+    return ", ".join(f"{name.removesuffix('_ms')} {f['p50']:g}/{f['p95']:g}" for name, f in figures.items())
 
 
 if __name__ == "__main__":

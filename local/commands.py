@@ -11,6 +11,8 @@ import click
 from driver_routing.local_record import StackAlreadyRunning
 from driver_routing.stack_outputs import DEFAULT_STACK_NAME
 from local.driver_demo import phone_lines
+from local.listening import Listening, NoNetworkAddress, listen_address
+from local.processes import HOST
 from local.stack import LocalStack, PortInUse, StackConfig
 from services.router.rules import load_rules
 
@@ -27,10 +29,32 @@ AWS_PORT, API_PORT = 5000, 8000
     "--api-port", type=PORT, default=API_PORT, show_default=True, help="Local HTTP API (and board) port."
 )
 @click.option("--stack-name", default=DEFAULT_STACK_NAME, show_default=True, envvar="DRIVER_ROUTING_STACK")
-def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> None:
+@click.option(
+    "--listen",
+    default=HOST,
+    show_default=True,
+    callback=lambda ctx, param, value: _address(value, param),
+    help="Address moto and the API listen on: 0.0.0.0 or a LAN address lets a phone on the network in.",
+)
+@click.option(
+    "--public-host",
+    default=None,
+    help="Host a phone uses in the pages' URLs (default: the --listen address; for 0.0.0.0, this machine's).",
+)
+def up(
+    aws_port: int, endpoint_port: int, api_port: int, stack_name: str, listen: str, public_host: str | None
+) -> None:
     """Run the local stack in the foreground until Ctrl-C."""
+    try:
+        listening = Listening(listen, public_host).resolved()
+    except NoNetworkAddress as error:
+        raise click.UsageError(str(error)) from None
     config = StackConfig(
-        aws_port=aws_port, endpoint_port=endpoint_port, api_port=api_port, stack_name=stack_name
+        aws_port=aws_port,
+        endpoint_port=endpoint_port,
+        api_port=api_port,
+        stack_name=stack_name,
+        listen=listening,
     )
     stack = LocalStack(config)
     stopping = False
@@ -41,7 +65,10 @@ def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> Non
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    click.echo("starting moto server, model endpoint and pollers on 127.0.0.1 ...")
+    warning = listening.warning()
+    if warning:
+        click.echo(warning, err=True)
+    click.echo(f"starting moto server and the API on {listen}, model endpoint and pollers on {HOST} ...")
     try:
         resources = stack.start()
     except (StackAlreadyRunning, PortInUse) as error:
@@ -61,9 +88,9 @@ def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> Non
         click.echo(f"photo bucket:       s3://{resources.bucket}/photos/{{driver_id}}/")
         click.echo(f"routing topic:      {resources.topic_arn}")
         click.echo(f"capture table:      {resources.capture_table}")
-        click.echo(f"API (HTTP API):     {stack.api_url}")
-        click.echo(f"dispatch board:     {stack.api_url}/")
-        for line in phone_lines(stack.api_url, stack.aws_url):
+        click.echo(f"API (HTTP API):     {stack.public_api_url}")
+        click.echo(f"dispatch board:     {stack.public_api_url}/")
+        for line in phone_lines(stack.public_api_url, stack.public_aws_url, exposed=listening.exposed):
             click.echo(line)
         if stack.identity is not None:
             click.echo(
@@ -95,3 +122,10 @@ def up(aws_port: int, endpoint_port: int, api_port: int, stack_name: str) -> Non
     finally:
         stack.stop()
     click.echo("stopped.")
+
+
+def _address(value: str, param: click.Parameter) -> str:
+    try:
+        return listen_address(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param=param) from None

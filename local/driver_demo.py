@@ -28,13 +28,17 @@ def phone_photo(paths: list[Path]) -> Path | None:
     return next((p for p in paths if "photos" in p.parts), paths[0] if paths else None)
 
 
-def phone_lines(api_url: str, aws_url: str) -> list[str]:
-    """Where a driver's phone opens the page, and how a real phone reaches a stack on 127.0.0.1."""
+def phone_lines(api_url: str, aws_url: str, *, exposed: bool = False) -> list[str]:
+    """Where a driver's phone opens the page, and how a real phone reaches the stack: on the same
+    network when it listens there (`up --listen`), else through USB."""
+    page = f"driver's page:      {api_url}/driver   (sign in as a driver: add-user NAME --driver-id ID)"
+    if exposed:
+        return [page, "  on a phone on the same network (Wi-Fi): open that address in its browser"]
     api_port, aws_port = api_url.rsplit(":", 1)[-1], aws_url.rsplit(":", 1)[-1]
     return [
-        f"driver's page:      {api_url}/driver   (sign in as a driver: add-user NAME --driver-id ID)",
-        "  on a phone: the local stack listens on 127.0.0.1 only, so no other device on the network"
-        " reaches it; an Android phone on USB does, through adb's reverse port forwarding:"
-        f" `adb reverse tcp:{api_port} tcp:{api_port} && adb reverse tcp:{aws_port} tcp:{aws_port}`,"
-        " then open the same address in its browser",
+        page,
+        "  on a phone on the same network: start `driver-routing up --listen 0.0.0.0` (the stack listens"
+        " on 127.0.0.1 unless told; it then prints the address to open); an Android phone on USB reaches"
+        f" 127.0.0.1 through `adb reverse tcp:{api_port} tcp:{api_port} && adb reverse tcp:{aws_port}"
+        f" tcp:{aws_port}`",
     ]

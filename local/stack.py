@@ -1,4 +1,5 @@
-"""The local stack: moto in server mode, the model endpoint and the functions' pollers, on 127.0.0.1.
+"""The local stack: moto in server mode, the model endpoint and the functions' pollers, on 127.0.0.1
+(moto and the API on a LAN address when asked: `local.listening`).
 
 Resources come from `infra/template.yaml` (deployed into moto's CloudFormation by `local.deploy`), so the
 local stack and AWS cannot drift. Every function's execution environments run in one poller process
@@ -23,6 +24,7 @@ from driver_routing.stack_outputs import StackResources
 from local.deploy import deploy_stack, needs_managed_policies
 from local.functions import FUNCTIONS
 from local.identity import LocalIdentity, deploy_identity
+from local.listening import Listening
 from local.moto_trace import TRACE_ENV
 from local.processes import HOST, die_with_parent, port_is_free, stop_processes, wait_for_http
 
@@ -61,6 +63,8 @@ class StackConfig:
     external_aws_url: str | None = None
     # Where moto writes every message it sends, receives, deletes and publishes (`local.moto_trace`).
     moto_trace: Path | None = None
+    # Where moto and the API listen, and the host the pages' URLs name (127.0.0.1 unless told).
+    listen: Listening = field(default_factory=Listening)
 
 
 class LocalStack:
@@ -86,7 +90,9 @@ class LocalStack:
 
     @property
     def aws_url(self) -> str:
-        return self.config.external_aws_url or f"http://{HOST}:{self.config.aws_port}"
+        return (
+            self.config.external_aws_url or f"http://{self.config.listen.local_host}:{self.config.aws_port}"
+        )
 
     @property
     def endpoint_url(self) -> str:
@@ -94,7 +100,24 @@ class LocalStack:
 
     @property
     def api_url(self) -> str:
-        return f"http://{HOST}:{self.config.api_port}"
+        return f"http://{self.config.listen.local_host}:{self.config.api_port}"
+
+    @property
+    def public_api_url(self) -> str:
+        """The API (and the pages) as a browser on the network reaches it."""
+        return f"http://{self.config.listen.public}:{self.config.api_port}"
+
+    @property
+    def public_aws_url(self) -> str:
+        """moto as a browser reaches it: where the presigned photo forms post and Cognito signs in."""
+        return self.config.external_aws_url or f"http://{self.config.listen.public}:{self.config.aws_port}"
+
+    def browser_environment(self) -> dict[str, str]:
+        """What the API function needs to hand a browser URLs it can reach: its presigned S3 links and
+        the pages' Cognito endpoint on the public host (its other clients stay on the local one)."""
+        if self.public_aws_url == self.aws_url:
+            return {}
+        return {"AWS_ENDPOINT_URL_S3": self.public_aws_url, "COGNITO_ENDPOINT": f"{self.public_aws_url}/"}
 
     @property
     def log_dir(self) -> Path:
@@ -132,9 +155,10 @@ class LocalStack:
         if self.config.external_aws_url is None:
             ports.append(self.config.aws_port)
         for port in ports:
-            if not port_is_free(port):
+            host = HOST if port == self.config.endpoint_port else self.config.listen.address
+            if not port_is_free(port, host):
                 raise PortInUse(
-                    f"port {port} on {HOST} is in use by another program; pick free ones with "
+                    f"port {port} on {host} is in use by another program; pick free ones with "
                     "--aws-port, --endpoint-port and --api-port"
                 )
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +172,7 @@ class LocalStack:
                     "-m",
                     "local.motoserver",
                     "-H",
-                    HOST,
+                    self.config.listen.address,
                     "-p",
                     str(self.config.aws_port),
                 ],
@@ -225,6 +249,8 @@ class LocalStack:
                 sys.executable,
                 "-m",
                 "local.api_gateway",
+                "--host",
+                self.config.listen.address,
                 "--port",
                 str(self.config.api_port),
                 "--jwks-url",
@@ -237,7 +263,7 @@ class LocalStack:
                 str(self.api_crash_request),
                 *(f"--parameter={name}={value}" for name, value in self.config.parameters.items()),
             ],
-            {**self.function_environment(), "POWERTOOLS_SERVICE_NAME": "api"},
+            {**self.function_environment(), **self.browser_environment(), "POWERTOOLS_SERVICE_NAME": "api"},
         )
         wait_for_http(f"{self.api_url}/config.json", 60, self._api, need_ok=True)
 

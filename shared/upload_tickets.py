@@ -29,6 +29,15 @@ class IssuedUpload:
             raise ValueError(f"key {self.key!r} is not the key of upload {self.upload_id!r}")
 
 
+@dataclass(frozen=True)
+class TicketUse:
+    """What the uploads table says of one upload id: whether the API issued it, and the identity of
+    the photo that used it (None until ingest has claimed it)."""
+
+    issued: bool
+    photo_identity: str | None = None
+
+
 class UploadReused(Exception):
     """Another object already used this upload id: the ticket has had its one decision."""
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from shared.aws.ports import UNPUBLISHED
 from shared.contracts import CaptureRecord, Claim, Route
-from shared.upload_tickets import IssuedUpload, TooManyUploads
+from shared.upload_tickets import IssuedUpload, TicketUse, TooManyUploads
 
 
 @dataclass
@@ -32,9 +32,16 @@ class FakeReviewRecords:
         ]
         return max(found, key=lambda r: r.decided_at, default=None)
 
-    def for_driver(self, driver_id: str, *, limit: int | None = None) -> list[CaptureRecord]:
+    def for_driver(
+        self, driver_id: str, *, limit: int | None = None, since: datetime | None = None
+    ) -> list[CaptureRecord]:
         found = sorted(
-            (r for r in self.records.values() if r.driver_id == driver_id), key=lambda r: r.decided_at
+            (
+                r
+                for r in self.records.values()
+                if r.driver_id == driver_id and (since is None or r.decided_at >= since)
+            ),
+            key=lambda r: r.decided_at,
         )
         return found[::-1][:limit]
 
@@ -115,6 +122,8 @@ class FakeUploadTickets:
 
     issued: list[IssuedUpload] = field(default_factory=list)
     started: dict[str, int] = field(default_factory=dict)
+    # upload id -> the identity of the photo ingest claimed it for
+    used_by: dict[str, str] = field(default_factory=dict)
 
     def start(self, driver_id: str, per_minute: int) -> None:
         count = self.started.get(driver_id, 0) + 1
@@ -124,3 +133,7 @@ class FakeUploadTickets:
 
     def issue(self, upload: IssuedUpload) -> None:
         self.issued.append(upload)
+
+    def use_of(self, upload_id: str) -> TicketUse:
+        issued = any(upload.upload_id == upload_id for upload in self.issued)
+        return TicketUse(issued=issued, photo_identity=self.used_by.get(upload_id))

@@ -112,6 +112,7 @@ class LocalApiGateway:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m local.api_gateway", description=__doc__)
+    parser.add_argument("--host", default=HOST, help="the address to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--jwks-url", required=True)
     parser.add_argument("--issuer", required=True)
@@ -142,6 +143,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.crash_before_publish is not None:
         die_before_publish_when_asked(args.crash_before_publish)
     run_schedule(gateway.invoke, args.schedule_every)
-    server = make_server(HOST, args.port, gateway, threaded=True)
-    log.info("local API gateway on http://%s:%d", HOST, args.port)
+    server = make_server(args.host, args.port, gateway, threaded=True)
+    log.info("local API gateway on http://%s:%d", args.host, args.port)
     server.serve_forever()

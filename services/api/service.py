@@ -7,7 +7,7 @@ dispatcher sees and reviews only their own depot's photos; a driver only their o
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,6 +29,7 @@ from services.api.settings import ApiSettings
 from services.api.uploads import UploadId, status_of
 from services.router.rules import RoutingRules
 from shared.aws.ports import OPEN_REVIEW, DecisionPublisher, PhotoLinks, ReviewRecords, UploadTickets
+from shared.contracts import photo_id as photo_id_of
 from shared.contracts import utc_now
 from shared.formats import extension_for
 from shared.upload_tickets import IssuedUpload
@@ -104,19 +105,27 @@ class DispatchApi:
             raise NotFound("no such upload")
         if upload_id.driver_id != driver_id:
             raise NotYours("this upload is another driver's")
-        record = self._records.find_by_key_prefix(driver_id, upload_id.key_prefix)
+        # The phone reads this several times a second while the chain decides: by key only, never a
+        # read that grows with the driver's history. Ingest claims the ticket for the photo before it
+        # decides anything, so the claim names the record (its id is the photo's), and an unclaimed
+        # ticket has none yet. Only an upload whose ticket has expired is looked for in the index.
+        use = self._tickets.use_of(str(upload_id))
+        if use.photo_identity is not None:
+            return status_of(upload_id, self._records.get(photo_id_of(use.photo_identity)))
+        record = None if use.issued else self._records.find_by_key_prefix(driver_id, upload_id.key_prefix)
         if record is None and not self._links.exists(upload_id.key_prefix):
             raise NotFound("no photo has arrived for this upload")
         return status_of(upload_id, record)
 
     def todays_uploads(self, caller: Caller) -> UploadList:
-        """The driver's own decided uploads of today (UTC), newest first."""
+        """The driver's own decided uploads of today (UTC), newest first: the index read from the
+        start of the day, so yesterday's records are not read at all."""
         driver_id = caller.require_driver()
-        today = self._clock().date()
+        midnight = datetime.combine(self._clock().astimezone(UTC).date(), time(), UTC)
         statuses = [
             status_of(upload_id, record)
-            for record in self._records.for_driver(driver_id, limit=TODAYS_UPLOADS)
-            if record.decided_at.date() == today and (upload_id := UploadId.of_key(record.photo_key))
+            for record in self._records.for_driver(driver_id, limit=TODAYS_UPLOADS, since=midnight)
+            if (upload_id := UploadId.of_key(record.photo_key))
         ]
         return UploadList(uploads=statuses)
 

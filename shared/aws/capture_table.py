@@ -106,13 +106,20 @@ class CaptureTable:
         ).get("Item")
         return from_item(item) if item else None
 
-    def for_driver(self, driver_id: str, *, limit: int | None = None) -> list[CaptureRecord]:
-        """All decisions for one driver, newest first."""
+    def for_driver(
+        self, driver_id: str, *, limit: int | None = None, since: datetime | None = None
+    ) -> list[CaptureRecord]:
+        """All decisions for one driver (decided at `since` or later, when given), newest first. The
+        bound is the index's sort key, so the query reads only those items."""
+        condition, values = "driver_id = :d", {":d": {"S": driver_id}}
+        if since is not None:
+            condition += " AND decided_at >= :since"
+            values[":since"] = {"S": since.astimezone(UTC).isoformat().replace("+00:00", "Z")}
         return list(
             self._query(
                 IndexName=BY_DRIVER,
-                KeyConditionExpression="driver_id = :d",
-                ExpressionAttributeValues={":d": {"S": driver_id}},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ScanIndexForward=False,
                 limit=limit,
             )

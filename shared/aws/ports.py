@@ -14,7 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared.contracts import CaptureRecord, Claim, EndpointAnswer, PhotoRef, RoutingDecision
-from shared.upload_tickets import IssuedUpload
+from shared.upload_tickets import IssuedUpload, TicketUse
 
 # What the capture table's sparse index `open-items` holds: photos waiting for a dispatcher, and
 # reviews recorded but not yet published (the outbox).
@@ -101,8 +101,10 @@ class RecordReader(Protocol):
         """The driver's newest record whose photo key starts with `key_prefix`."""
         ...
 
-    def for_driver(self, driver_id: str, *, limit: int | None = None) -> list[CaptureRecord]:
-        """The driver's records, newest first."""
+    def for_driver(
+        self, driver_id: str, *, limit: int | None = None, since: datetime | None = None
+    ) -> list[CaptureRecord]:
+        """The driver's records (decided at `since` or later, when given), newest first."""
         ...
 
     def in_window(
@@ -160,4 +162,8 @@ class UploadTickets(Protocol):
 
     def issue(self, upload: IssuedUpload) -> None:
         """Record what the form allows, for ingest to check the object against."""
+        ...
+
+    def use_of(self, upload_id: str) -> TicketUse:
+        """Whether the API issued this upload, and which photo used it."""
         ...

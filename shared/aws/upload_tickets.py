@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared.upload_tickets import IssuedUpload, TooManyUploads, UploadReused
+from shared.upload_tickets import IssuedUpload, TicketUse, TooManyUploads, UploadReused
 
 # A ticket outlives the longest a photo can wait to be ingested: a DLQ keeps a message 14 days.
 TICKET_RETENTION_S = 15 * 24 * 3600
@@ -73,6 +73,19 @@ class UploadTicketTable:
                 ":expires": {"N": str(int(self._clock()) + TICKET_RETENTION_S)},
             },
         )
+
+    def use_of(self, upload_id: str) -> TicketUse:
+        """Whether the ticket exists and which photo used it: one strongly consistent read by key."""
+        item = self._dynamodb.get_item(
+            TableName=self._table,
+            Key={"id": {"S": upload_id}},
+            ProjectionExpression="#id, used_by",
+            ExpressionAttributeNames={"#id": "id"},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return TicketUse(issued=False)
+        return TicketUse(issued=True, photo_identity=item.get("used_by", {}).get("S"))
 
     def claim(self, upload_id: str, photo_identity: str) -> IssuedUpload | None:
         """The ticket, now used by this photo; None when the API issued no such upload.

@@ -18,7 +18,9 @@ from services.api import handler as api_handler
 from services.api.settings import get_api_settings
 from shared.aws import clients
 from shared.aws.capture_table import BY_DAY, BY_DEPOT_DAY, BY_DRIVER, OPEN_ITEMS, CaptureTable
+from shared.aws.upload_tickets import UploadTicketTable
 from shared.contracts import CaptureRecord, RoutingDecision
+from shared.photo_keys import upload_id_of
 from shared.wiring import BuiltOnce
 from tests.decisions import record_of
 
@@ -154,7 +156,12 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
 
 
 def capture(api: Api, decision: RoutingDecision, captured_at: datetime | None = None) -> CaptureRecord:
-    """Write the decision's record as capture would, and return it."""
+    """Write the decision's record as capture would, after ingest's claim of its upload's ticket (a
+    no-op for a key the API issued no ticket for), and return it."""
+    upload_id = upload_id_of(decision.photo.key)
+    if upload_id:
+        tickets = UploadTicketTable(boto3.client("dynamodb", region_name="us-east-1"), "uploads")
+        tickets.claim(upload_id, decision.photo.identity)
     record = record_of(decision, captured_at)
     assert api.table.put_once(record)
     return record

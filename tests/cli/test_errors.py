@@ -144,6 +144,30 @@ def test_up_on_a_port_in_use_says_which(state_dir: Path) -> None:
     assert str(port) in line and "--aws-port" in line
 
 
+def test_up_on_the_network_warns_before_anything_starts(state_dir: Path) -> None:
+    # GIVEN a running `up` on this state folder, so a second one stops at once
+    lock = StackLock(state_dir)
+    lock.acquire()
+    try:
+        # WHEN `up` is asked to listen on the network
+        result = cli(
+            "up", "--listen", "0.0.0.0", "--public-host", "192.0.2.10", "--aws-port", str(free_port()),
+            state_dir=state_dir,
+        )  # fmt: skip
+    finally:
+        lock.release()
+    # THEN the first line it prints warns that anyone on the network can reach a stack without TLS
+    warning = result.stderr.splitlines()[0]
+    assert warning.startswith("warning: listening on 0.0.0.0") and "no TLS" in warning
+    assert "anyone on the network" in warning
+    assert "already running" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_up_refuses_a_listen_address_that_is_not_one(state_dir: Path) -> None:
+    line = one_line_error(cli("up", "--listen", "my-laptop", state_dir=state_dir))
+    assert "--listen" in line and "not an IPv4 address" in line
+
+
 @pytest.mark.parametrize("since", ["yesterday", "2026-13-01"])
 def test_a_time_that_is_not_one_is_a_usage_error(state_dir: Path, since: str) -> None:
     result = cli("query", "--since", since, state_dir=state_dir, endpoint="http://127.0.0.1:1")

@@ -130,7 +130,8 @@ def test_the_api_role_grants_exactly_what_the_api_does(sam: dict[str, Any]) -> N
         | {("dynamodb:Query", "${CaptureTable.Arn}/index/by-depot-day")}
         | {("dynamodb:Query", "${CaptureTable.Arn}/index/open-items")}
         | {("sns:Publish", "RoutingTopic")}
-        | {("dynamodb:PutItem", "UploadsTable.Arn"), ("dynamodb:UpdateItem", "UploadsTable.Arn")}
+        # the ticket, the driver's count per minute, and which photo claimed the ticket (a status read)
+        | {(a, "UploadsTable.Arn") for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")}
     )
     (listing,) = [
         s

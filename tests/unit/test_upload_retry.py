@@ -110,3 +110,57 @@ def test_a_drivers_day_lists_their_own_decided_uploads_of_today_newest_first(par
     # THEN she sees her two uploads of today, newest first, each with its answer, and nothing of Omar's
     assert [s.upload_id for s in day] == [str(UploadId.of_key(r.photo_key)) for r in mine]
     assert all(s.status == "routed" and s.answer for s in day)
+
+
+class IndexlessRecords(FakeReviewRecords):
+    """The capture table, where a read of the driver's index fails the test: what must be read by key."""
+
+    def find_by_key_prefix(self, driver_id: str, key_prefix: str) -> CaptureRecord | None:
+        raise AssertionError("the driver's index was read")
+
+
+class NoListing(FakePhotoLinks):
+    def exists(self, key_prefix: str) -> bool:
+        raise AssertionError("the bucket was listed")
+
+
+def test_a_claimed_upload_is_read_by_its_photo_id_pending_then_decided() -> None:
+    # GIVEN an upload whose ticket ingest has claimed for its photo, not yet decided
+    records, tickets = IndexlessRecords(), FakeUploadTickets()
+    api = DispatchApi(
+        settings=api_settings(),
+        tickets=tickets,
+        records=records,
+        links=NoListing(),
+        topic=FakeTopic(),
+        rules=RULES,
+        logger=Logger(service="api-test"),
+        metrics=Metrics(namespace="Test", service="api-test"),
+        clock=lambda: NOON,
+    )
+    ticket = api.start_upload(DANA, UploadRequest(content_type="image/jpeg", size=1000))
+    decision = decided(sure(), key=ticket.key)
+    tickets.used_by[ticket.upload_id] = decision.photo.identity
+    # WHEN the phone reads its status, before and after the record is written
+    # THEN it is pending, then routed: each read by key, without the driver's index or a bucket listing
+    assert api.upload_status(DANA, ticket.upload_id).status == "pending"
+    records.put(record_of(decision))
+    assert api.upload_status(DANA, ticket.upload_id).bay == "B-NEAR-01"
+
+
+def test_a_drivers_day_reads_the_index_from_midnight_only(parts: Parts) -> None:
+    api, records, _ = parts
+    asked: list[datetime | None] = []
+    read = records.for_driver
+
+    def spy(
+        driver_id: str, *, limit: int | None = None, since: datetime | None = None
+    ) -> list[CaptureRecord]:
+        asked.append(since)
+        return read(driver_id, limit=limit, since=since)
+
+    records.for_driver = spy  # type: ignore[method-assign]
+    # WHEN Dana reads her day at noon
+    api.todays_uploads(DANA)
+    # THEN the index is read from midnight UTC: yesterday's records are not read at all
+    assert asked == [datetime(2026, 12, 3, tzinfo=UTC)]

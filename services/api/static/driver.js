@@ -2,10 +2,15 @@
 // Every photo goes through the outbox (IndexedDB) first, so one taken without signal, or whose upload
 // broke off, waits on the phone and is sent by itself when the connection returns (the `online` event,
 // a retry timer, and the page opening again); the upload token chosen when it was taken makes a retry
-// the same upload. The answer is read with GET /uploads/{id} once a second until it is final.
+// the same upload. The answer is read with GET /uploads/{id} until it is final: every 250 ms while the
+// chain is deciding (it takes a fraction of a second), once a second while a dispatcher looks (their
+// decision shows within 2 s), and less often for an upload the chain has not decided after a minute.
 "use strict";
 
-const POLL_MS = 1000;
+const POLL_MS = { deciding: 250, reviewing: 1000, late: 1000, stuck: 5000 };
+const DECIDING_MS = 10000; // after this long pending, read once a second; after STUCK_MS, every 5 s
+const STUCK_MS = 60000;
+const TODAYS_UPLOADS = 50; // as many as GET /uploads gives (services/api/service.py)
 const RETRY_MS = [2000, 4000, 8000, 15000, 30000];
 const $ = (selector) => document.querySelector(selector);
 
@@ -13,7 +18,7 @@ const state = {
   config: null,
   driverId: null,
   current: null, // the token of the photo the answer screen is about
-  views: new Map(), // token -> { token, uploadId, state, status, takenAt, progress, message }
+  views: new Map(), // token -> { token, uploadId, state, status, takenAt, sentAt, progress, message }
   today: [], // the API's statuses of today's decided uploads, newest first
   flushing: false,
   again: false, // a flush asked for while one runs (the signal came back mid-way): run once more
@@ -23,7 +28,12 @@ const state = {
 
 const t = (key, values) => I18n.t(key, values);
 const km = (value) => (value == null ? "" : Number(value).toLocaleString(I18n.language, { maximumFractionDigits: 1 }));
-const clock = (iso) => new Date(iso).toLocaleTimeString(I18n.language, { hour: "2-digit", minute: "2-digit" });
+// One formatter per language: building one per row made each render grow with the day's uploads.
+const clocks = new Map();
+const clock = (iso) => {
+  if (!clocks.has(I18n.language)) clocks.set(I18n.language, new Intl.DateTimeFormat(I18n.language, { hour: "2-digit", minute: "2-digit" }));
+  return clocks.get(I18n.language).format(new Date(iso));
+};
 
 // --- what each state says --------------------------------------------------------------------------
 
@@ -92,6 +102,7 @@ function viewOf(item) {
   const known = state.views.get(item.token);
   const view = known || { token: item.token, takenAt: item.takenAt, status: null, progress: 0 };
   view.uploadId = item.uploadId;
+  view.sentAt = view.sentAt || item.sentAt || (item.state === "sent" ? Date.now() : null);
   if (!known || view.state !== "sending") view.state = item.state;
   state.views.set(item.token, view);
   return view;
@@ -122,9 +133,9 @@ async function flush() {
       try {
         item.uploadId = await Send.upload(item, state.driverId, state.config.upload_types, (share) => { view.progress = share; renderAnswer(); });
         // S3 has the photo: the bytes leave the phone's storage, the token stays until the answer.
-        Object.assign(item, { state: "sent", blob: null });
+        Object.assign(item, { state: "sent", blob: null, sentAt: Date.now() });
         await Outbox.put(item);
-        Object.assign(view, { state: "sent", uploadId: item.uploadId });
+        Object.assign(view, { state: "sent", uploadId: item.uploadId, sentAt: item.sentAt });
         state.retry = 0;
       } catch (error) {
         if (error instanceof Session.SignedOut) { signedOut(t("session_ended")); return; }
@@ -146,26 +157,38 @@ async function flush() {
   }
 }
 
+// How soon to read an open upload's status again: soon while the chain decides, then less often.
+function pollDelay(view) {
+  if (stateOf(view) === "manual-review") return POLL_MS.reviewing;
+  const pending = Date.now() - (view.sentAt || 0);
+  if (pending < DECIDING_MS) return POLL_MS.deciding;
+  return pending < STUCK_MS ? POLL_MS.late : POLL_MS.stuck;
+}
+
+// A decided upload joins today's list from its own status: no second read of the whole day.
+function decidedToday(status) {
+  state.today = [status, ...state.today.filter((s) => s.upload_id !== status.upload_id)]
+    .sort((a, b) => String(b.decided_at).localeCompare(String(a.decided_at)))
+    .slice(0, TODAYS_UPLOADS);
+}
+
 async function poll() {
   clearTimeout(state.timers.poll);
   const open = [...state.views.values()].filter((v) => v.state === "sent" && !["routed", "rejected"].includes(stateOf(v)));
-  let decided = false;
   for (const view of open) {
     try {
       const status = await Send.status(view.uploadId);
       if (status) view.status = status;
-      if (status && (status.status === "routed" || status.status === "rejected")) {
-        await Outbox.remove(view.token);
-        decided = true;
-      }
+      if (status && status.status !== "pending") decidedToday(status);
+      if (status && (status.status === "routed" || status.status === "rejected")) await Outbox.remove(view.token);
     } catch (error) {
       if (error instanceof Session.SignedOut) { signedOut(t("session_ended")); return; }
       break; // no signal: the next poll tries again
     }
   }
-  if (decided) await refreshToday();
   render();
-  if (state.driverId && open.length) state.timers.poll = setTimeout(poll, POLL_MS);
+  const still = open.filter((v) => !["routed", "rejected"].includes(stateOf(v)));
+  if (state.driverId && still.length) state.timers.poll = setTimeout(poll, Math.min(...still.map(pollDelay)));
 }
 
 async function refreshToday() {
