@@ -15,6 +15,10 @@ from tests.stacks import running_stack
 # Debian's chromium (Playwright cannot download its own browser here), without the background
 # connections this machine's closed network refuses.
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The longest a page may take to show what the API or the chain answered. A bound against a page that stops
+# following, not a speed check: on a loaded 2-core host a poll can wait seconds for the CPU. How fast the
+# pages follow is printed by the tests (`-s`); the driver page's figure is `python -m bench.driver_page`'s.
+FOLLOW_MS = 15_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
