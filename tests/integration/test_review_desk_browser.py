@@ -36,6 +36,13 @@ SHOTS = Path(os.environ.get("BOARD_SCREENSHOT_DIR", REPO / "build" / "screenshot
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 
 
+def after_polls(page: Any, polls: int) -> None:
+    """Wait until the board has polled and drawn itself `polls` times more (its status names each poll)."""
+    for _ in range(polls):
+        mark = page.inner_text("#status")
+        wait_until(page, f"document.querySelector('#status').textContent !== {mark!r}", 30_000)
+
+
 def board(browser: Any, stack: LocalStack, user: str, viewport: dict[str, int]) -> Any:
     page = browser.new_context(
         viewport=viewport, is_mobile=viewport["width"] < 500, has_touch=True
@@ -116,6 +123,11 @@ def test_two_dispatchers_review_confirm_correct_and_see_the_history(stack: Local
     assert "Near bay 1" in desk.inner_text("[data-bay='B-NEAR-01'] h2")
     assert "scooter, front view" in desk.inner_text(routed) and "scooter-gate3.jpg" in desk.inner_text(routed)
     desk.click(f"{routed} [data-action=correct]")
+    desk.wait_for_selector(f"{routed} [data-label='motorcycle']", timeout=FOLLOW_MS)
+    desk.fill(f"{routed} input[name=note]", "a motorcycle, seen from the side")
+    # AND the board draws its bays again twice meanwhile: the correction stays open on the card, note and all
+    after_polls(desk, 2)
+    assert desk.input_value(f"{routed} input[name=note]") == "a motorcycle, seen from the side"
     desk.click(f"{routed} [data-label='motorcycle']")
     desk.click(f"{routed} [data-action=confirm]")
     corrected = time.monotonic()
@@ -133,6 +145,7 @@ def test_two_dispatchers_review_confirm_correct_and_see_the_history(stack: Local
     desk.wait_for_selector(moved, timeout=FOLLOW_MS)
     desk.click(f"{moved} [data-action=history]")
     desk.wait_for_selector(f"{moved} ol.history li[data-review='2']", timeout=FOLLOW_MS)
+    after_polls(desk, 2)
     history = desk.inner_text(f"{moved} ol.history")
     assert f"1. {pat}: bicycle → B-NEAR-01" in history and f"2. {robin}: motorcycle → M-FAR-01" in history
     assert "replaces 1" in history

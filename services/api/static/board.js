@@ -11,8 +11,12 @@
 const POLL_MS = 1000;
 const RENEW_MS = 60 * 1000; // a claim lasts two minutes (services/api/reviews.py); renewed while open
 const LANE_SIZE = 6; // the latest cards of each lane; "show more" adds as many again
-const state = { config: null, live: false, cursor: null, items: new Map(), waiting: [], timer: null, photos: new Map(), open: new Map(), shown: new Map(), search: "", bayNames: {} };
+// `desks` and `histories`: a correction or a history opened on a card of a bay, by photo. The bays are
+// drawn again on every poll; what a dispatcher opened goes back on the card drawn in its place.
+const state = { config: null, live: false, cursor: null, items: new Map(), waiting: [], timer: null, photos: new Map(), open: new Map(), shown: new Map(), search: "", bayNames: {}, desks: new Map(), histories: new Map() };
 const $ = (selector, root = document) => root.querySelector(selector);
+// The card of this photo on the page now: a poll may have drawn a new one while a request was out.
+const current = (node, photoId) => (node.isConnected ? node : $(`#board [data-photo-id="${CSS.escape(photoId)}"]`) || node);
 
 async function api(path, options = {}) {
   // Sign-in, refresh and sign-out are the one implementation both pages use (assets/session.js).
@@ -67,20 +71,23 @@ function card(item, fresh) {
     history.addEventListener("click", () => showHistory(item, node));
     correct.addEventListener("click", () => openCard(item, node));
     node.append(el("div", { class: "tools" }, history, correct));
+    if (fresh) state.histories.delete(item.photo_id); // a new decision: the history shown is out of date
+    for (const part of [state.histories.get(item.photo_id), state.desks.get(item.photo_id)]) if (part) node.append(part);
   }
   return node;
 }
 
 async function showHistory(item, node) {
-  const existing = $(".history", node);
-  if (existing) { existing.remove(); return; }
+  const existing = state.histories.get(item.photo_id);
+  if (existing) { existing.remove(); state.histories.delete(item.photo_id); return; }
   const { status, body } = await api(`reviews/${item.photo_id}`);
   if (status !== 200) { notify(`history: HTTP ${status}`, "error"); return; }
   const list = el("ol", { class: "history" }, ...body.reviews.map((r) => el("li", { "data-review": r.number },
     el("strong", { textContent: `${r.number}. ${r.reviewer}: ${r.label_text}${r.bay ? ` → ${r.bay}` : ""}` }),
     el("span", { class: "muted", textContent: ` ${time(r.reviewed_at)}${r.replaces ? ` · replaces ${r.replaces}` : ""}` }),
     r.note ? el("div", { class: "note", textContent: `“${r.note}”` }) : "")));
-  node.append(list);
+  state.histories.set(item.photo_id, list);
+  current(node, item.photo_id).append(list);
 }
 
 function reviewCard(item) {
@@ -113,7 +120,7 @@ async function openCard(item, node) {
   const desk = el("div", { class: "desk open" });
   const note = el("input", { type: "text", placeholder: "note (optional)", maxLength: 500, name: "note", ariaLabel: "note" });
   const choices = el("div", { class: "choices" });
-  const close = () => { clearInterval(renew); state.open.delete(item.photo_id); api(`claims/${item.photo_id}`, { method: "DELETE" }); desk.remove(); };
+  const close = () => { clearInterval(renew); state.open.delete(item.photo_id); state.desks.delete(item.photo_id); api(`claims/${item.photo_id}`, { method: "DELETE" }); desk.remove(); };
   for (const choice of state.config.review_choices) {
     const button = el("button", { type: "button", textContent: choice.text, "data-label": choice.label });
     button.addEventListener("click", () => confirmStep(item, choice, note, desk, close));
@@ -123,8 +130,10 @@ async function openCard(item, node) {
   cancel.addEventListener("click", close);
   const heading = item.review_number ? `Correct review ${item.review_number} (${labelText(item.review_label)})` : "What is it?";
   desk.append(el("div", { class: "muted", textContent: heading }), choices, note, cancel);
-  const closed = $(".desk", node);
-  if (closed) closed.replaceWith(desk); else node.append(desk);
+  const shown = current(node, item.photo_id);
+  const closed = $(".desk", shown);
+  if (closed) closed.replaceWith(desk); // the review lane keeps its cards across polls
+  else { state.desks.set(item.photo_id, desk); shown.append(desk); } // a correction, on a card of a bay
 }
 
 function confirmStep(item, choice, note, desk, close) {
@@ -139,7 +148,7 @@ function confirmStep(item, choice, note, desk, close) {
     const request = { label: choice.label, note: note.value.trim() };
     const path = item.review_number ? `reviews/${item.photo_id}/corrections` : `reviews/${item.photo_id}`;
     const { status, body } = await post(path, item.review_number ? { ...request, replaces: item.review_number } : request);
-    if (status === 200) { notify(`${item.driver_id}: ${body.answer}`); clearInterval(state.open.get(item.photo_id)); state.open.delete(item.photo_id); desk.remove(); }
+    if (status === 200) { notify(`${item.driver_id}: ${body.answer}`); clearInterval(state.open.get(item.photo_id)); state.open.delete(item.photo_id); state.desks.delete(item.photo_id); desk.remove(); }
     else { notify(`${item.driver_id}: ${body.message || `failed (HTTP ${status})`}`, "error"); close(); }
     // The next poll (within a second) brings the decided photo back as a change, in its lane.
   });
