@@ -15,6 +15,7 @@ import ast
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -80,12 +81,19 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
+# `build_all` assembles functions on threads; CPython 3.11's AST constructor can raise a spurious
+# "AST constructor recursion depth mismatch" SystemError when threads parse at once (python/cpython#106905).
+_PARSING = threading.Lock()
+
+
 def _imported_names(source: Path, module: str) -> Iterator[str]:
     """Every module name an import statement of `source` may load: for `from a.b import c`, both `a.b`
     and `a.b.c` (c may be a submodule); the caller keeps those that exist."""
     is_package = source.name == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+    with _PARSING:
+        tree = ast.parse(source.read_text(), filename=str(source))
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
