@@ -27,9 +27,11 @@ up: install
 	$(BIN)/driver-routing up
 
 ## Lint, types, template checks, then every test: the chaos run, then unit, infra, model, integration.
+## The rest runs on two workers, a test file each at a time (pytest-xdist): most of its time is spent
+## waiting on local stacks, so two files share the two cores; each file keeps its own stack and ports.
 test: install lint typecheck template-check
 	$(BIN)/pytest -m chaos -s --durations=5
-	$(BIN)/pytest -m "not chaos" --durations=15
+	$(BIN)/pytest -m "not chaos" -n 2 --dist loadfile --durations=15
 
 lint: install
 	$(BIN)/ruff check .
