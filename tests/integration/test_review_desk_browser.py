@@ -45,7 +45,11 @@ def after_polls(page: Any, polls: int) -> None:
 
 def board(browser: Any, stack: LocalStack, user: str, viewport: dict[str, int]) -> Any:
     page = browser.new_context(
-        viewport=viewport, is_mobile=viewport["width"] < 500, has_touch=True
+        viewport=viewport,
+        is_mobile=viewport["width"] < 500,
+        has_touch=True,
+        locale="en-GB",
+        timezone_id="UTC",
     ).new_page()
     page.clock.install()  # the page's own clock, moved on below past the ID token's lifetime
     page.clock.resume()
@@ -89,7 +93,11 @@ def test_two_dispatchers_review_confirm_correct_and_see_the_history(stack: Local
         page.wait_for_selector(card, timeout=FOLLOW_MS)
         # THEN the three-day-old review is on both boards, first, with its driver's wait
         assert "waiting 3 d" in page.inner_text("#review-lane ol > li:first-child")
-        assert "waiting 3 d" in page.inner_text(f"#review-lane [data-photo-id='{old.photo_id}']")
+        old_card = page.inner_text(f"#review-lane [data-photo-id='{old.photo_id}']")
+        assert "waiting 3 d" in old_card
+        # AND its time names its day (a time alone would read as today's)
+        day = datetime.now(UTC) - timedelta(days=3)
+        assert f"{day.day} {day.strftime('%b')}" in old_card
         assert page.inner_text("#oldest").startswith("oldest waiting 3 d")
     assert old.photo_id
 

@@ -29,7 +29,11 @@ async function api(path, options = {}) {
 }
 const post = (path, body) => api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
 
-function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }); }
+// A time of today as a time; an older one (a weekend's backlog, a history) with its day.
+function time(iso) {
+  const at = new Date(iso), clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return at.toDateString() === new Date().toDateString() ? clock : `${at.toLocaleDateString([], { day: "numeric", month: "short" })} ${clock}`;
+}
 function waited(seconds) {
   const s = Math.floor(seconds), m = Math.floor(s / 60), h = Math.floor(s / 3600), d = Math.floor(s / 86400);
   if (s < 60) return `${s} s`; if (h < 1) return `${m} min`; if (d < 1) return `${h} h ${m % 60} min`; return `${d} d ${h % 24} h`;
