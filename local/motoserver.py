@@ -1,4 +1,7 @@
-"""`python -m local.motoserver`: moto's own server (`moto.server`), minus two per-request costs.
+"""`python -m local.motoserver`: moto's app with the local stack's guards, served with keep-alive.
+
+moto's app is served by `local.moto_http` (waitress: HTTP/1.1 keep-alive, a pool of request threads),
+not by moto's own werkzeug development server (a connection and a thread per request).
 
 Profiled under the chain's load (py-spy, `driver-routing bench`), moto 5.2 spent a third of its time on
 work that is no AWS behaviour:
@@ -46,11 +49,12 @@ User-Agent (`AWS_SDK_UA_APP_ID`), which the local stack sets for the functions' 
 `DRIVER_ROUTING_MOTO_TRACE=FILE` writes every SQS send, receive and delete and every topic delivery to
 FILE (`local.moto_trace`), to tell a duplicate's cause.
 
-Everything else is moto's `main`, with the same arguments.
+Everything else is moto's, and the arguments are `moto.server`'s `-H` and `-p`.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import importlib.abc
@@ -60,6 +64,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -361,9 +366,22 @@ def main(argv: list[str] | None = None) -> None:
     # What AWS enforces and moto does not: S3's POST policy check, a user pool key nobody else has.
     enforce_post_policies()
     sign_with_fresh_key()
-    from moto.server import main as moto_main
+    serve(argv)
 
-    moto_main(argv)
+
+def serve(argv: list[str] | None) -> None:
+    """moto's app on `local.moto_http`'s server (keep-alive, a pool of threads) until SIGTERM."""
+    from local.moto_http import THREADS, create_moto_server
+
+    parser = argparse.ArgumentParser(prog="python -m local.motoserver")
+    parser.add_argument("-H", "--host", default="127.0.0.1", help="Address to listen on.")
+    parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    parser.add_argument("--threads", type=int, default=THREADS, help="Request threads (long polls hold one).")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
+    server = create_moto_server(args.host, args.port, threads=args.threads)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    server.run()  # closes the listener and stops the threads on SystemExit
 
 
 if __name__ == "__main__":
