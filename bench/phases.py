@@ -45,6 +45,7 @@ class Phase:
     # The chain's AWS requests during the phase, by service:Operation (uploads and probes not counted).
     requests: dict[str, int]
     rate_per_s: float | None = None  # offered rate (None: as fast as the upload threads go)
+    moto_requests: int = 0  # every request moto served during the phase, whoever made it
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,13 @@ class Runner:
         """Upload, wait for every decision and record, then account for each photo and the CPU it took."""
         baseline = self.capture.count()
         requests_before = self.requests.snapshot() if self.requests else {}
+        served_before = self.requests.served() if self.requests else 0
         cpu_before, wall_before = self.rss.cpu_snapshot(), time.time()
         start = upload(uploader, count, rate_per_s=rate_per_s, workers=workers)
         uploads_end = max(u.done for u in uploader.results)
         records = self.wait_for(uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s)
         requests = difference(self.requests.snapshot(), requests_before) if self.requests else {}
+        served = self.requests.served() - served_before if self.requests else 0
         return Phase(
             uploader=uploader,
             count=count,
@@ -168,6 +171,7 @@ class Runner:
             timelines=timelines(uploader.results, records, self.collector.snapshot()),
             requests=requests,
             rate_per_s=rate_per_s,
+            moto_requests=served,
         )
 
 

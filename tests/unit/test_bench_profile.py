@@ -1,0 +1,39 @@
+"""`bench --profile`'s summary of py-spy's raw samples: where each process's CPU went."""
+
+from __future__ import annotations
+
+from bench.profile import frame_location, package_of, summarise_raw
+
+RAW = [
+    # 6 samples: a receive in moto's SQS model, under the WSGI dispatch
+    "run (waitress/task.py:10);__call__ (moto/moto_server/werkzeug_app.py:5);"
+    "receive_message (moto/sqs/models.py:1057) 6\n",
+    # 3 samples: serialising a response
+    "run (waitress/task.py:10);__call__ (moto/moto_server/werkzeug_app.py:5);"
+    "dumps (/usr/lib/python3.11/json/encoder.py:200) 3\n",
+    # 1 sample: waitress parsing a request on its I/O thread
+    "received (/x/.venv/lib/python3.11/site-packages/waitress/parser.py:99) 1\n",
+    "not a sample line\n",
+]
+
+
+def test_a_frame_names_its_function_and_module() -> None:
+    # GIVEN raw frames with site-packages and interpreter paths / WHEN read / THEN those are cut off
+    assert frame_location("f (/a/site-packages/botocore/serialize.py:12)") == ("f", "botocore/serialize.py")
+    assert frame_location("g (/usr/lib/python3.11/json/decoder.py:3)") == ("g", "json/decoder.py")
+    assert package_of("moto/sqs/models.py") == "moto.sqs"
+    assert package_of("json/decoder.py") == "json"
+    assert package_of("threading.py") == "threading"
+
+
+def test_samples_are_shared_by_package_innermost_and_anywhere_on_the_stack() -> None:
+    # GIVEN ten samples of one process / WHEN summarised
+    summary = summarise_raw(RAW)
+
+    # THEN the innermost frames give the packages and the self shares
+    assert summary["samples"] == 10
+    assert summary["by_package_percent"] == {"moto.sqs": 60.0, "json": 30.0, "waitress": 10.0}
+    assert summary["self_percent"]["moto/sqs/models.py:receive_message"] == 60.0
+    # AND a frame anywhere on the stack counts once per sample
+    assert summary["inclusive_percent"]["waitress/task.py:run"] == 90.0
+    assert summary["inclusive_percent"]["moto/moto_server/werkzeug_app.py:__call__"] == 90.0
