@@ -86,8 +86,10 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
 )
 @click.option(
     "--profile",
-    is_flag=True,
-    help="Sample every stack process with py-spy for the whole run; a summary per process under `profile`.",
+    "profile_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Sample every stack process with py-spy for the whole run, the raw samples in this folder; a "
+    "summary per process under `profile`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG.")
@@ -114,7 +116,7 @@ def bench(
     concurrency_specs: tuple[str, ...],
     starve: bool,
     trace_path: Path | None,
-    profile: bool,
+    profile_dir: Path | None,
     as_json: bool,
     plot_path: Path | None,
     api: bool,
@@ -150,7 +152,7 @@ def bench(
             "--plot needs the 'bench' extra (matplotlib is not installed): "
             "pip install 'driver-routing[bench]'"
         )
-    if profile:
+    if profile_dir is not None:
         try:
             py_spy()
         except ProfilerMissing as error:
@@ -184,7 +186,7 @@ def bench(
     profiler: StackProfiler | None = None
     with burners, LocalStack(config) as stack:
         click.echo(f"stack ready in {time.monotonic() - started:.1f} s")
-        profiler = StackProfiler(stack.process_ids) if profile else None
+        profiler = StackProfiler(stack.process_ids, profile_dir) if profile_dir else None
         with profiler or contextlib.nullcontext():
             chain = measure_chain(
                 stack,

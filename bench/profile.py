@@ -1,13 +1,16 @@
 """`bench --profile`: where each stack process spends its CPU, sampled by py-spy from outside.
 
 One `py-spy record` per stack process (moto, the endpoint, the functions, the API) for the whole run,
-without pausing it (`--nonblocking`), idle threads left out: each sample is a stack of a thread that was
-running. The summary per process, in the bench's JSON under `profile`:
-- `by_package`: the share of samples whose innermost frame is in each package (moto, werkzeug, waitress,
-  botocore, the standard library's json or xml, ...): what kind of work the CPU went to;
+without pausing it (`--nonblocking`); the raw samples stay in the folder given. py-spy's idle detection
+leaves some waiting threads in (a condition's wait, a blocking read, the I/O loop's poll): samples whose
+innermost frame is such a wait are counted apart (`waiting_percent`), and the shares below are of the
+rest, the samples that were working. The summary per process, in the bench's JSON under `profile`:
+- `by_package`: the share whose innermost frame is in each package (moto.sqs, waitress, botocore, the
+  standard library's json, ...): what kind of work the CPU went to;
 - `self`: the functions most often innermost (where the CPU was);
-- `inclusive`: the functions most often anywhere on the stack (what the CPU was spent for), the
-  stages of a request as the code names them.
+- `stages`: the share with each of the stack's own stages anywhere on the stack: moto's operation
+  handlers (`moto/<service>/responses.py`), the functions' services and clients (`services/`,
+  `shared/`), the model server (`model/serving/`), the local stand-ins (`local/`): what it was for.
 Sampling costs the host a few percent of a core per process: a profiled run's other figures are not
 comparable with an unprofiled one's.
 """
@@ -20,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -29,6 +31,23 @@ from typing import Any
 
 RATE_HZ = 50
 TOP = 12
+# Innermost frames of a thread that waits rather than works.
+WAITS = frozenset(
+    {
+        "threading.py:Condition.wait",
+        "threading.py:Event.wait",
+        "selectors.py:_PollLikeSelector.select",
+        "selectors.py:EpollSelector.select",
+        "socket.py:SocketIO.readinto",
+        "ssl.py:SSLSocket.recv_into",
+        "urllib3/util/wait.py:poll_wait_for_socket.<locals>.do_poll",
+        "waitress/wasyncore.py:poll2",
+        "waitress/wasyncore.py:poll",
+        "queue.py:Queue.get",
+        "time.sleep",
+    }
+)
+_STAGE = re.compile(r"^(?:moto/[^/]+/responses\.py|services/|shared/|model/serving/|local/)")
 # "function (path/to/file.py:123)" as py-spy's raw format writes a frame.
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^():]*?)(?::\d+)?\)$")
 _SITE = re.compile(r".*/(?:site|dist)-packages/")
@@ -73,8 +92,8 @@ def summarise_raw(lines: Iterable[str], top: int = TOP) -> dict[str, Any]:
     """The summary of one process's raw samples (`frame;frame;...;innermost COUNT` a line)."""
     by_package: Counter[str] = Counter()
     innermost: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
+    stages: Counter[str] = Counter()
+    total = waiting = 0
     for line in lines:
         stack, _, count_text = line.rstrip("\n").rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -85,32 +104,39 @@ def summarise_raw(lines: Iterable[str], top: int = TOP) -> dict[str, Any]:
         frames = [f for f in frames if f[1]]
         if not frames:
             continue
-        total += count
         function, path = frames[-1]
+        if f"{path}:{function}" in WAITS:
+            waiting += count
+            continue
+        total += count
         by_package[package_of(path)] += count
         innermost[f"{path}:{function}"] += count
-        for name in {f"{p}:{f}" for f, p in frames}:
-            inclusive[name] += count
+        for name in {f"{p}:{f}" for f, p in frames if _STAGE.match(p)}:
+            stages[name] += count
 
     def shares(counter: Counter[str]) -> dict[str, float]:
         return {name: round(100 * n / total, 1) for name, n in counter.most_common(top)} if total else {}
 
     return {
         "samples": total,
+        "waiting_percent": round(100 * waiting / (total + waiting), 1) if total + waiting else 0.0,
         "by_package_percent": shares(by_package),
         "self_percent": shares(innermost),
-        "inclusive_percent": shares(inclusive),
+        "stages_percent": shares(stages),
     }
 
 
 class StackProfiler:
     """py-spy on every stack process while the `with` block runs; `summary()` after it."""
 
-    def __init__(self, pids: Callable[[], Mapping[str, int]], *, rate_hz: int = RATE_HZ) -> None:
+    def __init__(
+        self, pids: Callable[[], Mapping[str, int]], folder: Path, *, rate_hz: int = RATE_HZ
+    ) -> None:
         self._pids = pids
         self._rate_hz = rate_hz
         self._program = py_spy()
-        self._folder = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+        self._folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self._recorders: dict[str, subprocess.Popen[bytes]] = {}
         self._summary: dict[str, Any] = {}
 
@@ -151,7 +177,10 @@ class StackProfiler:
             if output.exists():
                 with output.open(encoding="utf-8", errors="replace") as lines:
                     self._summary[name] = summarise_raw(lines)
-        shutil.rmtree(self._folder, ignore_errors=True)
 
     def summary(self) -> dict[str, Any]:
-        return {"sampler": f"py-spy record --rate {self._rate_hz} --nonblocking", **self._summary}
+        return {
+            "sampler": f"py-spy record --rate {self._rate_hz} --nonblocking",
+            "raw": str(self._folder),
+            **self._summary,
+        }
