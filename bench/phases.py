@@ -119,10 +119,16 @@ class Runner:
         self.stall_s = stall_s
 
     def wait_for(
-        self, keys: list[str], *, baseline_records: int, timeout_s: float
+        self,
+        keys: list[str],
+        *,
+        baseline_records: int,
+        timeout_s: float,
+        settled: Callable[[], object] = lambda: None,
     ) -> dict[str, CaptureRecord]:
         """Until every key has a decision and the table has as many new records, the deadline passes,
-        or nothing moves for `stall_s`. Polls the table's item count, then reads the records once."""
+        or nothing moves for `stall_s`. Polls the table's item count, calls `settled`, then reads the
+        records once (a scan of the whole table: the bench's work, not the chain's)."""
         deadline = time.monotonic() + timeout_s
         last_progress, last_state = time.monotonic(), (-1, -1)
         next_echo = time.monotonic() + 5
@@ -141,6 +147,7 @@ class Runner:
                 next_echo += 5
             self.supervise()
             time.sleep(self.poll_s)
+        settled()
         return self.capture.records(keys)
 
     def warm_up(self, uploader: Uploader) -> None:
@@ -156,22 +163,30 @@ class Runner:
         cpu_before, wall_before = self.rss.cpu_snapshot(), time.time()
         start = upload(uploader, count, rate_per_s=rate_per_s, workers=workers)
         uploads_end = max(u.done for u in uploader.results)
-        records = self.wait_for(uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s)
-        requests = difference(self.requests.snapshot(), requests_before) if self.requests else {}
-        served = self.requests.served() - served_before if self.requests else 0
+        # The phase's CPU and requests end when its last record is counted, before the bench reads them.
+        end: dict[str, Any] = {}
+
+        def settled() -> None:
+            end.update(cpu=self.rss.cpu_snapshot(), at=time.time())
+            end["requests"] = self.requests.snapshot() if self.requests else {}
+            end["served"] = self.requests.served() if self.requests else 0
+
+        records = self.wait_for(
+            uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s, settled=settled
+        )
         return Phase(
             uploader=uploader,
             count=count,
             start=start,
             uploads_end=uploads_end,
             records=records,
-            wait_end=time.time(),
-            cpu=cpu_cores(cpu_before, self.rss.cpu_snapshot(), time.time() - wall_before),
+            wait_end=end["at"],
+            cpu=cpu_cores(cpu_before, end["cpu"], end["at"] - wall_before),
             accounting=account(uploader.keys(), self.collector.counts(), records),
             timelines=timelines(uploader.results, records, self.collector.snapshot()),
-            requests=requests,
+            requests=difference(end["requests"], requests_before),
             rate_per_s=rate_per_s,
-            moto_requests=served,
+            moto_requests=end["served"] - served_before,
         )
 
 
