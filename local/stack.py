@@ -169,7 +169,7 @@ class LocalStack:
         if self.config.external_aws_url is None:
             self._moto = self._spawn(
                 "moto",
-                # moto's server minus its per-request logging and module listing (see motoserver.py)
+                # moto's app with the local stack's guards, under waitress (see motoserver.py)
                 [
                     sys.executable,
                     "-m",

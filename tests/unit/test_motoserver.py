@@ -13,12 +13,12 @@ from moto import mock_aws
 from moto.sns import models as models_sns
 from moto.sqs import models
 
+from local.moto_sqs import speed_up_sqs
 from local.motoserver import (
     COUNTS_PATH,
     RequestCounter,
     count_requests,
     deduplicate_fifo_topics,
-    speed_up_sqs,
 )
 
 PATCHED = (
@@ -36,8 +36,8 @@ def sqs() -> Iterator[Any]:
     originals = {name: vars(models.Queue)[name] for name in PATCHED}
     backend_originals = {name: vars(models.SQSBackend)[name] for name in PATCHED_BACKEND}
     speed_up_sqs()
-    assert vars(models.Queue)["delete_message"].__module__ == "local.motoserver"  # applied
-    assert models.SQSBackend.send_message.__module__ == "local.motoserver"
+    assert vars(models.Queue)["delete_message"].__module__ == "local.moto_sqs"  # applied
+    assert models.SQSBackend.send_message.__module__ == "local.moto_sqs"
     try:
         with mock_aws():
             yield boto3.client("sqs", region_name="us-east-1")
