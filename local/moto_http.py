@@ -14,6 +14,10 @@ What moto's handler (`MotoRequestHandler`) does and waitress does not, done here
 - werkzeug puts the path as it arrived in `RAW_URI` (moto matches S3 keys against the encoded path);
   waitress calls it `REQUEST_URI`.
 
+And one thing waitress gets wrong: boto3 sends `Expect: 100-continue` with every PutObject, an empty one
+too; waitress answers "100 Continue" and then marks the request incomplete, waiting for a body that never
+comes, so the upload of an empty object hangs. A request without a body is not told to continue.
+
 Threads: every SQS long poll holds a request thread for its wait (up to 20 s). The local stack's pollers
 hold seven (one per execution environment), a subscriber (`watch`, the bench, `upload --wait`) one to
 four more, and every other request needs a thread beside them, or the chain stalls behind its own
@@ -71,6 +75,9 @@ class MotoRequestParser(HTTPRequestParser):  # type: ignore[misc]
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
+        if self.body_rcv is None:
+            # No body to wait for: waitress would send "100 Continue" and then wait for one forever.
+            self.expect_continue = False
         self.preserved_names = {}
         start = header_plus.find(b"\r\n")
         for key, (name, value) in preserved_headers(header_plus[start + 2 :]).items():

@@ -141,6 +141,20 @@ def test_s3_metadata_with_underscores_and_form_fields_arrive(moto_url: str) -> N
     assert {k.lower(): v for k, v in form_metadata.items()} == {"upload-id": "u-1"}
 
 
+def test_an_empty_object_is_stored_like_any_other(moto_url: str) -> None:
+    # GIVEN boto3's S3 client, which sends `Expect: 100-continue` with every PutObject
+    s3 = aws("s3", moto_url)
+    s3.create_bucket(Bucket=BUCKET)
+
+    # WHEN an empty object and a one-byte object are put
+    for key, body in (("empty", b""), ("one", b"x")):
+        s3.put_object(Bucket=BUCKET, Key=f"sizes/{key}", Body=body)
+
+    # THEN both are stored, with their sizes
+    sizes = {k: s3.head_object(Bucket=BUCKET, Key=f"sizes/{k}")["ContentLength"] for k in ("empty", "one")}
+    assert sizes == {"empty": 0, "one": 1}
+
+
 def test_an_underscored_header_never_stands_in_for_a_dashed_one() -> None:
     # GIVEN header lines with underscored metadata, one also sent dashed, and an underscored other header
     block = (
