@@ -69,24 +69,29 @@ def test_one_connection_serves_request_after_request(moto_url: str) -> None:
     assert answers == [(200, None, False)] * 3
 
 
+def open_connections(port: int) -> set[int]:
+    """This process's local ports with a connection open to `port`."""
+    return {
+        c.laddr.port
+        for c in psutil.Process().net_connections("tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    }
+
+
 def test_the_stacks_clients_keep_one_connection(moto_url: str) -> None:
     # GIVEN the client the stack's functions build (shared.aws.clients)
+    port = int(moto_url.rsplit(":", 1)[1])
+    before = open_connections(port)
     clients.clear()
     s3 = clients.client("s3", "us-east-1", moto_url)
     s3.create_bucket(Bucket=BUCKET)
-    port = int(moto_url.rsplit(":", 1)[1])
 
     # WHEN it makes twenty calls one after the other
     for index in range(20):
         s3.put_object(Bucket=BUCKET, Key=f"reuse/{index}", Body=b"x")
 
-    # THEN they all went over one connection, still open
-    open_to_moto = [
-        c
-        for c in psutil.Process().net_connections("tcp")
-        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
-    ]
-    assert len(open_to_moto) == 1
+    # THEN they all went over one new connection, still open
+    assert len(open_connections(port) - before) == 1
     clients.clear()
 
 
