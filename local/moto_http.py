@@ -12,7 +12,10 @@ What moto's handler (`MotoRequestHandler`) does and waitress does not, done here
   keeps (`should_preserve_original_header_name`), never in place of a dashed header of the same key,
   and tells moto their spelling as moto's handler does;
 - werkzeug puts the path as it arrived in `RAW_URI` (moto matches S3 keys against the encoded path);
-  waitress calls it `REQUEST_URI`.
+  waitress calls it `REQUEST_URI`;
+- werkzeug writes response headers as the app names them; waitress capitalises every word, and boto3
+  takes S3 metadata names from the header names (`x-amz-meta-original-name` is `original-name`, as on
+  S3; `X-Amz-Meta-Original-Name` would be `Original-Name`). The names are written as moto gives them.
 
 And one thing waitress gets wrong: boto3 sends `Expect: 100-continue` with every PutObject, an empty one
 too; waitress answers "100 Continue" and then marks the request incomplete, waiting for a body that never
@@ -86,11 +89,33 @@ class MotoRequestParser(HTTPRequestParser):  # type: ignore[misc]
 
 
 class MotoTask(WSGITask):  # type: ignore[misc]
+    response_headers: list[tuple[str, str]]
+
+    def build_response_header(self) -> bytes:
+        """waitress's status line and headers, each header named as the app named it: waitress writes
+        `X-Amz-Meta-Original-Name` where moto (and S3) write `x-amz-meta-original-name`, and boto3 reads
+        the metadata's names from the headers' names."""
+        spelled = {_capitalized(name): name for name, _ in self.response_headers}
+        super().build_response_header()
+        self.response_headers = [(spelled.get(name, name), value) for name, value in self.response_headers]
+        lines = [f"HTTP/{self.version} {self.status}"]
+        # Sorted as waitress sorts them; a stable sort keeps same-named headers in their order.
+        lines += [f"{name}: {value}" for name, value in sorted(self.response_headers, key=_sort_key)]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
     def get_environment(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environment()
         environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
         environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = getattr(self.request, "preserved_names", {})
         return environ
+
+
+def _capitalized(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _sort_key(header: tuple[str, str]) -> str:
+    return _capitalized(header[0])
 
 
 class MotoChannel(HTTPChannel):  # type: ignore[misc]
