@@ -18,6 +18,7 @@ from `bench.stats` and are printed by `bench.report`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ import click
 from bench.load import load_samples
 from bench.model_alone import bench_model
 from bench.phases import measure_chain
+from bench.profile import ProfilerMissing, StackProfiler, py_spy
 from bench.report import build_result, latency_curves, plot, plot_available, render_table
 from bench.traced import traced_duplicates
 from driver_routing.output import emit_json
@@ -82,6 +84,13 @@ def parse_concurrency(specs: Iterable[str]) -> dict[str, int]:
     help="Write every message moto sends, receives, deletes and publishes here (JSON lines), and explain "
     "each duplicated photo from it.",
 )
+@click.option(
+    "--profile",
+    "profile_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Sample every stack process with py-spy for the whole run, the raw samples in this folder; a "
+    "summary per process under `profile`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG.")
 @click.option(
@@ -107,6 +116,7 @@ def bench(
     concurrency_specs: tuple[str, ...],
     starve: bool,
     trace_path: Path | None,
+    profile_dir: Path | None,
     as_json: bool,
     plot_path: Path | None,
     api: bool,
@@ -142,6 +152,11 @@ def bench(
             "--plot needs the 'bench' extra (matplotlib is not installed): "
             "pip install 'driver-routing[bench]'"
         )
+    if profile_dir is not None:
+        try:
+            py_spy()
+        except ProfilerMissing as error:
+            raise click.ClickException(str(error)) from None
     sources = [data_dir] if data_dir else default_samples()
     if not sources:
         raise click.UsageError(f"no --data given and no sample data under {data_root()}")
@@ -168,20 +183,23 @@ def bench(
     load_before = os.getloadavg()
     click.echo(f"starting the local stack (moto :{config.aws_port}, endpoint :{config.endpoint_port}) ...")
     started = time.monotonic()
+    profiler: StackProfiler | None = None
     with burners, LocalStack(config) as stack:
         click.echo(f"stack ready in {time.monotonic() - started:.1f} s")
-        chain = measure_chain(
-            stack,
-            samples,
-            offered_rate=offered_rate,
-            latency_count=max(1, int(offered_rate * duration)),
-            count=count,
-            workers=workers,
-            timeout_s=timeout,
-            echo=click.echo,
-            sweep_rates=sweep_rates,
-            sweep_s=sweep_seconds,
-        )
+        profiler = StackProfiler(stack.process_ids, profile_dir) if profile_dir else None
+        with profiler or contextlib.nullcontext():
+            chain = measure_chain(
+                stack,
+                samples,
+                offered_rate=offered_rate,
+                latency_count=max(1, int(offered_rate * duration)),
+                count=count,
+                workers=workers,
+                timeout_s=timeout,
+                echo=click.echo,
+                sweep_rates=sweep_rates,
+                sweep_s=sweep_seconds,
+            )
 
     result = build_result(
         model,
@@ -191,6 +209,7 @@ def bench(
         load_average=(load_before[0], os.getloadavg()[0]),
         cpu_burners=burners.count,
         duplicates_traced=traced_duplicates(trace_path, chain) if trace_path else None,
+        profile=profiler.summary() if profiler else None,
     )
     for line in render_table(result):
         click.echo(line)

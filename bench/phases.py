@@ -45,6 +45,7 @@ class Phase:
     # The chain's AWS requests during the phase, by service:Operation (uploads and probes not counted).
     requests: dict[str, int]
     rate_per_s: float | None = None  # offered rate (None: as fast as the upload threads go)
+    moto_requests: int = 0  # every request moto served during the phase, whoever made it
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,16 @@ class Runner:
         self.stall_s = stall_s
 
     def wait_for(
-        self, keys: list[str], *, baseline_records: int, timeout_s: float
+        self,
+        keys: list[str],
+        *,
+        baseline_records: int,
+        timeout_s: float,
+        settled: Callable[[], object] = lambda: None,
     ) -> dict[str, CaptureRecord]:
         """Until every key has a decision and the table has as many new records, the deadline passes,
-        or nothing moves for `stall_s`. Polls the table's item count, then reads the records once."""
+        or nothing moves for `stall_s`. Polls the table's item count, calls `settled`, then reads the
+        records once (a scan of the whole table: the bench's work, not the chain's)."""
         deadline = time.monotonic() + timeout_s
         last_progress, last_state = time.monotonic(), (-1, -1)
         next_echo = time.monotonic() + 5
@@ -140,6 +147,7 @@ class Runner:
                 next_echo += 5
             self.supervise()
             time.sleep(self.poll_s)
+        settled()
         return self.capture.records(keys)
 
     def warm_up(self, uploader: Uploader) -> None:
@@ -151,23 +159,34 @@ class Runner:
         """Upload, wait for every decision and record, then account for each photo and the CPU it took."""
         baseline = self.capture.count()
         requests_before = self.requests.snapshot() if self.requests else {}
+        served_before = self.requests.served() if self.requests else 0
         cpu_before, wall_before = self.rss.cpu_snapshot(), time.time()
         start = upload(uploader, count, rate_per_s=rate_per_s, workers=workers)
         uploads_end = max(u.done for u in uploader.results)
-        records = self.wait_for(uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s)
-        requests = difference(self.requests.snapshot(), requests_before) if self.requests else {}
+        # The phase's CPU and requests end when its last record is counted, before the bench reads them.
+        end: dict[str, Any] = {}
+
+        def settled() -> None:
+            end.update(cpu=self.rss.cpu_snapshot(), at=time.time())
+            end["requests"] = self.requests.snapshot() if self.requests else {}
+            end["served"] = self.requests.served() if self.requests else 0
+
+        records = self.wait_for(
+            uploader.keys(), baseline_records=baseline, timeout_s=self.timeout_s, settled=settled
+        )
         return Phase(
             uploader=uploader,
             count=count,
             start=start,
             uploads_end=uploads_end,
             records=records,
-            wait_end=time.time(),
-            cpu=cpu_cores(cpu_before, self.rss.cpu_snapshot(), time.time() - wall_before),
+            wait_end=end["at"],
+            cpu=cpu_cores(cpu_before, end["cpu"], end["at"] - wall_before),
             accounting=account(uploader.keys(), self.collector.counts(), records),
             timelines=timelines(uploader.results, records, self.collector.snapshot()),
-            requests=requests,
+            requests=difference(end["requests"], requests_before),
             rate_per_s=rate_per_s,
+            moto_requests=end["served"] - served_before,
         )
 
 

@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.contracts import CaptureRecord, RoutingDecision
 
@@ -170,9 +170,18 @@ class RequestProbe:
         self._app_id = app_id
         self._calls_path = calls_path
 
-    def snapshot(self) -> dict[str, int]:
+    def _rows(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(self._url, timeout=10) as response:
-            rows = json.loads(response.read())
+            rows: list[dict[str, Any]] = json.loads(response.read())
+        return rows
+
+    def served(self) -> int:
+        """Every request the moto server has served so far, whoever made it (the bench's uploads and
+        probes too): what moto's CPU is divided by for its cost per request."""
+        return sum(int(row["count"]) for row in self._rows())
+
+    def snapshot(self) -> dict[str, int]:
+        rows = self._rows()
         counts = {
             f"{row['service']}:{row['operation']}": int(row["count"])
             for row in rows

@@ -46,10 +46,19 @@ def cpu_ms_per_photo(phase: Phase) -> dict[str, float]:
     return {**per_process, "total": round(sum(per_process.values()), 1)}
 
 
+def moto_cpu_ms_per_request(phase: Phase) -> float | None:
+    """moto's CPU milliseconds per request it served in the phase (every caller's)."""
+    if not phase.moto_requests or "moto" not in phase.cpu:
+        return None
+    return round(phase.cpu["moto"] * (phase.wait_end - phase.start) * 1000 / phase.moto_requests, 2)
+
+
 def _phase_figures(phase: Phase) -> dict[str, Any]:
     return {
         "cpu_cores_by_process": phase.cpu,
         "cpu_ms_per_photo": cpu_ms_per_photo(phase),
+        "moto_requests_per_photo": round(phase.moto_requests / phase.count, 2) if phase.count else None,
+        "moto_cpu_ms_per_request": moto_cpu_ms_per_request(phase),
         "requests_per_photo": requests_per_photo(phase),
         "requests_per_photo_by_operation": {
             name: round(n / phase.count, 3) for name, n in sorted(phase.requests.items())
@@ -84,6 +93,7 @@ def build_result(
     load_average: tuple[float, float],
     cpu_burners: int = 0,
     duplicates_traced: list[dict[str, Any]] | None = None,
+    profile: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything `--json` prints; the table and the plot read only this."""
     steady, burst = chain.steady, chain.burst
@@ -145,6 +155,8 @@ def build_result(
     }
     if duplicates_traced is not None:
         result["duplicates_traced"] = duplicates_traced
+    if profile is not None:
+        result["profile"] = dict(profile)
     result["targets"] = targets(result)
     return result
 

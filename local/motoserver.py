@@ -1,4 +1,7 @@
-"""`python -m local.motoserver`: moto's own server (`moto.server`), minus two per-request costs.
+"""`python -m local.motoserver`: moto's app with the local stack's guards, served with keep-alive.
+
+moto's app is served by `local.moto_http` (waitress: HTTP/1.1 keep-alive, a pool of request threads),
+not by moto's own werkzeug development server (a connection and a thread per request).
 
 Profiled under the chain's load (py-spy, `driver-routing bench`), moto 5.2 spent a third of its time on
 work that is no AWS behaviour:
@@ -9,20 +12,7 @@ work that is no AWS behaviour:
 The first is switched off (errors are still logged); the second is memoised: the folder cannot change
 while the server runs.
 
-moto's SQS queue also costs O(depth) per call, several times over: every SendMessage computes the queue's
-attributes (three scans, each asking the clock once per message), every receive scans the same way, and
-every receipt handle in a DeleteMessageBatch takes two scans that rebuild each message's handle list.
-With 2,000 queued that is most of moto's time. `speed_up_sqs` keeps the same answers with one clock
-reading per scan and one pass per deletion, and takes the queue's lock while it rebuilds the message list
-(moto's own version could drop a message appended by a concurrent send during the rebuild).
-
-moto's `SQSBackend.receive_message` checks each message's visibility and later marks it received with no
-lock held between the two: two receives that the server's threads run at once can both hand out the same
-message (FIFO queues included), which SQS never does while the first receiver holds it. A starved host
-(CPU-burning work beside the stack) widens that window enough to double a photo's decision on a
-subscriber's queue. `atomic_sqs_receive` makes each receive's scan, marking and dead-letter moves one
-step under the queue's own lock (the condition its long polls wait on, so a waiting receive does not
-hold it).
+The SQS speed-ups and the atomic receive are in `local.moto_sqs`.
 
 moto's `BaseModel` keeps every model instance it ever creates in a class-level list (for its
 `/moto-api/data.json` view): every SQS message handed out, every deep copy of a DynamoDB item a scan or
@@ -46,11 +36,12 @@ User-Agent (`AWS_SDK_UA_APP_ID`), which the local stack sets for the functions' 
 `DRIVER_ROUTING_MOTO_TRACE=FILE` writes every SQS send, receive and delete and every topic delivery to
 FILE (`local.moto_trace`), to tell a duplicate's cause.
 
-Everything else is moto's `main`, with the same arguments.
+Everything else is moto's, and the arguments are `moto.server`'s `-H` and `-p`.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import importlib.abc
@@ -60,6 +51,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -70,6 +62,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from local.moto_sqs import atomic_sqs_receive, speed_up_sqs
 from local.moto_trace import TRACE_ENV, MessageTrace, trace_messaging
 from local.pool_key import sign_with_fresh_key
 from local.s3_post_policy import enforce_post_policies
@@ -100,71 +93,6 @@ def quieten_moto() -> None:
     if listing is not None and not hasattr(listing, "cache_info"):
         cached = functools.cache(lambda: tuple(listing()))
         backends.list_of_moto_modules = cached
-
-
-def speed_up_sqs() -> None:
-    try:
-        from moto.sqs import models
-        from moto.sqs.exceptions import ReceiptHandleIsInvalid
-    except ImportError:  # pragma: no cover - moto is the `local` extra
-        return
-    queue = models.Queue
-    clock = getattr(models, "unix_time_millis", None)
-    needed = ("_messages", "_messages_lock", "deleted_messages")
-    if clock is None or not all(name in queue.__init__.__code__.co_names for name in needed):
-        return  # a moto whose internals differ: leave it as it is
-
-    def messages(self: Any) -> list[Any]:
-        now = clock()
-        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
-
-    def delayed(self: Any) -> int:
-        now = clock()
-        return sum(1 for m in self._messages if now < m.delayed_until)
-
-    def not_visible(self: Any) -> int:
-        now = clock()
-        return sum(1 for m in self._messages if not now > m.visible_at)
-
-    def delete_message(self: Any, receipt_handle: str) -> None:
-        if receipt_handle in self.deleted_messages:
-            return  # already deleted: deleting again is fine
-        with self._messages_lock:
-            kept, found = [], []
-            for message in self._messages:
-                if message.receipt_handle == receipt_handle or receipt_handle in message._old_receipt_handles:
-                    found.append(message)
-                else:
-                    kept.append(message)
-            if not found:
-                raise ReceiptHandleIsInvalid()
-            for message in found:
-                self.pending_messages.discard(message)
-                self.deleted_messages.update(message.all_receipt_handles)
-            self._messages = kept
-
-    queue.messages = property(messages)  # type: ignore[assignment,method-assign]
-    queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[assignment,method-assign]
-    queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[assignment,method-assign]
-    queue.delete_message = delete_message  # type: ignore[method-assign]
-
-
-def atomic_sqs_receive() -> None:
-    try:
-        from moto.sqs.models import SQSBackend
-    except ImportError:  # pragma: no cover - moto is the `local` extra
-        return
-    receive: Any = SQSBackend.receive_message
-    if getattr(receive, "atomic", False):
-        return
-
-    def atomic(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        # A re-entrant lock: moto's long poll waits on this condition, which releases it while waiting.
-        with self.get_queue(queue_name)._messages_lock:
-            return receive(self, queue_name, *args, **kwargs)
-
-    atomic.atomic = True  # type: ignore[attr-defined]
-    SQSBackend.receive_message = atomic  # type: ignore[method-assign]
 
 
 def untrack_instances() -> None:
@@ -361,9 +289,22 @@ def main(argv: list[str] | None = None) -> None:
     # What AWS enforces and moto does not: S3's POST policy check, a user pool key nobody else has.
     enforce_post_policies()
     sign_with_fresh_key()
-    from moto.server import main as moto_main
+    serve(argv)
 
-    moto_main(argv)
+
+def serve(argv: list[str] | None) -> None:
+    """moto's app on `local.moto_http`'s server (keep-alive, a pool of threads) until SIGTERM."""
+    from local.moto_http import THREADS, create_moto_server
+
+    parser = argparse.ArgumentParser(prog="python -m local.motoserver")
+    parser.add_argument("-H", "--host", default="127.0.0.1", help="Address to listen on.")
+    parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    parser.add_argument("--threads", type=int, default=THREADS, help="Request threads (long polls hold one).")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
+    server = create_moto_server(args.host, args.port, threads=args.threads)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    server.run()  # closes the listener and stops the threads on SystemExit
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 # The functions' requests carry this app id in their User-Agent: the moto server counts them apart.
 CHAIN_APP_ID = "driver-routing-chain"
 POLLERS = "functions"
+# glibc gives threads that allocate malloc arenas of their own (up to 8 per core), and memory freed in
+# one is seldom handed back: the stack's threaded servers (moto's 64 request threads) grow on it.
+CHILD_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
 
 
 @dataclass
@@ -166,7 +169,7 @@ class LocalStack:
         if self.config.external_aws_url is None:
             self._moto = self._spawn(
                 "moto",
-                # moto's server minus its per-request logging and module listing (see motoserver.py)
+                # moto's app with the local stack's guards, under waitress (see motoserver.py)
                 [
                     sys.executable,
                     "-m",
@@ -347,7 +350,7 @@ class LocalStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **env},
+            env={**os.environ, **CHILD_ENVIRONMENT, **env},
             start_new_session=True,  # Ctrl-C reaches the stack, which stops its children in order
             preexec_fn=die_with_parent,
         )

@@ -18,7 +18,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from moto.sqs import models
 
-from local.motoserver import atomic_sqs_receive, speed_up_sqs
+from local.moto_sqs import atomic_sqs_receive, speed_up_sqs
 from local.processes import HOST, free_port
 
 MESSAGES = 120

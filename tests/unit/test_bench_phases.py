@@ -46,6 +46,16 @@ class Table:
             yield from list(self.records)
 
 
+class NotedTable(Table):
+    def __init__(self, order: list[str]) -> None:
+        super().__init__()
+        self.order = order
+
+    def scan(self) -> Iterator[CaptureRecord]:
+        self.order.append("read")
+        yield from super().scan()
+
+
 class NoSubscription:
     def receive(self, wait_s: int = 1) -> list[RoutingDecision]:
         return []
@@ -117,6 +127,23 @@ def test_wait_returns_as_soon_as_every_photo_is_decided_and_recorded() -> None:
     # THEN
     assert set(records) == {"a", "b"}
     assert echoed == []
+
+
+def test_the_wait_settles_before_it_reads_the_records() -> None:
+    # GIVEN one photo decided and captured, and a table that notes when it is read
+    order: list[str] = []
+    collector, table = DecisionCollector(NoSubscription()), NotedTable(order)
+    collector.record([decision("a")], at=1.0)
+    table.add(record("a"))
+
+    # WHEN it is waited for
+    records = runner(collector, table, [], timeout_s=30).wait_for(
+        ["a"], baseline_records=0, timeout_s=30, settled=lambda: order.append("settled")
+    )
+
+    # THEN the phase settled (its CPU and requests taken) before the bench's own read of the table
+    assert set(records) == {"a"}
+    assert order == ["settled", "read"]
 
 
 def test_wait_gives_up_when_nothing_moves_for_the_stall_time() -> None:

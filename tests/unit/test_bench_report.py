@@ -50,6 +50,7 @@ def phase(
     *,
     requests: dict[str, int] | None = None,
     rate: float | None = None,
+    moto_requests: int = 0,
 ) -> Phase:
     """A phase whose i-th photo was put over uploads[i], captured at captured[i] and decided
     decisions.get(i, 1) times."""
@@ -71,6 +72,7 @@ def phase(
         timelines=timelines(uploader.results, records, seen),
         requests=requests or {},
         rate_per_s=rate,
+        moto_requests=moto_requests,
     )
 
 
@@ -89,6 +91,7 @@ def known_chain() -> Chain:
         [1000.5, 1001.0, 1001.5, 1002.0],
         {1: 2},
         requests={"s3:GetObject": 4, "sqs:ReceiveMessage": 18},
+        moto_requests=30,
     )
     return Chain(
         steady=steady,
@@ -150,6 +153,8 @@ def test_result_has_the_json_keys_scripts_read() -> None:
         "cpu_ms_per_photo",
         "requests_per_photo",
         "requests_per_photo_by_operation",
+        "moto_requests_per_photo",
+        "moto_cpu_ms_per_request",
     }
     assert set(result["latency"]) == {"offered_rate", "photos", "achieved_rate"} | per_phase | ACCOUNTING_KEYS
     assert (
@@ -192,6 +197,10 @@ def test_result_of_a_known_run() -> None:
     assert result["max_rate_p99_under_1s"] == 8.0
     # moto at 0.5 cores over the 3 s from the first upload to the end of the wait, for 4 photos
     assert result["throughput"]["cpu_ms_per_photo"] == {"moto": 375.0, "total": 375.0}
+    # moto served 30 requests in those 3 s (the bench's own included): 1,500 ms of CPU, 50 ms each
+    assert result["throughput"]["moto_requests_per_photo"] == 7.5
+    assert result["throughput"]["moto_cpu_ms_per_request"] == 50.0
+    assert result["latency"]["moto_cpu_ms_per_request"] is None  # no request counted: no figure
     assert [row["p99_under_1s"] for row in result["sweep"]] == [True, False]
 
 

@@ -13,28 +13,39 @@ from moto import mock_aws
 from moto.sns import models as models_sns
 from moto.sqs import models
 
+from local.moto_sqs import speed_up_sqs
 from local.motoserver import (
     COUNTS_PATH,
     RequestCounter,
     count_requests,
     deduplicate_fifo_topics,
-    speed_up_sqs,
 )
 
-PATCHED = ("messages", "approximate_number_of_messages_delayed", "approximate_number_of_messages_not_visible")
+PATCHED = (
+    "messages",
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+    "delete_message",
+)
+PATCHED_BACKEND = ("send_message", "is_message_valid_based_on_retention_period")
 
 
 @pytest.fixture
 def sqs() -> Iterator[Any]:
-    originals = {name: vars(models.Queue)[name] for name in (*PATCHED, "delete_message")}
+    originals = {name: vars(models.Queue)[name] for name in PATCHED}
+    backend_originals = {name: vars(models.SQSBackend)[name] for name in PATCHED_BACKEND}
     speed_up_sqs()
-    assert vars(models.Queue)["delete_message"].__module__ == "local.motoserver"  # applied
+    assert vars(models.Queue)["delete_message"].__module__ == "local.moto_sqs"  # applied
+    assert models.SQSBackend.send_message.__module__ == "local.moto_sqs"
     try:
         with mock_aws():
             yield boto3.client("sqs", region_name="us-east-1")
     finally:
         for name, value in originals.items():
             setattr(models.Queue, name, value)
+        for name, value in backend_originals.items():
+            setattr(models.SQSBackend, name, value)
 
 
 def counts(sqs: Any, url: str) -> tuple[int, int, int]:
@@ -72,6 +83,29 @@ def test_counts_receive_and_batch_delete_behave_as_moto(sqs: Any) -> None:
     failed = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "x", "ReceiptHandle": "not-a-handle"}])
     assert failed["Failed"][0]["Code"] == "ReceiptHandleIsInvalid"
     assert counts(sqs, url) == (2, 10, 3)
+
+
+def test_sends_deduplicate_by_content_and_receives_honour_the_retention_period(sqs: Any) -> None:
+    # GIVEN a FIFO queue deduplicating by content, and a queue keeping messages for a minute
+    fifo = sqs.create_queue(
+        QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    short = sqs.create_queue(QueueName="short", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+
+    # WHEN one body is sent twice to the FIFO queue, and one message of the other queue is 61 s old
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    sqs.send_message(QueueUrl=short, MessageBody="old")
+    queue: Any = models.sqs_backends["123456789012"]["us-east-1"].queues["short"]
+    queue._messages[0].sent_timestamp -= 61_000
+    sqs.send_message(QueueUrl=short, MessageBody="new")
+
+    # THEN the FIFO queue holds one, the counts are the queue's, and the old message is not handed out
+    assert counts(sqs, fifo) == (1, 0, 0)
+    assert counts(sqs, short) == (2, 0, 0)
+    first = sqs.receive_message(QueueUrl=short, MaxNumberOfMessages=10).get("Messages", [])
+    assert first == []  # moto stops at the first message past its retention, as it always has
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=short).get("Messages", [])] == ["new"]
 
 
 def test_a_fifo_topic_drops_a_second_publish_with_the_same_deduplication_id() -> None:
