@@ -75,6 +75,9 @@ class OtherSet:
     files: list[str]
     photos: NDArray[np.uint8]  # [N, S, S, 3]: decoded and resized as the server does for a photo
     thumbnails: NDArray[np.uint8]  # [V, N, S, S, 3]: 32 px (centre crop, whole frame) x (as is, mirror)
+    small: tuple[
+        list[Image.Image], list[Image.Image]
+    ]  # the 32 px (crops, frames) perturbed copies start from
 
 
 def load_other(root: Path, side: int) -> OtherSet:
@@ -105,7 +108,7 @@ def load_other(root: Path, side: int) -> OtherSet:
         views.append(np.stack([to_model_input(t, side) for t in thumbs]))
         mirrored = [t.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for t in thumbs]
         views.append(np.stack([to_model_input(t, side) for t in mirrored]))
-    return OtherSet(files, np.stack(photos), np.stack(views))
+    return OtherSet(files, np.stack(photos), np.stack(views), (crops, frames))
 
 
 @dataclass(frozen=True)

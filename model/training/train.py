@@ -112,6 +112,26 @@ def extract_trunk(cfg: TrainConfig, net: Any, side: int, images: list[Image.Imag
     return np.stack(views)
 
 
+def photo_two_wheeler(net: Any, taps: int, photos: NDArray[np.uint8]) -> FloatArray:
+    """The photo screen's score of model inputs: the frozen backbone's ImageNet two-wheeler logit."""
+    import torch
+
+    from model.training.network import Features
+
+    frozen = Features(net, taps).eval()
+    with torch.no_grad():
+        batches = [torch.from_numpy(photos[i : i + 25]) for i in range(0, len(photos), 25)]
+        feats = np.concatenate([frozen(b).numpy() for b in batches]).astype(np.float64)
+    return frozen_two_wheeler(net, feats)
+
+
+def frozen_two_wheeler(net: Any, feats: FloatArray) -> FloatArray:
+    """The ImageNet two-wheeler logit from the frozen backbone's pooled features."""
+    weight = net._fc.weight.detach().numpy().astype(np.float64)
+    bias = net._fc.bias.detach().numpy().astype(np.float64)
+    return two_wheeler_logit(feats[:, -weight.shape[1] :] @ weight.T + bias)
+
+
 def photo_screen(
     cfg: TrainConfig, net: Any, photo: PhotoGraph, feats: FloatArray, other: OtherSet
 ) -> tuple[Any, NeitherScreen]:
@@ -123,21 +143,13 @@ def photo_screen(
     """
     import torch
 
-    from model.training.network import Features, TwoWheelerScreen
+    from model.training.network import TwoWheelerScreen
 
-    weight = net._fc.weight.detach().numpy().astype(np.float64)
-    bias = net._fc.bias.detach().numpy().astype(np.float64)
-
-    def tw(f: FloatArray) -> FloatArray:
-        return two_wheeler_logit(f[:, -weight.shape[1] :] @ weight.T + bias)
-
-    frozen = Features(net, cfg.taps).eval()
     with torch.no_grad():
         batches = [torch.from_numpy(other.photos[i : i + 25]) for i in range(0, len(other.photos), 25)]
-        other_feats = np.concatenate([frozen(b).numpy() for b in batches]).astype(np.float64)
         probs = np.concatenate([photo.classifier(b).numpy() for b in batches])
     confident = probs.max(1) >= photo.cv.threshold
-    tw_other, tw_inliers = tw(other_feats), tw(feats[0])
+    tw_other, tw_inliers = photo_two_wheeler(net, cfg.taps, other.photos), frozen_two_wheeler(net, feats[0])
     fit = cross_validate_photo_screen(tw_other, confident, cfg.other_kept_target, cfg.folds, cfg.seed)
     record = NeitherScreen(
         method="ImageNet two-wheeler logit of the frozen backbone: log P(tandem, mountain bike, tricycle, "
