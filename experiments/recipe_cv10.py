@@ -34,8 +34,7 @@ from PIL import Image
 
 from model.cli import OTHER_ENV, VEHICLES_ENV
 from model.dataset import CLASSES, Sample, default_data_dir, load_samples
-from model.serving.preprocess import load_sized_input
-from model.training.perturb import KINDS, perturbed_bytes, seeded
+from model.training.perturb import KINDS, PAYLOAD_MAX_PIXELS, PAYLOAD_SIDE, chain_input, copies_of_kind
 from model.training.recipe import SEED, FloatArray, ThumbnailConfig, TrainConfig, make_folds
 from shared.decoding import to_rgb
 from shared.imaging import endpoint_payload
@@ -47,14 +46,6 @@ PHOTOS_FILE = (
     "other-photos.npz"  # other/ as sent, on the photo graph (its screen is cross-fitted in the report)
 )
 SERVED_OTHER_LAMBDA = 0.1  # metadata.json neither.thumbnail.head_lambda (the train split's CV)
-PAYLOAD_SIDE = 192  # the classifier's ENDPOINT_IMAGE_SIDE default
-PAYLOAD_MAX_PIXELS = 50_000_000
-
-
-def chain_input(data: bytes, side: int) -> NDArray[np.uint8]:
-    """A file's model input the way the chain makes it: the classifier's payload, the server's decode."""
-    payload = endpoint_payload(data, side=PAYLOAD_SIDE, max_pixels=PAYLOAD_MAX_PIXELS)
-    return load_sized_input(payload, side)[0]
 
 
 def write_folds(samples: list[Sample], data: Path, path: Path) -> None:
@@ -85,35 +76,12 @@ def read_folds(path: Path, samples: list[Sample], data: Path) -> list[NDArray[np
     return [np.array(sorted(f), dtype=np.int64) for f in folds]
 
 
-def perturbed_inputs(
-    images: list[Image.Image], idx: NDArray[np.int64], kind: str, side: int
-) -> NDArray[np.uint8]:
-    return np.stack(
-        [chain_input(perturbed_bytes(images[i], kind, seeded(SEED, int(i), kind)), side) for i in idx]
-    )
-
-
-def one_perturbed_each(
-    images: list[Image.Image], idx: NDArray[np.int64], side: int, salt: int
-) -> NDArray[np.uint8]:
-    """One perturbed copy of each image, its kind drawn per image: what the perturbed "other" head sees."""
-    kinds = list(KINDS)
-    rng = np.random.RandomState((SEED + salt) % 2**32)
-    chosen = rng.randint(len(kinds), size=len(idx))
-    return np.stack(
-        [
-            chain_input(perturbed_bytes(images[i], kinds[c], seeded(SEED + salt, int(i), kinds[c])), side)
-            for i, c in zip(idx, chosen, strict=True)
-        ]
-    )
-
-
 def run_fold(
     ctx: dict[str, Any], k: int, fold: NDArray[np.int64], other_fold: NDArray[np.int64]
 ) -> dict[str, Any]:
     from model.training.finetune import head_and_prior, soup, tuned_features
     from model.training.neither import fit_other_head
-    from model.training.thumbnail import own_views
+    from model.training.thumbnail import other_features, other_head_data
 
     split, tcfg, side, taps = ctx["split"], ctx["tcfg"], ctx["side"], ctx["taps"]
     images, other = ctx["images"], ctx["other"]
@@ -124,33 +92,22 @@ def run_fold(
     def features(inputs: NDArray[np.uint8]) -> FloatArray:
         return tuned_features(tuned, taps, inputs)
 
-    held = features(np.stack([ctx["inputs"][i] for i in fold]))
+    held = features(ctx["inputs"][fold])
     head, prior = head_and_prior(tuned, held)
     kinds = list(KINDS)
-    pert = [features(perturbed_inputs(images, fold, kind, side)) for kind in kinds]
+    pert = [features(copies_of_kind(images, fold, kind, side, SEED)) for kind in kinds]
     pert_logits = [head_and_prior(tuned, f) for f in pert]
 
-    originals = np.stack([ctx["inputs"][i] for i in train_idx])
-    inliers = own_views(tuned, taps, originals)
-    fitted_on = np.setdiff1d(np.arange(other.thumbnails.shape[1]), other_fold)
-    other_all = features(other.thumbnails.reshape(-1, *other.thumbnails.shape[2:]))
-    other_all = other_all.reshape(other.thumbnails.shape[0], other.thumbnails.shape[1], -1)
-    served = fit_other_head(
-        inliers, other_all[:, fitted_on].reshape(-1, inliers.shape[1]), SERVED_OTHER_LAMBDA
-    )
-    # the perturbed head: also a perturbed copy of every training thumbnail (a two-wheeler) and of
-    # every other/ thumbnail it is fitted on (crop and frame), each of a kind drawn per picture
-    pert_inliers = features(one_perturbed_each(images, train_idx, side, salt=k + 1))
-    small = [pic for view in other.small for pic in view]  # crops then frames, as thumbnails' views 0 and 2
-    small_idx = np.concatenate([fitted_on, fitted_on + len(other.files)])
-    pert_other = features(one_perturbed_each(small, small_idx, side, salt=100 + k))
-    wider = fit_other_head(
-        np.concatenate([inliers, pert_inliers]),
-        np.concatenate([other_all[:, fitted_on].reshape(-1, inliers.shape[1]), pert_other]),
-        SERVED_OTHER_LAMBDA,
-    )
+    other_feats = other_features(tuned, taps, other.thumbnails)
+    fitted_on = np.setdiff1d(np.arange(len(other.files)), other_fold)
+    heads = {}
+    for name, perturbed in (("served", False), ("perturbed", True)):
+        inliers, outliers = other_head_data(
+            tuned, taps, split, ctx["inputs"], train_idx, other_feats, fitted_on, perturbed, SEED + k + 1
+        )
+        heads[name] = fit_other_head(inliers, outliers, SERVED_OTHER_LAMBDA)
     # the fold's other/ photos as 32 px thumbnails, centre crop and whole frame (views 0 and 2)
-    other_held = other_all[[0, 2]][:, other_fold].reshape(-1, inliers.shape[1])
+    other_held = other_feats[[0, 2]][:, other_fold].reshape(-1, other_feats.shape[-1])
     other_head, other_prior = head_and_prior(tuned, other_held)
     return {
         "fold": fold,
@@ -162,7 +119,7 @@ def run_fold(
         "other_fold": other_fold,
         **{
             f"{name}_{part}": values
-            for name, fitted in (("served", served), ("perturbed", wider))
+            for name, fitted in heads.items()
             for part, values in (
                 ("inlier", fitted.logit(held)),
                 ("pert", np.stack([fitted.logit(f) for f in pert])),
@@ -195,8 +152,8 @@ def prepare(data: Path, other_dir: Path, folds_file: Path) -> tuple[dict[str, An
     net = frozen_backbone(cfg.backbone, cfg.side)
     frozen = np.stack([top_features(net, view, cfg) for view in extract_trunk(cfg, net, cfg.side, images)])
     other = load_other(other_dir, cfg.side)
-    split = TrainingSet(net, cfg.side, cfg.taps, cfg.seed, images, y, frozen, other.thumbnails)
-    inputs = [chain_input(s.path.read_bytes(), cfg.side) for s in samples]
+    split = TrainingSet(net, cfg.side, cfg.taps, cfg.seed, images, y, frozen, other)
+    inputs = np.stack([chain_input(s.path.read_bytes(), cfg.side) for s in samples])
     ctx = {
         "net": net,
         "split": split,

@@ -153,6 +153,11 @@ def _recipe(name: str) -> Callable[[], Any]:
     help="Fine-tunes (seeds) whose weights are averaged into the thumbnail graph (1: one network).",
 )
 @click.option(
+    "--thumbnail-other-perturbed/--no-thumbnail-other-perturbed",
+    default=_recipe("thumbnail_other_perturbed"),
+    help="Fit the thumbnail graph's 'other' head on perturbed copies too (dim, grey, tilted...).",
+)
+@click.option(
     "--other",
     type=click.Path(file_okay=False, path_type=Path),
     default=_other_default,
@@ -190,6 +195,7 @@ def train_command(
     thumbnail_folds: int,
     thumbnail_max_side: int,
     thumbnail_soup: int,
+    thumbnail_other_perturbed: bool,
     other: Path | None,
     other_kept_target: float,
     add_data: tuple[Path, ...],
@@ -220,6 +226,7 @@ def train_command(
         thumbnail_folds=thumbnail_folds,
         thumbnail_max_side=thumbnail_max_side,
         thumbnail_soup=thumbnail_soup,
+        thumbnail_other_perturbed=thumbnail_other_perturbed,
         other=other if other and str(other) not in ("", ".") else None,
         other_kept_target=other_kept_target,
         add_data=add_data,

@@ -99,6 +99,7 @@ class TrainingRecord(_Record):
     thumbnail_folds: int
     thumbnail_max_side: int
     thumbnail_soup: int = 1
+    thumbnail_other_perturbed: bool = False
     other: str | None
     other_kept_target: float
     add_data: tuple[str, ...] = ()  # datasets from reviews added to the train split (left out when none)
@@ -130,6 +131,7 @@ class ThumbnailRecipe(_Record):
     target_accuracy: float
     other_lambdas: tuple[float, ...]
     other_keep: float
+    other_perturbed: bool = False  # a record written before the option had none
 
 
 class ComparedCandidate(ThresholdChoice):

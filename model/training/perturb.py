@@ -3,8 +3,9 @@
 `augment.augment` draws a mixture of these at random for training views; here each kind is applied
 alone and at a fixed, noticeable strength, so a held-out check can say which kind a model fails on.
 A copy keeps the picture's size (a 32 px thumbnail stays one, and so stays on the thumbnail graph) and
-comes back as the bytes a phone would send: PNG, or JPEG for `jpeg`. Pillow only; every draw comes
-from the `random.Random` passed in.
+comes back as the bytes a phone would send: PNG, or JPEG for `jpeg`, and `chain_input` makes of those
+bytes what the chain makes of an upload (the classifier's payload, the server's decode). Every draw
+comes from a seeded generator.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import io
 import random
 from collections.abc import Callable
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageEnhance, ImageOps, ImageStat
 
-from model.serving.preprocess import RESAMPLE
+from model.serving.preprocess import RESAMPLE, load_sized_input
+from shared.imaging import endpoint_payload
+
+PAYLOAD_SIDE = 192  # the classifier's ENDPOINT_IMAGE_SIDE default
+PAYLOAD_MAX_PIXELS = 50_000_000  # and its MAX_PHOTO_PIXELS
 
 
 def _light(img: Image.Image, rng: random.Random) -> Image.Image:
@@ -90,3 +97,32 @@ def perturbed_bytes(img: Image.Image, kind: str, rng: random.Random) -> bytes:
 def seeded(seed: int, index: int, kind: str) -> random.Random:
     """The generator for copy `kind` of image `index`: the same copy whatever else is drawn."""
     return random.Random(f"{seed}:{index}:{kind}")
+
+
+def chain_input(data: bytes, side: int) -> NDArray[np.uint8]:
+    """A file's model input the way the chain makes it: the classifier's payload, the server's decode."""
+    payload = endpoint_payload(data, side=PAYLOAD_SIDE, max_pixels=PAYLOAD_MAX_PIXELS)
+    return load_sized_input(payload, side)[0]
+
+
+def copies_of_kind(
+    pictures: list[Image.Image], idx: NDArray[np.int64], kind: str, side: int, seed: int
+) -> NDArray[np.uint8]:
+    """Model inputs of one `kind` of copy of each picture in `idx`, through the chain's decode."""
+    return np.stack(
+        [chain_input(perturbed_bytes(pictures[i], kind, seeded(seed, int(i), kind)), side) for i in idx]
+    )
+
+
+def one_copy_each(
+    pictures: list[Image.Image], idx: NDArray[np.int64], side: int, seed: int
+) -> NDArray[np.uint8]:
+    """Model inputs of one perturbed copy of each picture in `idx`, its kind drawn per picture."""
+    kinds = list(KINDS)
+    chosen = np.random.RandomState(seed % 2**32).randint(len(kinds), size=len(idx))
+    return np.stack(
+        [
+            chain_input(perturbed_bytes(pictures[i], kinds[c], seeded(seed, int(i), kinds[c])), side)
+            for i, c in zip(idx, chosen, strict=True)
+        ]
+    )

@@ -47,6 +47,9 @@ class ThumbnailConfig:
     target_accuracy: float = 0.995
     other_lambdas: tuple[float, ...] = (1e-2, 1e-1, 1.0)  # the "other" head's regularisation, by CV
     other_keep: float = 0.99  # train thumbnails left routable by the "other" head, out of fold
+    # the "other" head also sees a perturbed copy of each picture it is fitted on (`perturb.py`): dim,
+    # grey, tilted... two-wheelers as not other, the same of other/ as other (model card, 10-fold CV)
+    other_perturbed: bool = False
 
 
 @dataclass
@@ -75,6 +78,7 @@ class TrainConfig:
     thumbnail_folds: int = ThumbnailConfig.folds
     thumbnail_max_side: int = ThumbnailConfig.max_side
     thumbnail_soup: int = ThumbnailConfig.soup
+    thumbnail_other_perturbed: bool = ThumbnailConfig.other_perturbed
     # Photos without a bicycle or motorcycle (outlier exposure and the "neither" operating points);
     # None: no screen, the graphs answer two probabilities as before.
     other: Path | None = None

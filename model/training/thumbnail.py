@@ -48,11 +48,13 @@ from model.training.finetune import (
     tuned_features,
     tuned_logits,
 )
-from model.training.neither import auroc, fit_other_head, folds_of, fpr_at_tpr, inlier_threshold
+from model.training.neither import OtherSet, auroc, fit_other_head, folds_of, fpr_at_tpr, inlier_threshold
+from model.training.perturb import one_copy_each
 from model.training.recipe import FloatArray, ThumbnailConfig, choose_threshold, make_folds
 
 # member j of a soup trains with seed + j * stride, so member 0 is the one-network recipe
 MEMBER_SEED_STRIDE = 1000
+OTHER_COPY_SEED = 99  # other/'s perturbed copies draw with seed + this, the thumbnails' with seed
 
 
 @dataclass
@@ -86,7 +88,7 @@ class TrainingSet:
     images: list[Image.Image]
     y: NDArray[np.int64]
     frozen: FloatArray  # the probe's features [views, N, F]
-    other: NDArray[np.uint8] | None = None  # other/ as 32 px thumbnails, model inputs [V, M, S, S, 3]
+    other: OtherSet | None = None  # other/: its 32 px thumbnails train the "other" head
 
     def tune(self, tcfg: ThumbnailConfig, train_idx: NDArray[np.int64], seed: int) -> list[FineTuned]:
         """`tcfg.soup` fine-tunes on `train_idx` (seeds `seed + j * MEMBER_SEED_STRIDE`), standardising
@@ -152,8 +154,8 @@ def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
     cv.compared = {name: (np.zeros(len(y)), np.zeros(len(y))) for name in compared_names(tcfg.soup)}
     other = ts.other
     if other is not None:
-        other_folds = folds_of(other.shape[1], tcfg.folds, seed)
-        cv.other_oof = {lam: (np.zeros(len(y)), np.zeros(other.shape[1])) for lam in tcfg.other_lambdas}
+        other_folds = folds_of(len(other.files), tcfg.folds, seed)
+        cv.other_oof = {lam: (np.zeros(len(y)), np.zeros(len(other.files))) for lam in tcfg.other_lambdas}
     for k, fold in enumerate(make_folds(y, tcfg.folds, seed)):
         train_idx = np.setdiff1d(np.arange(len(y)), fold)
         print(f"  thumbnail cv fold {k + 1}/{tcfg.folds}", flush=True)
@@ -165,13 +167,22 @@ def cross_validate(ts: TrainingSet, tcfg: ThumbnailConfig) -> ThumbnailCV:
             cv.compared[name][0][fold], cv.compared[name][1][fold] = h, p
         if other is not None:
             # the head is fitted as the served one is: on the tuned network's own training images
-            inliers = own_views(tuned, taps, originals[train_idx])
-            other_feats = tuned_features(tuned, taps, other.reshape(-1, *other.shape[2:]))
-            other_feats = other_feats.reshape(other.shape[0], other.shape[1], -1)
+            other_feats = other_features(tuned, taps, other.thumbnails)
             held_out = other_folds[k]
-            fitted_on = np.setdiff1d(np.arange(other.shape[1]), held_out)
+            fitted_on = np.setdiff1d(np.arange(len(other.files)), held_out)
+            inliers, outliers = other_head_data(
+                tuned,
+                taps,
+                ts,
+                originals,
+                train_idx,
+                other_feats,
+                fitted_on,
+                tcfg.other_perturbed,
+                seed + k + 1,
+            )
             for lam, (inlier_oof, other_oof) in cv.other_oof.items():
-                head = fit_other_head(inliers, other_feats[:, fitted_on].reshape(-1, inliers.shape[1]), lam)
+                head = fit_other_head(inliers, outliers, lam)
                 inlier_oof[fold] = head.logit(fold_feats)
                 other_oof[held_out] = head.logit(other_feats[0, held_out])
     cv.by_prior_weight = {pw: float(((cv.logits(pw) > 0) == y).mean()) for pw in tcfg.prior_weights}
@@ -197,6 +208,39 @@ def own_views(tuned: FineTuned, taps: int, inputs: NDArray[np.uint8]) -> FloatAr
     return np.concatenate([tuned_features(tuned, taps, inputs), tuned_features(tuned, taps, mirrored)])
 
 
+def other_features(tuned: FineTuned, taps: int, thumbnails: NDArray[np.uint8]) -> FloatArray:
+    """Features of other/'s thumbnail views [V, M, S, S, 3] as [V, M, F]."""
+    feats = tuned_features(tuned, taps, thumbnails.reshape(-1, *thumbnails.shape[2:]))
+    return feats.reshape(thumbnails.shape[0], thumbnails.shape[1], -1)
+
+
+def other_head_data(
+    tuned: FineTuned,
+    taps: int,
+    ts: TrainingSet,
+    originals: NDArray[np.uint8],
+    train_idx: NDArray[np.int64],
+    other_feats: FloatArray,
+    fitted_on: NDArray[np.int64],
+    perturbed: bool,
+    seed: int,
+) -> tuple[FloatArray, FloatArray]:
+    """What an "other" head is fitted on: the network's own training thumbnails and their mirrors (not
+    other), other/'s thumbnails of `fitted_on` in every view (other). With `perturbed`, also one
+    perturbed copy of each training thumbnail and of each other/ crop and frame fitted on
+    (`model.training.perturb`, kinds drawn with `seed`): a dim or grey two-wheeler is still not "other"."""
+    inliers = own_views(tuned, taps, originals[train_idx])
+    outliers = other_feats[:, fitted_on].reshape(-1, inliers.shape[1])
+    if not perturbed:
+        return inliers, outliers
+    assert ts.other is not None
+    copies = tuned_features(tuned, taps, one_copy_each(ts.images, train_idx, ts.side, seed))
+    small = [picture for view in ts.other.small for picture in view]  # crops, then frames
+    both = np.concatenate([fitted_on, fitted_on + len(ts.other.files)])
+    other_copies = tuned_features(tuned, taps, one_copy_each(small, both, ts.side, seed + OTHER_COPY_SEED))
+    return np.concatenate([inliers, copies]), np.concatenate([outliers, other_copies])
+
+
 def other_screen(
     ts: TrainingSet, tcfg: ThumbnailConfig, cv: ThumbnailCV, tuned: FineTuned
 ) -> tuple[Any, NeitherScreen]:
@@ -208,10 +252,20 @@ def other_screen(
     lam = max(by_lambda, key=lambda k: (round(by_lambda[k], 4), k))  # ties: the stronger regularisation
     inlier_oof, other_oof = cv.other_oof[lam]
     offset = inlier_threshold(inlier_oof, tcfg.other_keep)
-    side = ts.other.shape[2:]
     originals = np.stack([to_model_input(img, ts.side) for img in ts.images])
-    other_feats = tuned_features(tuned, ts.taps, ts.other.reshape(-1, *side))
-    head = fit_other_head(own_views(tuned, ts.taps, originals), other_feats, lam)
+    every = np.arange(len(ts.other.files))
+    inliers, outliers = other_head_data(
+        tuned,
+        ts.taps,
+        ts,
+        originals,
+        np.arange(len(ts.y)),
+        other_features(tuned, ts.taps, ts.other.thumbnails),
+        every,
+        tcfg.other_perturbed,
+        ts.seed + tcfg.folds + 1,
+    )
+    head = fit_other_head(inliers, outliers, lam)
     record = NeitherScreen(
         method="logistic 'other' head on the fine-tuned network's pooled features (outlier exposure: "
         "other/ photos shrunk to 32 px, centre crop and whole frame, with mirrors)",

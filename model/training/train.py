@@ -227,9 +227,9 @@ def train(cfg: TrainConfig) -> ModelMetadata:
             folds=cfg.thumbnail_folds,
             max_side=cfg.thumbnail_max_side,
             soup=cfg.thumbnail_soup,
+            other_perturbed=cfg.thumbnail_other_perturbed,
         )
-        thumbs = other.thumbnails if other is not None else None
-        split = TrainingSet(net, side, cfg.taps, cfg.seed, images, y, feats, thumbs)
+        split = TrainingSet(net, side, cfg.taps, cfg.seed, images, y, feats, other)
         tuned_classifier, thumbnail_fit, thumbnail_record = build_thumbnail_model(
             split, tcfg, photo.cv.threshold
         )

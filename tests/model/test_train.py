@@ -92,6 +92,54 @@ def test_train_exports_a_model_the_server_can_load(tmp_path: Path) -> None:
         assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
 
+def test_the_other_head_can_be_fitted_on_perturbed_copies_too(tmp_path: Path) -> None:
+    """`--thumbnail-other-perturbed`: the head sees one perturbed copy of every picture it is fitted on,
+    in cross-validation and in the final fit; the recipe records it."""
+    import torch
+
+    from model.training.finetune import FineTuned, Standardise
+    from model.training.neither import load_other
+    from model.training.network import load_backbone
+    from model.training.recipe import TrainConfig
+    from model.training.thumbnail import TrainingSet, other_features, other_head_data
+    from model.training.train import train
+
+    cfg = TrainConfig(
+        data=synthetic_set(tmp_path / "data"),
+        out=tmp_path / "out",
+        side=64,
+        folds=2,
+        lambdas=(1e-2,),
+        prior_weights=(0.0,),
+        thumbnail_epochs=1,
+        thumbnail_folds=2,
+        thumbnail_max_side=48,
+        thumbnail_other_perturbed=True,
+        other=synthetic_other(tmp_path / "other"),
+    )
+    meta = train(cfg)
+    assert meta.thumbnail is not None and meta.thumbnail.recipe.other_perturbed
+    assert meta.training.thumbnail_other_perturbed
+    assert meta.neither is not None and meta.neither.thumbnail is not None
+
+    # the data the head is fitted on: one more copy of each picture, on both sides
+    net = load_backbone(cfg.backbone, 64)
+    other = load_other(cfg.other, 64) if cfg.other else None
+    assert other is not None
+    images = [Image.open(p).convert("RGB") for p in sorted((cfg.data / "train").rglob("*.png"))]
+    ts = TrainingSet(
+        net, 64, cfg.taps, cfg.seed, images, np.zeros(len(images), dtype=np.int64), np.zeros(1), other
+    )
+    tuned = FineTuned(net, torch.nn.Linear(1, 1), Standardise(np.zeros(1), np.ones(1)))
+    originals = np.stack([np.asarray(img.resize((64, 64))) for img in images])
+    feats = other_features(tuned, cfg.taps, other.thumbnails)
+    every, fitted_on = np.arange(len(images)), np.arange(3)
+    plain = other_head_data(tuned, cfg.taps, ts, originals, every, feats, fitted_on, False, 1)
+    wider = other_head_data(tuned, cfg.taps, ts, originals, every, feats, fitted_on, True, 1)
+    assert len(wider[0]) == len(plain[0]) + len(images)  # + a copy of each two-wheeler
+    assert len(wider[1]) == len(plain[1]) + 2 * len(fitted_on)  # + a copy of each crop and frame
+
+
 def test_the_thumbnail_scale_maps_its_threshold_onto_the_routers() -> None:
     from model.training.thumbnail import logit_scale
 
