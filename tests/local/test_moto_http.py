@@ -170,3 +170,21 @@ def test_an_underscored_header_never_stands_in_for_a_dashed_one() -> None:
     kept = preserved_headers(block)
     # THEN only the metadata without a dashed twin is kept, under its name as sent
     assert kept == {"X_AMZ_META_PHOTO_ID": ("x-amz-meta-photo_id", "p-1")}
+
+
+def test_a_pages_preflight_to_cognito_is_allowed(moto_url: str) -> None:
+    """The driver's page and the board sign in from the API's origin with a cross-origin POST to the user
+    pool: the browser sends a preflight first, and without the allow headers no page can sign in."""
+    answer = requests.options(
+        moto_url,
+        headers={
+            "Origin": "http://127.0.0.1:9",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-amz-target,x-amz-user-agent",
+        },
+        timeout=10,
+    )
+    assert answer.status_code < 300
+    assert answer.headers.get("Access-Control-Allow-Origin") in ("*", "http://127.0.0.1:9")
+    allowed = answer.headers.get("Access-Control-Allow-Headers", "").lower()
+    assert "x-amz-target" in allowed or allowed == "*"
