@@ -51,6 +51,12 @@ def _photos_default() -> str | None:
     default=_photos_default,
     help=f"Real photos in bicycle/ and motorcycle/ (default ${PHOTOS_ENV} or ../shared/data/photos).",
 )
+@click.option(
+    "--perturbed/--no-perturbed",
+    default=True,
+    show_default=True,
+    help="Score perturbed copies of the test split too (one of each kind: dim, grey, tilted, heavy JPEG...).",
+)
 @click.option("--dry-run", is_flag=True, help="Score and judge only; serve nothing.")
 @click.option("--endpoint-name", default="vehicle-classifier", show_default=True)
 @click.option("--role-arn", default=None, help="On AWS: the role SageMaker assumes (as deploy-endpoint).")
@@ -64,6 +70,7 @@ def promote_command(
     review_sets: tuple[Path, ...],
     data: Path | None,
     photos: Path | None,
+    perturbed: bool,
     dry_run: bool,
     endpoint_name: str,
     role_arn: str | None,
@@ -85,7 +92,7 @@ def promote_command(
     if not (candidate / METADATA_FILE).is_file():
         raise click.UsageError(f"{candidate} holds no {METADATA_FILE}: give a trained model's folder")
     served_dir = served or resolve_model_dir(None)
-    sets = gate_sets(data, photos, review_sets)
+    sets = gate_sets(data, photos, review_sets, perturbed=perturbed)
     if not sets:
         raise click.UsageError("nothing to score on: give --data, --photos or --reviews")
     rules = load_rules()

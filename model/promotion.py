@@ -1,19 +1,21 @@
 """`driver-routing promote CANDIDATE`: the gate a retrained model passes before it serves.
 
 The candidate and the served model answer the same images, each set scored apart: the CIFAR test
-split (corrected labels), the real photos, and the reviewed photos every added dataset held back from
-training (`holdout`, the dispatchers' labels). Each answer is decided by the router's own rules
-(`services.router.domain.decide`, at the deployment's thresholds), so "wrong bay" and "review" mean
-what they mean to a driver. The candidate passes only if, for both, it is no worse in total (no more
-wrong bays, no more reviews, on the very same images) and on no set above the served model's 95%
-Wilson upper bound.
+split (corrected labels), perturbed copies of it (one of each kind of phone damage in
+`model.training.perturb`, the same copies for both models), the real photos, and the reviewed photos
+every added dataset held back from training (`holdout`, the dispatchers' labels). Each answer is
+decided by the router's own rules (`services.router.domain.decide`, at the deployment's thresholds), so
+"wrong bay" and "review" mean what they mean to a driver. The candidate passes only if, for both, it is
+no worse in total (no more wrong bays, no more reviews, on the very same images) and on no set above
+the served model's 95% Wilson upper bound.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,39 @@ from shared.contracts import PhotoRef, Prediction, Probabilities, Route, utc_now
 METRICS = ("wrong_bay", "review")
 HOLDOUT = "holdout"
 REVIEW_OTHER = "other"  # a dispatcher's "not a vehicle" in a review dataset
+PERTURB_SEED = 2024  # the gate's perturbed copies: the same ones at every promotion
+
+
+@dataclass(frozen=True)
+class GateImage:
+    """One image both models answer: the file a phone would send (made when scored) and its label."""
+
+    read: Callable[[], bytes]
+    label: int  # index into CLASSES, or OTHER
+
+
+def as_sent(samples: Iterable[Sample]) -> list[GateImage]:
+    return [GateImage(sample.path.read_bytes, sample.label) for sample in samples]
+
+
+def _perturbed_file(path: Path, kind: str, index: int) -> bytes:
+    from PIL import Image
+
+    from model.training.perturb import perturbed_bytes, seeded
+
+    with Image.open(path) as img:
+        return perturbed_bytes(img.convert("RGB"), kind, seeded(PERTURB_SEED, index, kind))
+
+
+def perturbed_copies(samples: Sequence[Sample]) -> list[GateImage]:
+    """One copy of each kind of each sample, as a phone would send it: the same bytes at every call."""
+    from model.training.perturb import KINDS
+
+    return [
+        GateImage(partial(_perturbed_file, sample.path, kind, index), sample.label)
+        for index, sample in enumerate(samples)
+        for kind in KINDS
+    ]
 
 
 @dataclass(frozen=True)
@@ -66,32 +101,36 @@ def holdout_samples(dataset: Path) -> list[Sample]:
     return samples
 
 
-def gate_sets(data: Path | None, photos: Path | None, reviews: Sequence[Path]) -> dict[str, list[Sample]]:
+def gate_sets(
+    data: Path | None, photos: Path | None, reviews: Sequence[Path], *, perturbed: bool = True
+) -> dict[str, list[GateImage]]:
     """The images both models are scored on, by set."""
-    sets: dict[str, list[Sample]] = {}
+    sets: dict[str, list[GateImage]] = {}
     if data is not None:
-        sets["cifar-test"] = load_samples(data, "test")
+        test = load_samples(data, "test")
+        sets["cifar-test"] = as_sent(test)
+        if perturbed:
+            sets["cifar-test-perturbed"] = perturbed_copies(test)
     if photos is not None:
-        sets["photos"] = load_samples(photos)
+        sets["photos"] = as_sent(load_samples(photos))
     held = [sample for dataset in reviews for sample in holdout_samples(dataset)]
     if held:
-        sets["reviews-holdout"] = held
+        sets["reviews-holdout"] = as_sent(held)
     return sets
 
 
-def tally(model_dir: Path, samples: Iterable[Sample], rules: RoutingRules) -> Tally:
-    """The model's answers on `samples`, each decided by the router's rules."""
-    from model.evaluation.evaluate import request_body
+def tally(model_dir: Path, images: Iterable[GateImage], rules: RoutingRules) -> Tally:
+    """The model's answers on `images`, each decided by the router's rules."""
+    from model.evaluation.evaluate import classifier_payload
     from model.serving.inference import Predictor
 
     predictor = Predictor(model_dir)
     n = wrong = review = 0
-    for sample in samples:
-        body, _ = request_body(sample.path, raw=False)  # the classifier's own payload
-        scores, _ = predictor.classify(body)
+    for index, image in enumerate(images):
+        scores, _ = predictor.classify(classifier_payload(image.read()))
         answer = Probabilities.from_endpoint(predictor.labels, scores)
         vehicle_class, confidence = answer.top
-        photo = PhotoRef(bucket="gate", key=str(sample.path), etag="-", size=0, uploaded_at=utc_now())
+        photo = PhotoRef(bucket="gate", key=f"gate/{index}.png", etag="-", size=0, uploaded_at=utc_now())
         decision = decide(
             Prediction(
                 photo=photo,
@@ -104,7 +143,7 @@ def tally(model_dir: Path, samples: Iterable[Sample], rules: RoutingRules) -> Ta
             ),
             rules,
         )
-        truth = CLASSES[sample.label] if sample.label != OTHER else None
+        truth = CLASSES[image.label] if image.label != OTHER else None
         n += 1
         wrong += decision.outcome == Route.ROUTED and decision.vehicle_class != truth
         review += decision.outcome == Route.MANUAL_REVIEW

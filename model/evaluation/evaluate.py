@@ -65,15 +65,21 @@ def runtime_client(endpoint_url: str, region: str) -> Any:
 def request_body(path: Path, raw: bool) -> tuple[bytes, str]:
     """The body and content type sent for one image: the classifier's payload, or the file as it is."""
     from shared.formats import content_type_for
-    from shared.imaging import PAYLOAD_CONTENT_TYPE, endpoint_payload
-    from shared.settings import PayloadSettings
+    from shared.imaging import PAYLOAD_CONTENT_TYPE
 
     data = path.read_bytes()
     if raw:
         return data, content_type_for(path.suffix) or "application/x-image"
+    return classifier_payload(data), PAYLOAD_CONTENT_TYPE
+
+
+def classifier_payload(data: bytes) -> bytes:
+    """What the classifier sends the endpoint for an uploaded file's bytes, at the deployment's settings."""
+    from shared.imaging import endpoint_payload
+    from shared.settings import PayloadSettings
+
     settings = PayloadSettings()
-    payload = endpoint_payload(data, side=settings.endpoint_image_side, max_pixels=settings.max_photo_pixels)
-    return payload, PAYLOAD_CONTENT_TYPE
+    return endpoint_payload(data, side=settings.endpoint_image_side, max_pixels=settings.max_photo_pixels)
 
 
 def invoke_all(client: Any, endpoint_name: str, samples: list[Sample], raw: bool = False) -> list[Outcome]:

@@ -17,7 +17,8 @@ from PIL import Image
 
 from driver_routing.review_dataset import HOLDOUT, QA, TRAIN, Exported, Shares, export_reviews, split_of
 from model.dataset import CLASSES, OTHER, load_samples, training_samples
-from model.promotion import Tally, holdout_samples, judge
+from model.promotion import Tally, gate_sets, holdout_samples, judge
+from model.training.perturb import KINDS
 from services.router.domain import decide_review
 from shared.contracts import NOT_A_VEHICLE, CaptureRecord, Review
 from tests.decisions import BIKE, MOTO, RULES, decided, no_two_wheeler, record_of, sure, unsure
@@ -129,6 +130,30 @@ def test_training_takes_the_reviewed_train_rows_only_and_the_gate_the_held_back_
     assert {s.path.name for s in held} == {r["filename"] for r in rows if r["split"] == HOLDOUT}
     assert all(s.label in (0, 1, OTHER) for s in held)
     assert len(load_samples(exported.path, TRAIN)) == len(expected)
+
+
+def test_the_gate_scores_perturbed_copies_of_the_test_split_the_same_at_every_call(tmp_path: Path) -> None:
+    # GIVEN a test split of two pictures
+    for cls, colour in zip(CLASSES, ((200, 40, 40), (40, 40, 200)), strict=True):
+        (tmp_path / "test" / cls).mkdir(parents=True)
+        picture = Image.new("RGB", (32, 32), colour)
+        picture.paste((240, 220, 30), (0, 0, 10, 20))  # off centre, so a mirror changes it too
+        picture.save(tmp_path / "test" / cls / f"{cls}.png")
+    # WHEN the gate's sets are made
+    sets = gate_sets(tmp_path, None, [])
+    # THEN beside the pictures as sent, one copy of each kind of each, under the picture's label
+    assert len(sets["cifar-test"]) == 2
+    copies = sets["cifar-test-perturbed"]
+    assert len(copies) == 2 * len(KINDS)
+    assert sorted(c.label for c in copies) == sorted([0, 1] * len(KINDS))
+    # AND each copy is the same file whenever it is read (both models answer the same bytes), unlike the
+    # picture as sent
+    files = [copy.read() for copy in copies]
+    assert files == [copy.read() for copy in copies]
+    originals = {image.read() for image in sets["cifar-test"]}
+    assert not originals & set(files)
+    # AND without them, the test split alone
+    assert set(gate_sets(tmp_path, None, [], perturbed=False)) == {"cifar-test"}
 
 
 def test_the_gate_promotes_a_candidate_no_worse_on_the_same_images() -> None:
